@@ -1,0 +1,258 @@
+//! Pixel formats, colorimetry and the borrowed views of a video frame in
+//! system memory (`Frame`, `FrameMut`). This module also owns the layout
+//! validation every kernel runs first, so the implementations can index rows
+//! knowing they are in bounds.
+
+use std::fmt;
+
+use crate::error::KernelError;
+
+/// The 8-bit video formats the kernels understand (GStreamer names in
+/// `Display`). Packed formats store bytes in the order of their name; the 4th
+/// byte of `Rgba`/`Bgra`/`Rgbx`/`Bgrx` is alpha or padding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PixelFormat {
+    Rgb,
+    Bgr,
+    Rgba,
+    Bgra,
+    Rgbx,
+    Bgrx,
+    /// Planar 4:2:0: Y, U, V planes.
+    I420,
+    /// Semi-planar 4:2:0: Y plane, interleaved UV plane.
+    Nv12,
+    Gray8,
+}
+
+impl PixelFormat {
+    pub const ALL: [PixelFormat; 9] =
+        [Self::Rgb, Self::Bgr, Self::Rgba, Self::Bgra, Self::Rgbx, Self::Bgrx, Self::I420, Self::Nv12, Self::Gray8];
+
+    pub fn n_planes(self) -> usize {
+        match self {
+            Self::I420 => 3,
+            Self::Nv12 => 2,
+            _ => 1,
+        }
+    }
+
+    pub fn has_alpha(self) -> bool {
+        matches!(self, Self::Rgba | Self::Bgra)
+    }
+
+    pub fn is_yuv(self) -> bool {
+        matches!(self, Self::I420 | Self::Nv12)
+    }
+
+    /// `(minimum row bytes, rows)` of plane `plane` of a `width` x `height`
+    /// frame; `(0, 0)` for a plane the format does not have. 4:2:0 chroma is
+    /// `ceil(w/2)` x `ceil(h/2)` samples (the NV12 UV plane is `2*ceil(w/2)`
+    /// bytes wide). Saturates instead of overflowing, so absurd sizes fail
+    /// validation rather than wrap.
+    pub fn plane_dims(self, plane: usize, width: usize, height: usize) -> (usize, usize) {
+        let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
+        match (self, plane) {
+            (Self::Rgb | Self::Bgr, 0) => (width.saturating_mul(3), height),
+            (Self::Rgba | Self::Bgra | Self::Rgbx | Self::Bgrx, 0) => (width.saturating_mul(4), height),
+            (Self::Gray8 | Self::I420 | Self::Nv12, 0) => (width, height),
+            (Self::I420, 1 | 2) => (cw, ch),
+            (Self::Nv12, 1) => (cw.saturating_mul(2), ch),
+            _ => (0, 0),
+        }
+    }
+}
+
+impl fmt::Display for PixelFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Rgb => "RGB",
+            Self::Bgr => "BGR",
+            Self::Rgba => "RGBA",
+            Self::Bgra => "BGRA",
+            Self::Rgbx => "RGBx",
+            Self::Bgrx => "BGRx",
+            Self::I420 => "I420",
+            Self::Nv12 => "NV12",
+            Self::Gray8 => "GRAY8",
+        })
+    }
+}
+
+/// The RGB <-> YUV matrix of a YUV frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum YuvMatrix {
+    Bt601,
+    Bt709,
+    Bt2020,
+}
+
+impl YuvMatrix {
+    /// The luma weights `(Kr, Kb)`; `Kg = 1 - Kr - Kb`.
+    pub(crate) fn kr_kb(self) -> (f64, f64) {
+        match self {
+            Self::Bt601 => (0.299, 0.114),
+            Self::Bt709 => (0.2126, 0.0722),
+            Self::Bt2020 => (0.2627, 0.0593),
+        }
+    }
+}
+
+/// How YUV values map to RGB. Ignored by RGB and GRAY8 frames (gray is always
+/// full range).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Colorimetry {
+    pub matrix: YuvMatrix,
+    /// `false`: Y in 16..235, U/V in 16..240; `true`: all 0..255.
+    pub full_range: bool,
+}
+
+impl Default for Colorimetry {
+    fn default() -> Self {
+        Self { matrix: YuvMatrix::Bt601, full_range: false }
+    }
+}
+
+/// Checks that the planes can hold a `width` x `height` frame of `format` at
+/// the given strides. Shared by `Frame` and `FrameMut`, and re-run by every
+/// kernel because the fields are public and may have been set directly.
+fn check_layout(
+    format: PixelFormat,
+    width: usize,
+    height: usize,
+    lens: [usize; 3],
+    strides: [usize; 3],
+) -> Result<(), KernelError> {
+    if width == 0 {
+        return Err(KernelError::ZeroSize { what: "frame width" });
+    }
+    if height == 0 {
+        return Err(KernelError::ZeroSize { what: "frame height" });
+    }
+    for plane in 0..format.n_planes() {
+        let (row_bytes, rows) = format.plane_dims(plane, width, height);
+        let stride = strides[plane];
+        if stride < row_bytes {
+            return Err(KernelError::StrideTooSmall { format, plane, width, stride, row_bytes });
+        }
+        let need = stride
+            .checked_mul(rows - 1)
+            .and_then(|n| n.checked_add(row_bytes))
+            .ok_or(KernelError::TooLarge { what: "frame plane" })?;
+        if lens[plane] < need {
+            return Err(KernelError::PlaneTooShort { format, plane, width, height, stride, len: lens[plane], need });
+        }
+    }
+    Ok(())
+}
+
+fn check_counts(format: PixelFormat, planes: usize, strides: usize) -> Result<(), KernelError> {
+    let expected = format.n_planes();
+    if planes != expected {
+        return Err(KernelError::PlaneCount { format, what: "planes", expected, got: planes });
+    }
+    if strides != expected {
+        return Err(KernelError::PlaneCount { format, what: "strides", expected, got: strides });
+    }
+    Ok(())
+}
+
+/// A read-only view of one video frame in system memory. Unused planes are
+/// empty slices with stride 0. Prefer [`Frame::new`], which validates; a frame
+/// built from the public fields is validated again by every kernel.
+#[derive(Clone, Copy, Debug)]
+pub struct Frame<'a> {
+    pub format: PixelFormat,
+    pub width: usize,
+    pub height: usize,
+    pub planes: [&'a [u8]; 3],
+    /// Bytes from the start of one row to the next, per plane.
+    pub strides: [usize; 3],
+    pub colorimetry: Colorimetry,
+}
+
+impl<'a> Frame<'a> {
+    /// `planes` and `strides` must have exactly `format.n_planes()` entries.
+    /// Fails if a dimension is zero, a stride is shorter than a row, or a
+    /// plane is shorter than `stride * (rows - 1) + row bytes`.
+    pub fn new(
+        format: PixelFormat,
+        width: usize,
+        height: usize,
+        planes: &[&'a [u8]],
+        strides: &[usize],
+        colorimetry: Colorimetry,
+    ) -> Result<Self, KernelError> {
+        check_counts(format, planes.len(), strides.len())?;
+        let mut frame = Self { format, width, height, planes: [&[]; 3], strides: [0; 3], colorimetry };
+        frame.planes[..planes.len()].copy_from_slice(planes);
+        frame.strides[..strides.len()].copy_from_slice(strides);
+        frame.validate()?;
+        Ok(frame)
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), KernelError> {
+        check_layout(self.format, self.width, self.height, self.planes.map(<[u8]>::len), self.strides)
+    }
+
+    /// Row `y` of plane `plane`, exactly its row bytes long. Only for
+    /// validated frames and in-range `y`.
+    pub(crate) fn row(&self, plane: usize, y: usize) -> &'a [u8] {
+        let (row_bytes, _) = self.format.plane_dims(plane, self.width, self.height);
+        &self.planes[plane][y * self.strides[plane]..][..row_bytes]
+    }
+}
+
+/// A writable view of one video frame in system memory; fields as in
+/// [`Frame`].
+#[derive(Debug)]
+pub struct FrameMut<'a> {
+    pub format: PixelFormat,
+    pub width: usize,
+    pub height: usize,
+    pub planes: [&'a mut [u8]; 3],
+    pub strides: [usize; 3],
+    pub colorimetry: Colorimetry,
+}
+
+impl<'a> FrameMut<'a> {
+    /// `planes` is a `Vec` (not an array) so callers can pass exactly
+    /// `format.n_planes()` mutable slices, which is what borrowing them out
+    /// of a mapped buffer naturally yields; `strides` must match it in length.
+    /// Validation as in [`Frame::new`].
+    pub fn new(
+        format: PixelFormat,
+        width: usize,
+        height: usize,
+        planes: Vec<&'a mut [u8]>,
+        strides: &[usize],
+        colorimetry: Colorimetry,
+    ) -> Result<Self, KernelError> {
+        check_counts(format, planes.len(), strides.len())?;
+        let mut slots: [&'a mut [u8]; 3] = Default::default();
+        for (slot, plane) in slots.iter_mut().zip(planes) {
+            *slot = plane;
+        }
+        let mut fixed_strides = [0; 3];
+        fixed_strides[..strides.len()].copy_from_slice(strides);
+        let frame = Self { format, width, height, planes: slots, strides: fixed_strides, colorimetry };
+        frame.validate()?;
+        Ok(frame)
+    }
+
+    /// A read-only view of the same memory.
+    pub fn as_frame(&self) -> Frame<'_> {
+        Frame {
+            format: self.format,
+            width: self.width,
+            height: self.height,
+            planes: [&*self.planes[0], &*self.planes[1], &*self.planes[2]],
+            strides: self.strides,
+            colorimetry: self.colorimetry,
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), KernelError> {
+        check_layout(self.format, self.width, self.height, std::array::from_fn(|i| self.planes[i].len()), self.strides)
+    }
+}

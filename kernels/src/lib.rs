@@ -1,0 +1,25 @@
+//! Pixel and tensor kernels for gst-ai: converting video frames to the f32
+//! tensors models consume (`pack`), converting model output back to frames
+//! (`unpack`, `copy_alpha`), resampling tensors (`resize`) and splitting large
+//! frames into overlapping tiles whose outputs are blended back together
+//! (`plan_tiles`, `TileMerger`).
+//!
+//! The public types and entry points at the crate root validate every size and
+//! then dispatch to an implementation; today that is always `cpu`, and the API
+//! is kept to plain slices and plain-old-data descriptors so that a CUDA twin
+//! can later sit beside it behind the same functions.
+
+mod convert;
+mod cpu;
+mod error;
+mod frame;
+mod resize;
+mod tensor;
+mod tile;
+
+pub use convert::{copy_alpha, pack, unpack};
+pub use error::KernelError;
+pub use frame::{Colorimetry, Frame, FrameMut, PixelFormat, YuvMatrix};
+pub use resize::{Filter, resize};
+pub use tensor::{ChannelOrder, Layout, Rect, TensorSpec, ValueRange};
+pub use tile::{Tile, TileMerger, plan_tiles};

@@ -1,0 +1,106 @@
+//! What every element shares: the `precision` property's enum, the translation of runtime
+//! errors into GStreamer error messages, and views of `VideoFrameRef`s as kernel frames.
+
+use gst::glib;
+use gst_ai_kernels::{Colorimetry, Frame, FrameMut, PixelFormat, YuvMatrix};
+use gst_ai_runtime::{Error, Precision};
+use gst_video::{VideoFormat, VideoFrameExt, VideoFrameRef, VideoInfo};
+
+/// The caps formats every image element accepts, in the order of preference.
+pub const FORMATS: [VideoFormat; 9] = [
+    VideoFormat::Rgb,
+    VideoFormat::Bgr,
+    VideoFormat::Rgba,
+    VideoFormat::Bgra,
+    VideoFormat::Rgbx,
+    VideoFormat::Bgrx,
+    VideoFormat::I420,
+    VideoFormat::Nv12,
+    VideoFormat::Gray8,
+];
+
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstAiPrecision")]
+pub enum AiPrecision {
+    #[default]
+    #[enum_value(name = "Auto: the model's own element type", nick = "auto")]
+    Auto = 0,
+    #[enum_value(name = "FP32: 32-bit floats", nick = "fp32")]
+    Fp32 = 1,
+    #[enum_value(name = "FP16: 16-bit floats (the model's, or a conversion on CUDA)", nick = "fp16")]
+    Fp16 = 2,
+}
+
+impl From<AiPrecision> for Precision {
+    fn from(p: AiPrecision) -> Self {
+        match p {
+            AiPrecision::Auto => Precision::Auto,
+            AiPrecision::Fp32 => Precision::Fp32,
+            AiPrecision::Fp16 => Precision::Fp16,
+        }
+    }
+}
+
+/// A runtime error as the message an element posts when it cannot start, with the domain that
+/// tells an application what kind of failure it was.
+pub fn start_error(e: &Error) -> gst::ErrorMessage {
+    match e {
+        Error::ModelNotFound { .. } => gst::error_msg!(gst::ResourceError::NotFound, ["{e}"]),
+        Error::ModelLoad { .. } => gst::error_msg!(gst::ResourceError::OpenRead, ["{e}"]),
+        Error::RuntimeLibrary { .. } | Error::Environment(_) => gst::error_msg!(gst::LibraryError::Init, ["{e}"]),
+        _ => gst::error_msg!(gst::LibraryError::Settings, ["{e}"]),
+    }
+}
+
+pub fn pixel_format(f: VideoFormat) -> Option<PixelFormat> {
+    Some(match f {
+        VideoFormat::Rgb => PixelFormat::Rgb,
+        VideoFormat::Bgr => PixelFormat::Bgr,
+        VideoFormat::Rgba => PixelFormat::Rgba,
+        VideoFormat::Bgra => PixelFormat::Bgra,
+        VideoFormat::Rgbx => PixelFormat::Rgbx,
+        VideoFormat::Bgrx => PixelFormat::Bgrx,
+        VideoFormat::I420 => PixelFormat::I420,
+        VideoFormat::Nv12 => PixelFormat::Nv12,
+        VideoFormat::Gray8 => PixelFormat::Gray8,
+        _ => return None,
+    })
+}
+
+pub fn colorimetry(info: &VideoInfo) -> Colorimetry {
+    let c = info.colorimetry();
+    let matrix = match c.matrix() {
+        gst_video::VideoColorMatrix::Bt709 => YuvMatrix::Bt709,
+        gst_video::VideoColorMatrix::Bt2020 => YuvMatrix::Bt2020,
+        _ => YuvMatrix::Bt601,
+    };
+    Colorimetry { matrix, full_range: c.range() == gst_video::VideoColorRange::Range0_255 }
+}
+
+fn unsupported(f: VideoFormat) -> String {
+    format!("unsupported video format {f:?}")
+}
+
+pub fn frame_view<'a>(f: &'a VideoFrameRef<&gst::BufferRef>) -> Result<Frame<'a>, String> {
+    let format = pixel_format(f.format()).ok_or_else(|| unsupported(f.format()))?;
+    let n = f.n_planes() as usize;
+    let mut planes = Vec::with_capacity(n);
+    for i in 0..n {
+        planes.push(f.plane_data(i as u32).map_err(|e| e.to_string())?);
+    }
+    let strides: Vec<usize> = f.plane_stride()[..n].iter().map(|&s| s as usize).collect();
+    Frame::new(format, f.width() as usize, f.height() as usize, &planes, &strides, colorimetry(f.info()))
+        .map_err(|e| e.to_string())
+}
+
+pub fn frame_view_mut<'a>(f: &'a mut VideoFrameRef<&mut gst::BufferRef>) -> Result<FrameMut<'a>, String> {
+    let format = pixel_format(f.format()).ok_or_else(|| unsupported(f.format()))?;
+    let (w, h) = (f.width() as usize, f.height() as usize);
+    let n = f.n_planes() as usize;
+    let strides: Vec<usize> = f.plane_stride()[..n].iter().map(|&s| s as usize).collect();
+    let colorimetry = colorimetry(f.info());
+    let planes = f.planes_data_mut();
+    let planes: Vec<&mut [u8]> = planes.into_iter().take(n).collect();
+    FrameMut::new(format, w, h, planes, &strides, colorimetry).map_err(|e| e.to_string())
+}

@@ -1,0 +1,427 @@
+//! The implementation of `aiupscale`: a `GstVideoFilter` whose output caps are its input caps
+//! with width and height multiplied by the model's scale. The model is loaded (or taken from the
+//! process-wide cache) when the element goes to PAUSED; tile parameters may change while
+//! playing and apply from the next frame.
+
+use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::time::Instant;
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::subclass::prelude::*;
+use gst_video::subclass::prelude::*;
+
+use gst_ai_runtime::device::{self, Precision};
+use gst_ai_runtime::model::{ElemType, ModelSource};
+use gst_ai_runtime::{DeviceRequest, SrContract, TileParams, Upscaler, builtin};
+
+use crate::common::{self, AiPrecision};
+
+static CAT: LazyLock<gst::DebugCategory> =
+    LazyLock::new(|| gst::DebugCategory::new("aiupscale", gst::DebugColorFlags::empty(), Some("AI super-resolution")));
+
+const DEFAULT_MODEL: &str = "";
+const DEFAULT_TILE_SIZE: u32 = 0;
+const DEFAULT_TILE_OVERLAP: u32 = 16;
+const DEFAULT_DEVICE: &str = "auto";
+const DEFAULT_PRECISION: AiPrecision = AiPrecision::Auto;
+const MAX_TILE_SIZE: u32 = 16384;
+const MAX_TILE_OVERLAP: u32 = 512;
+
+#[derive(Debug, Clone)]
+struct Settings {
+    model: String,
+    tile_size: u32,
+    tile_overlap: u32,
+    device: String,
+    precision: AiPrecision,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            model: DEFAULT_MODEL.into(),
+            tile_size: DEFAULT_TILE_SIZE,
+            tile_overlap: DEFAULT_TILE_OVERLAP,
+            device: DEFAULT_DEVICE.into(),
+            precision: DEFAULT_PRECISION,
+        }
+    }
+}
+
+struct State {
+    upscaler: Upscaler,
+    /// Set once caps are negotiated; (input, output).
+    info: Option<(gst_video::VideoInfo, gst_video::VideoInfo)>,
+}
+
+#[derive(Default)]
+pub struct AiUpscale {
+    settings: Mutex<Settings>,
+    state: Mutex<Option<State>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl AiUpscale {
+    fn scale(&self) -> Option<usize> {
+        lock(&self.state).as_ref().map(|s| s.upscaler.scale())
+    }
+
+    fn post_model_message(&self, model: &str, stage: &str, seconds: f64) {
+        let s = gst::Structure::builder("ai-model")
+            .field("element", "aiupscale")
+            .field("model", model)
+            .field("stage", stage)
+            .field("seconds", seconds)
+            .build();
+        let _ = self.obj().post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
+    }
+}
+
+/// Maps one width or height caps value through `f` (exact ints) or a range rule; None when no
+/// value survives (e.g. a width that is not a multiple of the scale going upstream).
+fn map_dim(value: &glib::SendValue, scale: i32, up: bool) -> Option<glib::SendValue> {
+    let one = |v: i32| -> Option<i32> {
+        if up {
+            v.checked_mul(scale)
+        } else if v % scale == 0 {
+            Some(v / scale)
+        } else {
+            None
+        }
+    };
+    if let Ok(v) = value.get::<i32>() {
+        return one(v).map(|v| v.to_send_value());
+    }
+    if let Ok(r) = value.get::<gst::IntRange<i32>>() {
+        let (lo, hi) = (r.min(), r.max());
+        return if up {
+            // GStreamer wants both ends of a stepped range to be multiples of the step.
+            let lo = lo.max(1).saturating_mul(scale);
+            let hi = hi.saturating_mul(scale) / scale * scale;
+            (lo <= hi).then(|| {
+                if lo == hi { lo.to_send_value() } else { gst::IntRange::with_step(lo, hi, scale).to_send_value() }
+            })
+        } else {
+            let lo = ((lo + scale - 1) / scale).max(1);
+            let hi = hi / scale;
+            (lo <= hi).then(|| if lo == hi { lo.to_send_value() } else { gst::IntRange::new(lo, hi).to_send_value() })
+        };
+    }
+    if let Ok(list) = value.get::<gst::List>() {
+        let vals: Vec<glib::SendValue> = list.iter().filter_map(|v| map_dim(v, scale, up)).collect();
+        return (!vals.is_empty()).then(|| gst::List::new(vals).to_send_value());
+    }
+    None
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for AiUpscale {
+    const NAME: &'static str = "GstAiUpscale";
+    type Type = super::AiUpscale;
+    type ParentType = gst_video::VideoFilter;
+}
+
+impl ObjectImpl for AiUpscale {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![
+                glib::ParamSpecString::builder("model")
+                    .nick("Model")
+                    .blurb(
+                        "Path of an ONNX super-resolution model (one 3-channel image input, NCHW or NHWC, \
+                         float32 or float16; output an integer multiple of the input). A <model>.json beside \
+                         it may set range (\"0..1\", \"-1..1\", \"0..255\"), channel_order (\"rgb\", \"bgr\"), \
+                         layout, multiple and scale. Empty: the built-in learned x2 model",
+                    )
+                    .default_value(Some(DEFAULT_MODEL))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("tile-size")
+                    .nick("Tile size")
+                    .blurb(
+                        "Edge of the square tiles the frame is cut into, in input pixels, to bound memory on \
+                         large frames (0 = the whole frame in one run). Models with a fixed input size are \
+                         always tiled at that size",
+                    )
+                    .minimum(0)
+                    .maximum(MAX_TILE_SIZE)
+                    .default_value(DEFAULT_TILE_SIZE)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("tile-overlap")
+                    .nick("Tile overlap")
+                    .blurb(
+                        "Overlap between neighbouring tiles in input pixels: each tile also sees this much of its \
+                         neighbours as context, and overlaps are blended with feathered weights, so no seam \
+                         shows (capped below half a tile)",
+                    )
+                    .minimum(0)
+                    .maximum(MAX_TILE_OVERLAP)
+                    .default_value(DEFAULT_TILE_OVERLAP)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecString::builder("device")
+                    .nick("Device")
+                    .blurb(
+                        "Where the model runs: auto (CUDA when usable, else CPU; the choice is logged), cpu, \
+                         cuda or cuda:N (an error at start when CUDA is not usable, never a silent fallback)",
+                    )
+                    .default_value(Some(DEFAULT_DEVICE))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default("precision", DEFAULT_PRECISION)
+                    .nick("Precision")
+                    .blurb(
+                        "Numeric precision of inference: auto uses the model's own element type; fp16 for a \
+                         float32 model needs the CUDA device",
+                    )
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("scale")
+                    .nick("Scale")
+                    .blurb("The model's scale factor (output size / input size); 0 until the model is loaded in PAUSED")
+                    .minimum(0)
+                    .maximum(16)
+                    .default_value(0)
+                    .read_only()
+                    .build(),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut s = lock(&self.settings);
+        match pspec.name() {
+            "model" => s.model = value.get::<Option<String>>().expect("type checked upstream").unwrap_or_default(),
+            "tile-size" => s.tile_size = value.get().expect("type checked upstream"),
+            "tile-overlap" => s.tile_overlap = value.get().expect("type checked upstream"),
+            "device" => {
+                let d = value.get::<Option<String>>().expect("type checked upstream").unwrap_or_default();
+                if let Err(e) = d.parse::<DeviceRequest>() {
+                    gst::warning!(CAT, imp = self, "{e}; the element will refuse to start");
+                }
+                s.device = d;
+            }
+            "precision" => s.precision = value.get().expect("type checked upstream"),
+            other => unreachable!("unknown property {other}"),
+        }
+        gst::debug!(CAT, imp = self, "{} set to {:?}", pspec.name(), value);
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let s = lock(&self.settings);
+        match pspec.name() {
+            "model" => s.model.to_value(),
+            "tile-size" => s.tile_size.to_value(),
+            "tile-overlap" => s.tile_overlap.to_value(),
+            "device" => s.device.to_value(),
+            "precision" => s.precision.to_value(),
+            "scale" => {
+                drop(s);
+                (self.scale().unwrap_or(0) as u32).to_value()
+            }
+            other => unreachable!("unknown property {other}"),
+        }
+    }
+}
+
+impl GstObjectImpl for AiUpscale {}
+
+impl ElementImpl for AiUpscale {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "AI super-resolution",
+                "Filter/Effect/Video/Scaler",
+                "Upscales video by an integer factor with a super-resolution model (built-in learned x2, or \
+                 any ONNX model of the family), tiled for any frame size",
+                "gst-ai developers",
+            )
+        });
+        Some(&*META)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let caps = gst_video::VideoCapsBuilder::new().format_list(common::FORMATS).build();
+            vec![
+                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps)
+                    .expect("valid template"),
+                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps)
+                    .expect("valid template"),
+            ]
+        });
+        TEMPLATES.as_ref()
+    }
+}
+
+impl BaseTransformImpl for AiUpscale {
+    const MODE: gst_base::subclass::BaseTransformMode = gst_base::subclass::BaseTransformMode::NeverInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let settings = lock(&self.settings).clone();
+        let request: DeviceRequest = settings.device.parse().map_err(|e| common::start_error(&e))?;
+        let (device, why) = device::resolve(request).map_err(|e| common::start_error(&e))?;
+        gst::info!(CAT, imp = self, "running on {device} ({why})");
+        let precision: Precision = settings.precision.into();
+        let source = ModelSource::from_property(&settings.model, builtin::SR_X2);
+        let name = source.display_name();
+        let t0 = Instant::now();
+        self.post_model_message(&name, "loading", 0.0);
+        let model = gst_ai_runtime::load(&source, device, precision).map_err(|e| common::start_error(&e))?;
+        let contract = SrContract::detect(&model).map_err(|e| common::start_error(&e))?;
+        match (precision, contract.input_elem) {
+            (Precision::Fp16, ElemType::F32) => {
+                return Err(gst::error_msg!(
+                    gst::LibraryError::Settings,
+                    ["precision=fp16 for the float32 model {name} needs the CUDA device; on {device} use auto or fp32"]
+                ));
+            }
+            (Precision::Fp32, ElemType::F16) => {
+                return Err(gst::error_msg!(
+                    gst::LibraryError::Settings,
+                    ["the model {name} takes float16 input; precision=fp32 cannot be honoured (use auto)"]
+                ));
+            }
+            _ => {}
+        }
+        if contract.static_size.is_some() && settings.tile_size != 0 {
+            gst::warning!(
+                CAT,
+                imp = self,
+                "model {name} has a fixed input size {:?}: tile-size is ignored",
+                contract.static_size
+            );
+        }
+        gst::info!(CAT, imp = self, "model {name}: {contract:?}");
+        self.post_model_message(&name, "loaded", t0.elapsed().as_secs_f64());
+        *lock(&self.state) = Some(State { upscaler: Upscaler::new(model, contract), info: None });
+        self.obj().notify("scale");
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *lock(&self.state) = None;
+        Ok(())
+    }
+
+    fn transform_caps(
+        &self,
+        direction: gst::PadDirection,
+        caps: &gst::Caps,
+        filter: Option<&gst::Caps>,
+    ) -> Option<gst::Caps> {
+        let up = direction == gst::PadDirection::Sink;
+        let mut out = gst::Caps::new_empty();
+        {
+            let out = out.get_mut().expect("new caps are writable");
+            let scale = self.scale();
+            for (s, features) in caps.iter_with_features() {
+                let mut s = s.to_owned();
+                match scale {
+                    Some(k) => {
+                        let k = k as i32;
+                        let mut ok = true;
+                        for field in ["width", "height"] {
+                            if let Some(v) = s.value(field).ok().cloned() {
+                                match map_dim(&v, k, up) {
+                                    Some(nv) => s.set_value(field, nv),
+                                    None => ok = false,
+                                }
+                            }
+                        }
+                        if !ok {
+                            continue;
+                        }
+                    }
+                    // Before the model is loaded any size may map to any size.
+                    None => {
+                        s.set("width", gst::IntRange::new(1, i32::MAX));
+                        s.set("height", gst::IntRange::new(1, i32::MAX));
+                    }
+                }
+                out.append_structure_full(s, Some(features.to_owned()));
+            }
+        }
+        gst::debug!(CAT, imp = self, "transformed {caps:?} ({direction:?}) to {out:?}");
+        Some(match filter {
+            Some(f) => f.intersect_with_mode(&out, gst::CapsIntersectMode::First),
+            None => out,
+        })
+    }
+}
+
+impl VideoFilterImpl for AiUpscale {
+    fn set_info(
+        &self,
+        _incaps: &gst::Caps,
+        in_info: &gst_video::VideoInfo,
+        _outcaps: &gst::Caps,
+        out_info: &gst_video::VideoInfo,
+    ) -> Result<(), gst::LoggableError> {
+        let mut state = lock(&self.state);
+        let state = state.as_mut().ok_or_else(|| gst::loggable_error!(CAT, "caps set before the model was loaded"))?;
+        let k = state.upscaler.scale() as u32;
+        if in_info.format() != out_info.format()
+            || out_info.width() != in_info.width() * k
+            || out_info.height() != in_info.height() * k
+        {
+            return Err(gst::loggable_error!(
+                CAT,
+                "output caps {}x{} {:?} are not {k}x the input {}x{} {:?}",
+                out_info.width(),
+                out_info.height(),
+                out_info.format(),
+                in_info.width(),
+                in_info.height(),
+                in_info.format()
+            ));
+        }
+        gst::debug!(
+            CAT,
+            imp = self,
+            "negotiated {}x{} -> {}x{} {:?}",
+            in_info.width(),
+            in_info.height(),
+            out_info.width(),
+            out_info.height(),
+            in_info.format()
+        );
+        state.info = Some((in_info.clone(), out_info.clone()));
+        Ok(())
+    }
+
+    fn transform_frame(
+        &self,
+        inframe: &gst_video::VideoFrameRef<&gst::BufferRef>,
+        outframe: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let params = {
+            let s = lock(&self.settings);
+            TileParams { size: s.tile_size as usize, overlap: s.tile_overlap as usize }
+        };
+        let mut state = lock(&self.state);
+        let Some(state) = state.as_mut() else {
+            return Err(gst::FlowError::NotNegotiated);
+        };
+        let result = common::frame_view(inframe).and_then(|src| {
+            let mut dst = common::frame_view_mut(outframe)?;
+            state.upscaler.process(&src, &mut dst, params).map_err(|e| e.to_string())
+        });
+        match result {
+            Ok(()) => Ok(gst::FlowSuccess::Ok),
+            Err(e) => {
+                gst::element_imp_error!(self, gst::StreamError::Failed, ["aiupscale: {e}"]);
+                Err(gst::FlowError::Error)
+            }
+        }
+    }
+}

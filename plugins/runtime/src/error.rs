@@ -1,0 +1,47 @@
+//! The runtime's error type. Every message names what was wrong (the file, the tensor, the
+//! expected and the found) because it ends up verbatim on a GStreamer bus in front of a user.
+
+use std::path::PathBuf;
+
+use gst_ai_kernels::KernelError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "could not load the ONNX Runtime library (1.31 or newer); looked in: {tried}. \
+         Run `make setup`, or point GST_AI_ORT_LIB (or ORT_DYLIB_PATH) at libonnxruntime.so"
+    )]
+    RuntimeLibrary { tried: String },
+
+    #[error("could not create the ONNX Runtime environment: {0}")]
+    Environment(String),
+
+    #[error("invalid device '{0}': expected auto, cpu, cuda or cuda:N")]
+    InvalidDevice(String),
+
+    #[error("device {device} is not available: {why}")]
+    DeviceUnavailable { device: String, why: String },
+
+    #[error("model file {} does not exist", path.display())]
+    ModelNotFound { path: PathBuf },
+
+    #[error("could not load model {model}: {why}")]
+    ModelLoad { model: String, why: String },
+
+    #[error("model {model} does not fit the {family} contract: {what}: expected {expected}, found {found}")]
+    Contract { model: String, family: &'static str, what: String, expected: String, found: String },
+
+    #[error("manifest {}: {why}", path.display())]
+    Manifest { path: PathBuf, why: String },
+
+    #[error("inference with model {model} failed: {why}")]
+    Inference { model: String, why: String },
+
+    #[error("{0}")]
+    Kernel(#[from] KernelError),
+
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,231 @@
+//! Loaded models and the process-wide session cache. One ONNX Runtime session exists per
+//! (model, device, precision): every element instance that names the same model file on the same
+//! device shares it, and it is freed when the last one lets go. A model's inputs and outputs are
+//! read from the graph once, here, for the contract matchers.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, Weak};
+use std::time::SystemTime;
+
+use half::f16;
+use ort::session::{Session, builder::GraphOptimizationLevel};
+use ort::value::{TensorElementType, TensorRef, ValueType};
+
+use crate::device::{Device, Precision};
+use crate::env::environment;
+use crate::error::{Error, Result};
+use crate::manifest::Manifest;
+
+/// Where a model comes from.
+#[derive(Clone, Debug)]
+pub enum ModelSource {
+    /// Embedded in the plugin: a short name (for messages and the cache) and the ONNX bytes.
+    Builtin {
+        name: &'static str,
+        bytes: &'static [u8],
+    },
+    File(PathBuf),
+}
+
+impl ModelSource {
+    /// `path` empty means the given built-in.
+    pub fn from_property(path: &str, builtin: ModelSource) -> Self {
+        if path.trim().is_empty() { builtin } else { ModelSource::File(PathBuf::from(path)) }
+    }
+
+    pub fn display_name(&self) -> String {
+        match self {
+            Self::Builtin { name, .. } => format!("built-in '{name}'"),
+            Self::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// Element type of a model's tensor, as far as image models care.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ElemType {
+    F32,
+    F16,
+    Other,
+}
+
+impl ElemType {
+    fn from_ort(t: TensorElementType) -> Self {
+        match t {
+            TensorElementType::Float32 => Self::F32,
+            TensorElementType::Float16 => Self::F16,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// One input or output of the graph: its name, element type (None when not a tensor) and shape
+/// with -1 for dynamic dimensions.
+#[derive(Clone, Debug)]
+pub struct TensorInfo {
+    pub name: String,
+    pub elem: Option<ElemType>,
+    pub elem_name: String,
+    pub shape: Vec<i64>,
+}
+
+impl TensorInfo {
+    pub fn shape_string(&self) -> String {
+        let dims: Vec<String> = self.shape.iter().map(|&d| if d < 0 { "?".into() } else { d.to_string() }).collect();
+        format!("[{}]", dims.join(", "))
+    }
+}
+
+/// A loaded model: the session and what the graph says about itself.
+pub struct Model {
+    pub name: String,
+    pub device: Device,
+    pub precision: Precision,
+    pub inputs: Vec<TensorInfo>,
+    pub outputs: Vec<TensorInfo>,
+    pub manifest: Manifest,
+    session: Mutex<Session>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum SourceKey {
+    Builtin(&'static str),
+    File(PathBuf, Option<SystemTime>),
+}
+
+type CacheKey = (SourceKey, Device, Precision);
+
+static CACHE: LazyLock<Mutex<HashMap<CacheKey, Weak<Model>>>> = LazyLock::new(Default::default);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere while holding the lock leaves the data usable for our purposes.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Loads a model, or returns the already loaded one for the same file, device and precision.
+/// A file that changed on disk since it was loaded is loaded again.
+pub fn load(source: &ModelSource, device: Device, precision: Precision) -> Result<Arc<Model>> {
+    let key_source = match source {
+        ModelSource::Builtin { name, .. } => SourceKey::Builtin(name),
+        ModelSource::File(path) => {
+            if !path.is_file() {
+                return Err(Error::ModelNotFound { path: path.clone() });
+            }
+            let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
+            let mtime = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+            SourceKey::File(canonical, mtime)
+        }
+    };
+    let key = (key_source, device, precision);
+    // Held while loading, so two elements starting together load the model once.
+    let mut cache = lock(&CACHE);
+    if let Some(model) = cache.get(&key).and_then(Weak::upgrade) {
+        return Ok(model);
+    }
+    cache.retain(|_, w| w.strong_count() > 0);
+    let model = Arc::new(Model::open(source, device, precision)?);
+    cache.insert(key, Arc::downgrade(&model));
+    Ok(model)
+}
+
+fn tensor_infos(outlets: &[ort::value::Outlet]) -> Vec<TensorInfo> {
+    outlets
+        .iter()
+        .map(|o| match o.dtype() {
+            ValueType::Tensor { ty, shape, .. } => TensorInfo {
+                name: o.name().to_string(),
+                elem: Some(ElemType::from_ort(*ty)),
+                elem_name: format!("{ty:?}").to_lowercase(),
+                shape: shape.iter().copied().collect(),
+            },
+            other => TensorInfo {
+                name: o.name().to_string(),
+                elem: None,
+                elem_name: format!("{other:?}"),
+                shape: Vec::new(),
+            },
+        })
+        .collect()
+}
+
+impl Model {
+    fn open(source: &ModelSource, device: Device, precision: Precision) -> Result<Self> {
+        let name = source.display_name();
+        if device != Device::Cpu {
+            return Err(Error::DeviceUnavailable {
+                device: device.to_string(),
+                why: crate::device::CUDA_UNAVAILABLE.to_string(),
+            });
+        }
+        let env = environment()?;
+        let load_err = |e: &dyn std::fmt::Display| Error::ModelLoad { model: name.clone(), why: e.to_string() };
+        let mut builder = Session::builder(&env)
+            .map_err(|e| load_err(&e))?
+            .with_optimization_level(GraphOptimizationLevel::All)
+            .map_err(|e| load_err(&e))?;
+        let session = match source {
+            ModelSource::Builtin { bytes, .. } => builder.commit_from_memory(bytes),
+            ModelSource::File(path) => builder.commit_from_file(path),
+        }
+        .map_err(|e| load_err(&e))?;
+        let manifest = match source {
+            ModelSource::File(path) => Manifest::for_model(path)?,
+            ModelSource::Builtin { .. } => Manifest::default(),
+        };
+        Ok(Self {
+            inputs: tensor_infos(session.inputs()),
+            outputs: tensor_infos(session.outputs()),
+            name,
+            device,
+            precision,
+            manifest,
+            session: Mutex::new(session),
+        })
+    }
+
+    /// Runs a model with one image input and hands its first output, as f32, to `consume`
+    /// together with its shape. The input is `data` viewed with `shape` (no copy); f16 outputs
+    /// are widened to f32 first.
+    pub fn run_single<R>(
+        &self,
+        input_name: &str,
+        shape: [usize; 4],
+        data: InputData<'_>,
+        consume: impl FnOnce(&[usize], &[f32]) -> Result<R>,
+    ) -> Result<R> {
+        let fail = |e: &dyn std::fmt::Display| Error::Inference { model: self.name.clone(), why: e.to_string() };
+        let mut session = lock(&self.session);
+        let outputs = match data {
+            InputData::F32(d) => {
+                let t = TensorRef::from_array_view((shape, d)).map_err(|e| fail(&e))?;
+                session.run(ort::inputs![input_name => t])
+            }
+            InputData::F16(d) => {
+                let t = TensorRef::from_array_view((shape, d)).map_err(|e| fail(&e))?;
+                session.run(ort::inputs![input_name => t])
+            }
+        }
+        .map_err(|e| fail(&e))?;
+        let out = &outputs[0];
+        if let Ok((s, v)) = out.try_extract_tensor::<f32>() {
+            let dims: Vec<usize> = s.iter().map(|&d| d.max(0) as usize).collect();
+            return consume(&dims, v);
+        }
+        match out.try_extract_tensor::<f16>() {
+            Ok((s, v)) => {
+                let dims: Vec<usize> = s.iter().map(|&d| d.max(0) as usize).collect();
+                let wide: Vec<f32> = v.iter().map(|x| x.to_f32()).collect();
+                consume(&dims, &wide)
+            }
+            Err(e) => Err(fail(&format!("output 0 is not a float32 or float16 tensor ({e})"))),
+        }
+    }
+}
+
+/// The input buffer of [`Model::run_single`].
+#[derive(Clone, Copy)]
+pub enum InputData<'a> {
+    F32(&'a [f32]),
+    F16(&'a [f16]),
+}

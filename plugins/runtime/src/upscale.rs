@@ -1,0 +1,195 @@
+//! Super-resolution of one frame: split into tiles (or not), pack each tile into the model's
+//! tensor, run the model, merge the tiles with feathered weights, unpack into the output frame.
+//! Buffers are kept between frames; nothing here knows about GStreamer.
+
+use std::sync::Arc;
+
+use gst_ai_kernels::{
+    Frame, FrameMut, Layout, Rect, TensorSpec, Tile, TileMerger, copy_alpha, pack, plan_tiles, unpack,
+};
+use half::f16;
+use half::slice::HalfFloatSliceExt;
+
+use crate::contract::SrContract;
+use crate::error::{Error, Result};
+use crate::model::{ElemType, InputData, Model};
+
+/// Tiling parameters, read from the element's properties for every frame (they may change live).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TileParams {
+    /// Tile edge in input pixels; 0 = the whole frame in one run.
+    pub size: usize,
+    /// Overlap between neighbouring tiles in input pixels.
+    pub overlap: usize,
+}
+
+pub struct Upscaler {
+    model: Arc<Model>,
+    contract: SrContract,
+    input: Vec<f32>,
+    input16: Vec<f16>,
+    /// A tile's output without its context margin.
+    cropped: Vec<f32>,
+    /// Kept between frames of the same size: (output width, height, scale, overlap) and the merger.
+    merger: Option<((usize, usize, usize, usize), TileMerger)>,
+}
+
+impl Upscaler {
+    pub fn new(model: Arc<Model>, contract: SrContract) -> Self {
+        Self { model, contract, input: Vec::new(), input16: Vec::new(), cropped: Vec::new(), merger: None }
+    }
+
+    pub fn scale(&self) -> usize {
+        self.contract.scale
+    }
+
+    pub fn contract(&self) -> &SrContract {
+        &self.contract
+    }
+
+    pub fn model(&self) -> &Arc<Model> {
+        &self.model
+    }
+
+    /// The tiles a w x h frame is cut into with `params`, and the overlap actually used. A model
+    /// with a static input size is always tiled at that size.
+    pub fn tiles(&self, w: usize, h: usize, params: TileParams) -> Result<(Vec<Tile>, usize)> {
+        let (tw, th) = match self.contract.static_size {
+            Some(size) => size,
+            None if params.size == 0 || (params.size >= w && params.size >= h) => (w, h),
+            None => (params.size, params.size),
+        };
+        if tw >= w && th >= h {
+            return Ok((vec![Tile { x: 0, y: 0, width: w, height: h }], 0));
+        }
+        // Plan each axis on its own so non-square static sizes work; the overlap must leave a
+        // tile some new pixels.
+        let overlap = params.overlap.min(tw.min(th).min(w).min(h).saturating_sub(1) / 2);
+        let multiple = if self.contract.static_size.is_some() { 1 } else { self.contract.multiple };
+        let xs = plan_tiles(w, 1, tw.min(w), overlap, multiple)?;
+        let ys = plan_tiles(1, h, th.min(h), overlap, multiple)?;
+        let tiles = ys
+            .iter()
+            .flat_map(|y| xs.iter().map(move |x| Tile { x: x.x, y: y.y, width: x.width, height: y.height }))
+            .collect();
+        Ok((tiles, overlap))
+    }
+
+    /// Upscales `src` into `dst`, which must be exactly scale times its size, same format.
+    pub fn process(&mut self, src: &Frame, dst: &mut FrameMut, params: TileParams) -> Result<()> {
+        let s = self.contract.scale;
+        if dst.width != src.width * s || dst.height != src.height * s || dst.format != src.format {
+            return Err(Error::Unsupported(format!(
+                "output frame {}x{} {:?} is not {s}x the input {}x{} {:?}",
+                dst.width, dst.height, dst.format, src.width, src.height, src.format
+            )));
+        }
+        let (tiles, overlap) = self.tiles(src.width, src.height, params)?;
+        if tiles.len() == 1 {
+            self.run_tile(src, tiles[0], 0, |w, h, spec, out| Ok(unpack(out, w, h, spec, 0, 0, dst)?))?;
+        } else {
+            let key = (dst.width, dst.height, s, overlap);
+            let mut merger = match self.merger.take() {
+                Some((k, m)) if k == key => m,
+                _ => TileMerger::new(dst.width, dst.height, s, overlap),
+            };
+            merger.reset();
+            // A model with a fixed input size cannot be given extra context around a tile.
+            let context = if self.contract.static_size.is_some() { 0 } else { overlap };
+            let result = (|| -> Result<()> {
+                for &tile in &tiles {
+                    self.run_tile(src, tile, context, |w, h, spec, out| Ok(merger.add(tile, out, w, h, spec)?))?;
+                }
+                let image = merger.finish()?;
+                unpack(image, dst.width, dst.height, TensorSpec::CANONICAL, 0, 0, dst)?;
+                Ok(())
+            })();
+            self.merger = Some((key, merger));
+            result?;
+        }
+        if src.format.has_alpha() {
+            copy_alpha(src, dst)?;
+        }
+        Ok(())
+    }
+
+    /// Runs the model on one tile and hands its output for exactly the tile's pixels (width,
+    /// height, spec, data) to `consume`. The model is given `context` extra pixels of the frame
+    /// around the tile where the frame has them (cropped from the output afterwards), so that a
+    /// model whose receptive field fits in the context computes the same values as on the whole
+    /// frame; the input is then padded to what the model takes, by reflection past the frame's
+    /// edges.
+    fn run_tile(
+        &mut self,
+        src: &Frame,
+        tile: Tile,
+        context: usize,
+        consume: impl FnOnce(usize, usize, TensorSpec, &[f32]) -> Result<()>,
+    ) -> Result<()> {
+        let c = &self.contract;
+        let left = context.min(tile.x);
+        let top = context.min(tile.y);
+        let right = context.min(src.width - (tile.x + tile.width));
+        let bottom = context.min(src.height - (tile.y + tile.height));
+        let (pw, ph) = c.padded_size(tile.width + left + right, tile.height + top + bottom);
+        let (shape, n) = c.input_shape(pw, ph);
+        self.input.resize(n, 0.0);
+        let rect = Rect { x: (tile.x - left) as isize, y: (tile.y - top) as isize, width: pw, height: ph };
+        pack(src, rect, c.spec, &mut self.input)?;
+        let data = match c.input_elem {
+            ElemType::F16 => {
+                self.input16.resize(n, f16::ZERO);
+                self.input16.convert_from_f32_slice(&self.input);
+                InputData::F16(&self.input16)
+            }
+            _ => InputData::F32(&self.input),
+        };
+        let (s, spec) = (c.scale, c.spec);
+        let name = &self.model.name;
+        let cropped = &mut self.cropped;
+        self.model.run_single(&c.input, shape, data, |dims, out| {
+            let (ow, oh) = (pw * s, ph * s);
+            let expect = match spec.layout {
+                Layout::Nchw => [1, 3, oh, ow],
+                Layout::Nhwc => [1, oh, ow, 3],
+            };
+            if dims != expect || out.len() != 3 * ow * oh {
+                return Err(Error::Inference {
+                    model: name.clone(),
+                    why: format!("for a {pw}x{ph} input the output has shape {dims:?}, expected {expect:?}"),
+                });
+            }
+            if left == 0 && top == 0 {
+                // The tile's pixels start at the origin; the merger and unpack read only those.
+                return consume(ow, oh, spec, out);
+            }
+            let (tw, th) = (tile.width * s, tile.height * s);
+            crop(out, ow, spec.layout, left * s, top * s, tw, th, cropped);
+            consume(tw, th, spec, cropped)
+        })
+    }
+}
+
+/// Copies the w x h window at (x, y) of a 3-channel tensor `src` that is `src_w` wide (and
+/// tall enough) into `dst`, in the same layout.
+#[allow(clippy::too_many_arguments)]
+fn crop(src: &[f32], src_w: usize, layout: Layout, x: usize, y: usize, w: usize, h: usize, dst: &mut Vec<f32>) {
+    dst.clear();
+    match layout {
+        Layout::Nchw => {
+            let src_h = src.len() / 3 / src_w;
+            for c in 0..3 {
+                for row in y..y + h {
+                    let start = (c * src_h + row) * src_w + x;
+                    dst.extend_from_slice(&src[start..start + w]);
+                }
+            }
+        }
+        Layout::Nhwc => {
+            for row in y..y + h {
+                let start = (row * src_w + x) * 3;
+                dst.extend_from_slice(&src[start..start + 3 * w]);
+            }
+        }
+    }
+}

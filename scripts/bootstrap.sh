@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Installs what gst-ai needs to build, test and run, and nothing that is already there:
+#   - Debian's GStreamer development packages, tools and plugins (apt-get, as root);
+#   - the ONNX Runtime 1.31.1 shared library, taken from the `onnxruntime` wheel on PyPI (with
+#     pip: no other host, nothing built) into .deps/onnxruntime/ of this checkout, where the
+#     plugin looks for it by default.
+# Idempotent: a second run checks and returns in a second. Called by `make setup`.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+ORT_VERSION=1.31.1
+ORT_DIR="$ROOT/.deps/onnxruntime"
+ORT_LIB="$ORT_DIR/libonnxruntime.so.$ORT_VERSION"
+
+PACKAGES=(
+  pkg-config
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+  python3 python3-pip
+)
+
+say() { printf '[setup] %s\n' "$*"; }
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    # python3/pip may come from elsewhere (pyenv, a venv): only ask apt when there is none.
+    case "$p" in
+      python3) command -v python3 >/dev/null && continue ;;
+      python3-pip) python3 -m pip --version >/dev/null 2>&1 && continue ;;
+    esac
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  say "Debian packages: all present"
+fi
+
+if [ ! -f "$ORT_LIB" ]; then
+  say "fetching ONNX Runtime $ORT_VERSION (the onnxruntime wheel, with pip)"
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' EXIT
+  python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$tmp" "onnxruntime==$ORT_VERSION"
+  mkdir -p "$ORT_DIR"
+  python3 - "$tmp" "$ORT_DIR" "$ORT_VERSION" <<'PY'
+import glob, os, sys, zipfile
+tmp, dest, version = sys.argv[1:4]
+wheels = glob.glob(os.path.join(tmp, "onnxruntime-*.whl"))
+if not wheels:
+    sys.exit("no onnxruntime wheel was downloaded")
+with zipfile.ZipFile(wheels[0]) as z:
+    names = [n for n in z.namelist() if n.startswith("onnxruntime/capi/libonnxruntime")]
+    for n in names:
+        target = os.path.join(dest, os.path.basename(n))
+        with z.open(n) as src, open(target + ".part", "wb") as out:
+            out.write(src.read())
+        os.replace(target + ".part", target)
+lib = os.path.join(dest, "libonnxruntime.so." + version)
+if not os.path.exists(lib):
+    sys.exit("the wheel holds no libonnxruntime.so." + version)
+os.symlink(os.path.basename(lib), os.path.join(dest, "libonnxruntime.so")) if not os.path.exists(os.path.join(dest, "libonnxruntime.so")) else None
+PY
+  say "ONNX Runtime installed in $ORT_DIR"
+else
+  say "ONNX Runtime $ORT_VERSION: present in $ORT_DIR"
+fi

@@ -1,0 +1,117 @@
+//! Test clips made from a real photograph: a camera panning across it, at a chosen size, with
+//! the ground truth at the upscaled size, so demos and benchmarks can show measured quality.
+
+use gst_ai_kernels::{Filter, resize};
+
+/// An RGB image in memory.
+#[derive(Clone)]
+pub struct Image {
+    pub width: usize,
+    pub height: usize,
+    pub rgb: Vec<u8>,
+}
+
+impl Image {
+    pub fn crop(&self, x: usize, y: usize, w: usize, h: usize) -> Image {
+        let mut rgb = Vec::with_capacity(w * h * 3);
+        for row in y..y + h {
+            let start = (row * self.width + x) * 3;
+            rgb.extend_from_slice(&self.rgb[start..start + w * 3]);
+        }
+        Image { width: w, height: h, rgb }
+    }
+
+    /// Resized with the kernels' bilinear or bicubic filter (rounded, clamped).
+    pub fn resized(&self, w: usize, h: usize, filter: Filter) -> Image {
+        let planar = to_planar(self);
+        let mut out = vec![0f32; 3 * w * h];
+        resize(&planar, 3, self.width, self.height, &mut out, w, h, filter).expect("valid sizes");
+        from_planar(&out, w, h)
+    }
+
+    /// Downscaled by an integer factor with a box filter (area average): the "camera" that
+    /// made the low-resolution clip.
+    pub fn downscaled(&self, k: usize) -> Image {
+        let (w, h) = (self.width / k, self.height / k);
+        let mut rgb = vec![0u8; w * h * 3];
+        for y in 0..h {
+            for x in 0..w {
+                for c in 0..3 {
+                    let mut s = 0u32;
+                    for dy in 0..k {
+                        for dx in 0..k {
+                            s += self.rgb[((y * k + dy) * self.width + x * k + dx) * 3 + c] as u32;
+                        }
+                    }
+                    rgb[(y * w + x) * 3 + c] = ((s as f32) / (k * k) as f32).round() as u8;
+                }
+            }
+        }
+        Image { width: w, height: h, rgb }
+    }
+
+    /// Copies `other` into this image at (x, y).
+    pub fn blit(&mut self, other: &Image, x: usize, y: usize) {
+        for row in 0..other.height {
+            let d = ((y + row) * self.width + x) * 3;
+            let s = row * other.width * 3;
+            self.rgb[d..d + other.width * 3].copy_from_slice(&other.rgb[s..s + other.width * 3]);
+        }
+    }
+}
+
+fn to_planar(img: &Image) -> Vec<f32> {
+    let n = img.width * img.height;
+    let mut out = vec![0f32; 3 * n];
+    for i in 0..n {
+        for c in 0..3 {
+            out[c * n + i] = img.rgb[i * 3 + c] as f32 / 255.0;
+        }
+    }
+    out
+}
+
+fn from_planar(p: &[f32], w: usize, h: usize) -> Image {
+    let n = w * h;
+    let mut rgb = vec![0u8; 3 * n];
+    for i in 0..n {
+        for c in 0..3 {
+            rgb[i * 3 + c] = (p[c * n + i] * 255.0).round().clamp(0.0, 255.0) as u8;
+        }
+    }
+    Image { width: w, height: h, rgb }
+}
+
+/// PSNR in dB between two images of the same size, with `border` pixels cropped on each side.
+pub fn psnr(a: &Image, b: &Image, border: usize) -> f64 {
+    assert_eq!((a.width, a.height), (b.width, b.height));
+    let mut se = 0f64;
+    let mut n = 0usize;
+    for y in border..a.height - border {
+        for x in border..a.width - border {
+            for c in 0..3 {
+                let i = (y * a.width + x) * 3 + c;
+                let d = a.rgb[i] as f64 - b.rgb[i] as f64;
+                se += d * d;
+                n += 1;
+            }
+        }
+    }
+    let mse = se / n as f64;
+    if mse == 0.0 { f64::INFINITY } else { 10.0 * (255.0f64 * 255.0 / mse).log10() }
+}
+
+/// `frames` ground-truth frames of w x h panning left to right (and a little down) across
+/// `photo`, which must be at least that size.
+pub fn pan(photo: &Image, w: usize, h: usize, frames: usize) -> Vec<Image> {
+    let span_x = photo.width - w;
+    let span_y = photo.height - h;
+    (0..frames)
+        .map(|i| {
+            let t = if frames > 1 { i as f64 / (frames - 1) as f64 } else { 0.0 };
+            let x = (t * span_x as f64).round() as usize;
+            let y = (t * span_y as f64 * 0.5).round() as usize;
+            photo.crop(x, y, w, h)
+        })
+        .collect()
+}

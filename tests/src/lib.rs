@@ -1,0 +1,268 @@
+//! Shared helpers of gst-ai's whole-pipeline tests, demo and benchmark drivers: registering the
+//! plugin statically, locating fixtures, running a pipeline to its end and collecting what the
+//! bus said, and building frames in memory.
+
+pub mod clip;
+pub mod frames;
+
+use std::path::PathBuf;
+use std::sync::Once;
+use std::time::Duration;
+
+use gst::prelude::*;
+use gst_video::prelude::*;
+
+/// Initialises GStreamer and registers the `ai` plugin from this build (no plugin path needed).
+pub fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        gst::init().expect("GStreamer initialises");
+        gstai::plugin_register_static().expect("the ai plugin registers");
+    });
+}
+
+/// The repository's root folder.
+pub fn root() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    root.canonicalize().unwrap_or(root)
+}
+
+/// A file of tests/models/.
+pub fn test_model(name: &str) -> PathBuf {
+    root().join("tests").join("models").join(name)
+}
+
+/// What a pipeline run ended with.
+#[derive(Debug)]
+pub struct RunResult {
+    /// The error messages posted on the bus, as "domain-error: text (debug)".
+    pub errors: Vec<String>,
+    pub eos: bool,
+    /// Element messages posted, by structure name.
+    pub element_messages: Vec<gst::Structure>,
+}
+
+/// Runs `pipeline` until EOS or the first error (or `timeout`), then sets it to NULL. Never
+/// panics on a pipeline failure: the caller asserts on the result.
+pub fn run_pipeline(pipeline: &gst::Pipeline, timeout: Duration) -> RunResult {
+    let bus = pipeline.bus().expect("a pipeline has a bus");
+    let mut result = RunResult { errors: Vec::new(), eos: false, element_messages: Vec::new() };
+    if let Err(e) = pipeline.set_state(gst::State::Playing) {
+        result.errors.push(format!("set_state(Playing) failed: {e}"));
+    }
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            result.errors.push(format!("timed out after {timeout:?}"));
+            break;
+        }
+        let Some(msg) = bus.timed_pop(gst::ClockTime::from_nseconds(left.as_nanos() as u64)) else {
+            continue;
+        };
+        match msg.view() {
+            gst::MessageView::Eos(..) => {
+                result.eos = true;
+                break;
+            }
+            gst::MessageView::Error(e) => {
+                result.errors.push(format!("{}: {} ({:?})", e.error().domain().as_str(), e.error(), e.debug()));
+                break;
+            }
+            gst::MessageView::Element(e) => {
+                if let Some(s) = e.structure() {
+                    result.element_messages.push(s.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    // Collect errors posted while the state change failed, then stop.
+    while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
+        if let gst::MessageView::Error(e) = msg.view() {
+            result.errors.push(format!("{}: {} ({:?})", e.error().domain().as_str(), e.error(), e.debug()));
+        }
+    }
+    pipeline.set_state(gst::State::Null).expect("a pipeline can always go to NULL");
+    result
+}
+
+/// Parses a gst-launch description into a pipeline.
+pub fn parse(desc: &str) -> gst::Pipeline {
+    gst::parse::launch(desc)
+        .unwrap_or_else(|e| panic!("cannot parse '{desc}': {e}"))
+        .downcast::<gst::Pipeline>()
+        .expect("a launch line with several elements is a pipeline")
+}
+
+/// A deterministic pseudo-random byte generator (xorshift), so tests need no rand crate.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    /// A byte in lo..=hi.
+    pub fn byte(&mut self, lo: u8, hi: u8) -> u8 {
+        lo + (self.next_u64() % (hi as u64 - lo as u64 + 1)) as u8
+    }
+}
+
+/// Decodes an image file (anything GStreamer decodes) to packed RGB, returning (w, h, bytes).
+pub fn load_rgb(path: &std::path::Path) -> Result<(usize, usize, Vec<u8>), String> {
+    init();
+    let desc = format!(
+        "filesrc location=\"{}\" ! decodebin ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink",
+        path.display()
+    );
+    let pipeline = gst::parse::launch(&desc)
+        .map_err(|e| e.to_string())?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| "not a pipeline")?;
+    let sink =
+        pipeline.by_name("sink").ok_or("no sink")?.downcast::<gst_app::AppSink>().map_err(|_| "not an appsink")?;
+    pipeline.set_state(gst::State::Playing).map_err(|e| e.to_string())?;
+    let sample = sink.pull_sample().map_err(|_| format!("could not decode {}", path.display()));
+    pipeline.set_state(gst::State::Null).map_err(|e| e.to_string())?;
+    let sample = sample?;
+    let caps = sample.caps().ok_or("no caps")?;
+    let info = gst_video::VideoInfo::from_caps(caps).map_err(|e| e.to_string())?;
+    let buffer = sample.buffer().ok_or("no buffer")?;
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).map_err(|e| e.to_string())?;
+    let (w, h) = (info.width() as usize, info.height() as usize);
+    let stride = frame.plane_stride()[0] as usize;
+    let data = frame.plane_data(0).map_err(|e| e.to_string())?;
+    let mut out = Vec::with_capacity(w * h * 3);
+    for y in 0..h {
+        out.extend_from_slice(&data[y * stride..y * stride + w * 3]);
+    }
+    Ok((w, h, out))
+}
+
+/// Encodes packed RGB into a PNG file with GStreamer's pngenc.
+pub fn save_png(path: &std::path::Path, w: usize, h: usize, rgb: &[u8]) -> Result<(), String> {
+    init();
+    let desc = format!("appsrc name=src ! videoconvert ! pngenc ! filesink location=\"{}\"", path.display());
+    let pipeline = gst::parse::launch(&desc)
+        .map_err(|e| e.to_string())?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| "not a pipeline")?;
+    let src = pipeline.by_name("src").ok_or("no src")?.downcast::<gst_app::AppSrc>().map_err(|_| "not an appsrc")?;
+    let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgb, w as u32, h as u32)
+        .fps(gst::Fraction::new(1, 1))
+        .build()
+        .map_err(|e| e.to_string())?;
+    src.set_caps(Some(&info.to_caps().map_err(|e| e.to_string())?));
+    src.set_format(gst::Format::Time);
+    let mut buffer = gst::Buffer::with_size(info.size()).map_err(|e| e.to_string())?;
+    {
+        let b = buffer.get_mut().ok_or("buffer not writable")?;
+        b.set_pts(gst::ClockTime::ZERO);
+        let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(b, &info).map_err(|e| e.to_string())?;
+        let stride = frame.plane_stride()[0] as usize;
+        let data = frame.plane_data_mut(0).map_err(|e| e.to_string())?;
+        for y in 0..h {
+            data[y * stride..y * stride + w * 3].copy_from_slice(&rgb[y * w * 3..(y + 1) * w * 3]);
+        }
+    }
+    src.push_buffer(buffer).map_err(|e| e.to_string())?;
+    src.end_of_stream().map_err(|e| e.to_string())?;
+    let r = run_pipeline(&pipeline, Duration::from_secs(30));
+    if r.errors.is_empty() { Ok(()) } else { Err(r.errors.join("; ")) }
+}
+
+/// The photograph the demo and the benchmark pan across (held out of the built-in model's
+/// training; see models/sr_x2.md).
+pub fn demo_photo() -> PathBuf {
+    root().join("tests").join("media").join("demo.png")
+}
+
+/// Pushes `frames` (RGB, all the same size) through `pipeline_tail` (a launch fragment that
+/// starts after `appsrc name=src !` and has an `appsink name=sink`), and returns the frames the
+/// sink received and the time from the first push to EOS. The pipeline is prerolled first, so
+/// model loading is not timed.
+pub fn run_frames(
+    frames: &[clip::Image],
+    fps: i32,
+    pipeline_tail: &str,
+) -> Result<(Vec<clip::Image>, Duration), String> {
+    init();
+    let (w, h) = (frames[0].width, frames[0].height);
+    let desc = format!("appsrc name=src format=time is-live=false ! {pipeline_tail}");
+    let pipeline = gst::parse::launch(&desc)
+        .map_err(|e| e.to_string())?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| "not a pipeline")?;
+    let src = pipeline.by_name("src").ok_or("no src")?.downcast::<gst_app::AppSrc>().map_err(|_| "not an appsrc")?;
+    let sink =
+        pipeline.by_name("sink").ok_or("no sink")?.downcast::<gst_app::AppSink>().map_err(|_| "not an appsink")?;
+    let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgb, w as u32, h as u32)
+        .fps(gst::Fraction::new(fps, 1))
+        .build()
+        .map_err(|e| e.to_string())?;
+    src.set_caps(Some(&info.to_caps().map_err(|e| e.to_string())?));
+    src.set_max_bytes(0);
+    let buffers: Vec<gst::Buffer> = frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let mut b = gst::Buffer::with_size(info.size()).expect("allocates");
+            {
+                let bm = b.get_mut().expect("writable");
+                bm.set_pts(gst::ClockTime::SECOND.mul_div_floor(i as u64, fps as u64));
+                bm.set_duration(gst::ClockTime::SECOND.mul_div_floor(1, fps as u64));
+                let mut vf = gst_video::VideoFrameRef::from_buffer_ref_writable(bm, &info).expect("maps");
+                let stride = vf.plane_stride()[0] as usize;
+                let d = vf.plane_data_mut(0).expect("plane");
+                for y in 0..h {
+                    d[y * stride..y * stride + w * 3].copy_from_slice(&f.rgb[y * w * 3..(y + 1) * w * 3]);
+                }
+            }
+            b
+        })
+        .collect();
+    let collected = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let c2 = collected.clone();
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |s| {
+                let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                let info = gst_video::VideoInfo::from_caps(sample.caps().ok_or(gst::FlowError::NotNegotiated)?)
+                    .map_err(|_| gst::FlowError::NotNegotiated)?;
+                let buffer = sample.buffer().ok_or(gst::FlowError::Error)?;
+                let vf = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info)
+                    .map_err(|_| gst::FlowError::Error)?;
+                let (w, h) = (info.width() as usize, info.height() as usize);
+                let stride = vf.plane_stride()[0] as usize;
+                let d = vf.plane_data(0).map_err(|_| gst::FlowError::Error)?;
+                let mut rgb = Vec::with_capacity(w * h * 3);
+                for y in 0..h {
+                    rgb.extend_from_slice(&d[y * stride..y * stride + w * 3]);
+                }
+                c2.lock().expect("not poisoned").push(clip::Image { width: w, height: h, rgb });
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+    pipeline.set_state(gst::State::Paused).map_err(|e| format!("cannot pause: {e}"))?;
+    let t0 = std::time::Instant::now();
+    for b in buffers {
+        src.push_buffer(b).map_err(|e| e.to_string())?;
+    }
+    src.end_of_stream().map_err(|e| e.to_string())?;
+    let r = run_pipeline(&pipeline, Duration::from_secs(900));
+    let elapsed = t0.elapsed();
+    if !r.errors.is_empty() {
+        return Err(r.errors.join("; "));
+    }
+    let frames = std::mem::take(&mut *collected.lock().expect("not poisoned"));
+    Ok((frames, elapsed))
+}
