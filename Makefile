@@ -23,10 +23,11 @@ build: setup
 demo: build
 	$(CARGO) run --release -q -p gst-ai-tests --bin ai-demo
 
-test: setup
+test: build
 	$(CARGO) test --release --workspace --no-fail-fast
 
 bench: build
+	@scripts/bootstrap.sh --bench
 	$(CARGO) run --release -q -p gst-ai-tests --bin ai-bench
 
 install: build

@@ -4,6 +4,7 @@
 #   - the ONNX Runtime 1.31.1 shared library, taken from the `onnxruntime` wheel on PyPI (with
 #     pip: no other host, nothing built) into .deps/onnxruntime/ of this checkout, where the
 #     plugin looks for it by default.
+# With --bench it also installs FFmpeg, which `make bench` measures against.
 # Idempotent: a second run checks and returns in a second. Called by `make setup`.
 set -euo pipefail
 
@@ -19,6 +20,7 @@ PACKAGES=(
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   python3 python3-pip
 )
+[ "${1:-}" = "--bench" ] && PACKAGES+=(ffmpeg)
 
 say() { printf '[setup] %s\n' "$*"; }
 

@@ -2,7 +2,9 @@
 //! tensors models consume (`pack`), converting model output back to frames
 //! (`unpack`, `copy_alpha`), resampling tensors (`resize`) and splitting large
 //! frames into overlapping tiles whose outputs are blended back together
-//! (`plan_tiles`, `TileMerger`).
+//! (`plan_tiles`, `TileMerger`), and motion estimation and compensation for
+//! frame-rate conversion (`luma`, `optical_flow`, `warp`, `interpolate`,
+//! `scene_change`).
 //!
 //! The public types and entry points at the crate root validate every size and
 //! then dispatch to an implementation; today that is always `cpu`, and the API
@@ -12,6 +14,7 @@
 mod convert;
 mod cpu;
 mod error;
+mod flow;
 mod frame;
 mod resize;
 mod tensor;
@@ -19,6 +22,7 @@ mod tile;
 
 pub use convert::{copy_alpha, pack, unpack};
 pub use error::KernelError;
+pub use flow::{FlowParams, FlowWorkspace, interpolate, luma, optical_flow, scene_change, warp};
 pub use frame::{Colorimetry, Frame, FrameMut, PixelFormat, YuvMatrix};
 pub use resize::{Filter, resize};
 pub use tensor::{ChannelOrder, Layout, Rect, TensorSpec, ValueRange};

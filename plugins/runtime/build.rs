@@ -13,4 +13,5 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     // The built-in models are embedded with include_bytes!: rebuild when they change.
     println!("cargo:rerun-if-changed=../../models/sr_x2.onnx");
+    println!("cargo:rerun-if-changed=../../models/sr_x4.onnx");
 }

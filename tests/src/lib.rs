@@ -186,9 +186,9 @@ pub fn demo_photo() -> PathBuf {
 }
 
 /// Pushes `frames` (RGB, all the same size) through `pipeline_tail` (a launch fragment that
-/// starts after `appsrc name=src !` and has an `appsink name=sink`), and returns the frames the
-/// sink received and the time from the first push to EOS. The pipeline is prerolled first, so
-/// model loading is not timed.
+/// starts after `appsrc name=src !` and has an `appsink name=sink` receiving RGB), and returns
+/// the frames the sink received and the time from the first push to EOS. The pipeline is
+/// prerolled first, so model loading is not timed.
 pub fn run_frames(
     frames: &[clip::Image],
     fps: i32,
@@ -196,6 +196,47 @@ pub fn run_frames(
 ) -> Result<(Vec<clip::Image>, Duration), String> {
     init();
     let (w, h) = (frames[0].width, frames[0].height);
+    let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgb, w as u32, h as u32)
+        .fps(gst::Fraction::new(fps, 1))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let raw: Vec<Vec<u8>> = frames.iter().map(|f| to_strided(&f.rgb, w * 3, h, info.stride()[0] as usize)).collect();
+    let (out, out_info, took) = run_raw(&raw, &info, pipeline_tail)?;
+    let Some(out_info) = out_info else { return Ok((Vec::new(), took)) };
+    if out_info.format() != gst_video::VideoFormat::Rgb {
+        return Err(format!("expected RGB out of the pipeline, got {:?}", out_info.format()));
+    }
+    let (ow, oh, stride) = (out_info.width() as usize, out_info.height() as usize, out_info.stride()[0] as usize);
+    let images = out
+        .iter()
+        .map(|b| clip::Image {
+            width: ow,
+            height: oh,
+            rgb: (0..oh).flat_map(|y| &b[y * stride..y * stride + ow * 3]).copied().collect(),
+        })
+        .collect();
+    Ok((images, took))
+}
+
+/// Rows of `row` bytes laid out at `stride`.
+fn to_strided(data: &[u8], row: usize, rows: usize, stride: usize) -> Vec<u8> {
+    let mut out = vec![0u8; stride * rows];
+    for y in 0..rows {
+        out[y * stride..y * stride + row].copy_from_slice(&data[y * row..(y + 1) * row]);
+    }
+    out
+}
+
+/// Pushes raw frames (each exactly `info.size()` bytes in `info`'s default layout) through
+/// `pipeline_tail` (which has an `appsink name=sink`) and returns the raw output frames, the
+/// output's video info and the time from the first push to EOS; the pipeline is prerolled first
+/// so set-up (model loading) is not timed.
+pub fn run_raw(
+    frames: &[Vec<u8>],
+    info: &gst_video::VideoInfo,
+    pipeline_tail: &str,
+) -> Result<(Vec<Vec<u8>>, Option<gst_video::VideoInfo>, Duration), String> {
+    init();
     let desc = format!("appsrc name=src format=time is-live=false ! {pipeline_tail}");
     let pipeline = gst::parse::launch(&desc)
         .map_err(|e| e.to_string())?
@@ -204,32 +245,10 @@ pub fn run_frames(
     let src = pipeline.by_name("src").ok_or("no src")?.downcast::<gst_app::AppSrc>().map_err(|_| "not an appsrc")?;
     let sink =
         pipeline.by_name("sink").ok_or("no sink")?.downcast::<gst_app::AppSink>().map_err(|_| "not an appsink")?;
-    let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgb, w as u32, h as u32)
-        .fps(gst::Fraction::new(fps, 1))
-        .build()
-        .map_err(|e| e.to_string())?;
     src.set_caps(Some(&info.to_caps().map_err(|e| e.to_string())?));
     src.set_max_bytes(0);
-    let buffers: Vec<gst::Buffer> = frames
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let mut b = gst::Buffer::with_size(info.size()).expect("allocates");
-            {
-                let bm = b.get_mut().expect("writable");
-                bm.set_pts(gst::ClockTime::SECOND.mul_div_floor(i as u64, fps as u64));
-                bm.set_duration(gst::ClockTime::SECOND.mul_div_floor(1, fps as u64));
-                let mut vf = gst_video::VideoFrameRef::from_buffer_ref_writable(bm, &info).expect("maps");
-                let stride = vf.plane_stride()[0] as usize;
-                let d = vf.plane_data_mut(0).expect("plane");
-                for y in 0..h {
-                    d[y * stride..y * stride + w * 3].copy_from_slice(&f.rgb[y * w * 3..(y + 1) * w * 3]);
-                }
-            }
-            b
-        })
-        .collect();
-    let collected = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let fps = info.fps();
+    let collected = std::sync::Arc::new(std::sync::Mutex::new((Vec::new(), None)));
     let c2 = collected.clone();
     sink.set_callbacks(
         gst_app::AppSinkCallbacks::builder()
@@ -238,20 +257,27 @@ pub fn run_frames(
                 let info = gst_video::VideoInfo::from_caps(sample.caps().ok_or(gst::FlowError::NotNegotiated)?)
                     .map_err(|_| gst::FlowError::NotNegotiated)?;
                 let buffer = sample.buffer().ok_or(gst::FlowError::Error)?;
-                let vf = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info)
-                    .map_err(|_| gst::FlowError::Error)?;
-                let (w, h) = (info.width() as usize, info.height() as usize);
-                let stride = vf.plane_stride()[0] as usize;
-                let d = vf.plane_data(0).map_err(|_| gst::FlowError::Error)?;
-                let mut rgb = Vec::with_capacity(w * h * 3);
-                for y in 0..h {
-                    rgb.extend_from_slice(&d[y * stride..y * stride + w * 3]);
-                }
-                c2.lock().expect("not poisoned").push(clip::Image { width: w, height: h, rgb });
+                let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
+                let mut c = c2.lock().expect("not poisoned");
+                c.0.push(map.to_vec());
+                c.1 = Some(info);
                 Ok(gst::FlowSuccess::Ok)
             })
             .build(),
     );
+    let buffers: Vec<gst::Buffer> = frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let mut b = gst::Buffer::from_slice(f.clone());
+            let bm = b.get_mut().expect("writable");
+            let num = fps.numer().max(1) as u64;
+            let den = fps.denom().max(1) as u64;
+            bm.set_pts(gst::ClockTime::SECOND.mul_div_floor(i as u64 * den, num));
+            bm.set_duration(gst::ClockTime::SECOND.mul_div_floor(den, num));
+            b
+        })
+        .collect();
     pipeline.set_state(gst::State::Paused).map_err(|e| format!("cannot pause: {e}"))?;
     let t0 = std::time::Instant::now();
     for b in buffers {
@@ -263,6 +289,6 @@ pub fn run_frames(
     if !r.errors.is_empty() {
         return Err(r.errors.join("; "));
     }
-    let frames = std::mem::take(&mut *collected.lock().expect("not poisoned"));
-    Ok((frames, elapsed))
+    let (frames, info) = std::mem::take(&mut *collected.lock().expect("not poisoned"));
+    Ok((frames, info, elapsed))
 }

@@ -14,7 +14,11 @@ fn plugin_dir() -> PathBuf {
 
 fn inspect(what: &str) -> String {
     let dir = plugin_dir();
-    assert!(dir.join("libgstai.so").is_file(), "{} was not built", dir.join("libgstai.so").display());
+    assert!(
+        dir.join("libgstai.so").is_file(),
+        "{} was not built (make test builds it first; or cargo build --release -p gst-plugin-ai)",
+        dir.join("libgstai.so").display()
+    );
     let registry = std::env::temp_dir().join(format!("gst-ai-inspect-registry-{}.bin", std::process::id()));
     let out = Command::new("gst-inspect-1.0")
         .arg(what)

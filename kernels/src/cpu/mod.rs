@@ -4,9 +4,12 @@
 //! into row bands across threads by `par` when a call is large enough.
 
 pub(crate) mod alpha;
+pub(crate) mod flow;
+pub(crate) mod interp;
 pub(crate) mod pack;
 pub(crate) mod par;
 pub(crate) mod resize;
+pub(crate) mod scene;
 pub(crate) mod tile;
 pub(crate) mod unpack;
 pub(crate) mod yuv;

@@ -42,6 +42,16 @@ impl From<AiPrecision> for Precision {
     }
 }
 
+/// Always-present `src` and `sink` templates for raw video in [`FORMATS`], any size and rate:
+/// what every video-to-video element of the plugin offers.
+pub fn video_pad_templates() -> Vec<gst::PadTemplate> {
+    let caps = gst_video::VideoCapsBuilder::new().format_list(FORMATS).build();
+    [("src", gst::PadDirection::Src), ("sink", gst::PadDirection::Sink)]
+        .into_iter()
+        .map(|(name, dir)| gst::PadTemplate::new(name, dir, gst::PadPresence::Always, &caps).expect("valid template"))
+        .collect()
+}
+
 /// A runtime error as the message an element posts when it cannot start, with the domain that
 /// tells an application what kind of failure it was.
 pub fn start_error(e: &Error) -> gst::ErrorMessage {

@@ -7,9 +7,11 @@
 use gst::glib;
 
 pub mod common;
+pub mod interpolate;
 pub mod upscale;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    interpolate::register(plugin)?;
     upscale::register(plugin)?;
     Ok(())
 }

@@ -33,13 +33,7 @@ fn contract_err(
     expected: impl Into<String>,
     found: impl Into<String>,
 ) -> Error {
-    Error::Contract {
-        model: model.name.clone(),
-        family: FAMILY,
-        what: what.into(),
-        expected: expected.into(),
-        found: found.into(),
-    }
+    Error::contract(&model.name, FAMILY, what, expected, found)
 }
 
 /// Position of (channel, height, width) in a rank-4 shape.

@@ -45,3 +45,23 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A model that does not fit `family`'s contract: `what` (a tensor and its property) was
+    /// expected to be `expected` and is `found`.
+    pub fn contract(
+        model: &str,
+        family: &'static str,
+        what: impl Into<String>,
+        expected: impl Into<String>,
+        found: impl Into<String>,
+    ) -> Self {
+        Error::Contract {
+            model: model.to_string(),
+            family,
+            what: what.into(),
+            expected: expected.into(),
+            found: found.into(),
+        }
+    }
+}

@@ -11,6 +11,8 @@ pub mod env;
 pub mod error;
 pub mod manifest;
 pub mod model;
+pub mod rate;
+pub mod rife;
 pub mod upscale;
 
 pub use contract::SrContract;

@@ -29,9 +29,30 @@ pub enum ModelSource {
 }
 
 impl ModelSource {
-    /// `path` empty means the given built-in.
-    pub fn from_property(path: &str, builtin: ModelSource) -> Self {
-        if path.trim().is_empty() { builtin } else { ModelSource::File(PathBuf::from(path)) }
+    /// `path` empty means the given built-in; `builtin:<name>` names a built-in model.
+    pub fn from_property(path: &str, builtin: ModelSource) -> Result<Self> {
+        let path = path.trim();
+        if path.is_empty() {
+            return Ok(builtin);
+        }
+        if let Some(name) = path.strip_prefix("builtin:") {
+            return crate::builtin::ALL
+                .into_iter()
+                .find(|m| matches!(m, ModelSource::Builtin { name: n, .. } if *n == name))
+                .ok_or_else(|| {
+                    let names: Vec<String> = crate::builtin::ALL
+                        .iter()
+                        .filter_map(|m| match m {
+                            ModelSource::Builtin { name, .. } => Some(format!("builtin:{name}")),
+                            ModelSource::File(_) => None,
+                        })
+                        .collect();
+                    Error::ModelNotFound {
+                        path: PathBuf::from(format!("{path} (built-in models: {})", names.join(", "))),
+                    }
+                });
+        }
+        Ok(ModelSource::File(PathBuf::from(path)))
     }
 
     pub fn display_name(&self) -> String {
@@ -163,6 +184,10 @@ impl Model {
         let mut builder = Session::builder(&env)
             .map_err(|e| load_err(&e))?
             .with_optimization_level(GraphOptimizationLevel::All)
+            .map_err(|e| load_err(&e))?
+            // Idle workers that spin steal the cores the rest of the pipeline (our own pack and
+            // unpack, encoders) needs between inference calls.
+            .with_intra_op_spinning(false)
             .map_err(|e| load_err(&e))?;
         let session = match source {
             ModelSource::Builtin { bytes, .. } => builder.commit_from_memory(bytes),
@@ -194,19 +219,23 @@ impl Model {
         data: InputData<'_>,
         consume: impl FnOnce(&[usize], &[f32]) -> Result<R>,
     ) -> Result<R> {
+        self.run(&[ModelInput { name: input_name, shape: &shape, data }], consume)
+    }
+
+    /// Runs the model on named inputs (views, no copies) and hands its first output, as f32,
+    /// to `consume` with its shape.
+    pub fn run<R>(&self, inputs: &[ModelInput<'_>], consume: impl FnOnce(&[usize], &[f32]) -> Result<R>) -> Result<R> {
         let fail = |e: &dyn std::fmt::Display| Error::Inference { model: self.name.clone(), why: e.to_string() };
-        let mut session = lock(&self.session);
-        let outputs = match data {
-            InputData::F32(d) => {
-                let t = TensorRef::from_array_view((shape, d)).map_err(|e| fail(&e))?;
-                session.run(ort::inputs![input_name => t])
-            }
-            InputData::F16(d) => {
-                let t = TensorRef::from_array_view((shape, d)).map_err(|e| fail(&e))?;
-                session.run(ort::inputs![input_name => t])
-            }
+        let mut values: Vec<(std::borrow::Cow<'_, str>, ort::session::SessionInputValue<'_>)> = Vec::new();
+        for input in inputs {
+            let value = match input.data {
+                InputData::F32(d) => TensorRef::from_array_view((input.shape, d)).map_err(|e| fail(&e))?.into(),
+                InputData::F16(d) => TensorRef::from_array_view((input.shape, d)).map_err(|e| fail(&e))?.into(),
+            };
+            values.push((input.name.into(), value));
         }
-        .map_err(|e| fail(&e))?;
+        let mut session = lock(&self.session);
+        let outputs = session.run(values).map_err(|e| fail(&e))?;
         let out = &outputs[0];
         if let Ok((s, v)) = out.try_extract_tensor::<f32>() {
             let dims: Vec<usize> = s.iter().map(|&d| d.max(0) as usize).collect();
@@ -221,6 +250,13 @@ impl Model {
             Err(e) => Err(fail(&format!("output 0 is not a float32 or float16 tensor ({e})"))),
         }
     }
+}
+
+/// One named input of [`Model::run`].
+pub struct ModelInput<'a> {
+    pub name: &'a str,
+    pub shape: &'a [usize],
+    pub data: InputData<'a>,
 }
 
 /// The input buffer of [`Model::run_single`].

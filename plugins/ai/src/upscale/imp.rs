@@ -136,7 +136,7 @@ impl ObjectImpl for AiUpscale {
                         "Path of an ONNX super-resolution model (one 3-channel image input, NCHW or NHWC, \
                          float32 or float16; output an integer multiple of the input). A <model>.json beside \
                          it may set range (\"0..1\", \"-1..1\", \"0..255\"), channel_order (\"rgb\", \"bgr\"), \
-                         layout, multiple and scale. Empty: the built-in learned x2 model",
+                         layout, multiple and scale. Empty: the built-in learned x2 model; builtin:sr_x4: the built-in x4",
                     )
                     .default_value(Some(DEFAULT_MODEL))
                     .mutable_ready()
@@ -248,15 +248,7 @@ impl ElementImpl for AiUpscale {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let caps = gst_video::VideoCapsBuilder::new().format_list(common::FORMATS).build();
-            vec![
-                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps)
-                    .expect("valid template"),
-                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps)
-                    .expect("valid template"),
-            ]
-        });
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(common::video_pad_templates);
         TEMPLATES.as_ref()
     }
 }
@@ -272,7 +264,8 @@ impl BaseTransformImpl for AiUpscale {
         let (device, why) = device::resolve(request).map_err(|e| common::start_error(&e))?;
         gst::info!(CAT, imp = self, "running on {device} ({why})");
         let precision: Precision = settings.precision.into();
-        let source = ModelSource::from_property(&settings.model, builtin::SR_X2);
+        let source =
+            ModelSource::from_property(&settings.model, builtin::SR_X2).map_err(|e| common::start_error(&e))?;
         let name = source.display_name();
         let t0 = Instant::now();
         self.post_model_message(&name, "loading", 0.0);

@@ -1,9 +1,16 @@
-//! `make bench`: throughput tables, each measured in one run on this machine.
+//! `make bench`: tables, each measured in one run on this machine. `ai-bench [upscale]
+//! [interpolate]` runs the named sections (default: all).
 //!
-//! aiupscale with the built-in x2 model at 640x360 -> 1280x720 against the bare ONNX Runtime
-//! session on the same model and input size (the element's overhead: pack, unpack, buffers,
-//! GStreamer), and against the kernels' bicubic x2 (what a plain scaler costs). Frames come from
-//! a pan across a real photograph. `GST_AI_BENCH_FRAMES` sets the number of timed frames.
+//! upscale: aiupscale with the built-in x2 model at 640x360 -> 1280x720 against the bare ONNX
+//! Runtime session on the same model and input size (the element's overhead: pack, unpack,
+//! buffers, GStreamer), and against the kernels' bicubic x2 (what a plain scaler costs). Frames
+//! come from a pan across a real photograph. `GST_AI_BENCH_FRAMES` sets the number of timed
+//! frames.
+//!
+//! interpolate: 1280x720 30 -> 60 fps with aiinterpolate (flow and blend) and with FFmpeg's
+//! minterpolate (mci, aobmc, bidir, vsbmc) on the same I420 input in the same run: a 60 fps
+//! clip whose odd frames are dropped and made again, so each one's PSNR against the dropped
+//! frames is measured beside its speed.
 
 use std::time::Instant;
 
@@ -16,11 +23,23 @@ use ort::session::{Session, builder::GraphOptimizationLevel};
 use ort::value::TensorRef;
 
 fn main() {
-    if let Err(e) = run() {
-        eprintln!("bench failed: {e}");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let want = |s: &str| args.is_empty() || args.iter().any(|a| a == s);
+    let mut failed = false;
+    for (name, f) in [("upscale", bench_upscale as fn() -> Result<(), String>), ("interpolate", interpolate::bench)] {
+        if want(name)
+            && let Err(e) = f()
+        {
+            eprintln!("bench {name} failed: {e}");
+            failed = true;
+        }
+    }
+    if failed {
         std::process::exit(1);
     }
 }
+
+mod interpolate;
 
 struct Row {
     what: String,
@@ -28,7 +47,7 @@ struct Row {
     seconds: f64,
 }
 
-fn run() -> Result<(), String> {
+fn bench_upscale() -> Result<(), String> {
     let frames: usize = std::env::var("GST_AI_BENCH_FRAMES").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
     let (w, h) = (640usize, 360usize);
     let (pw, ph, rgb) = load_rgb(&demo_photo())?;
@@ -40,11 +59,12 @@ fn run() -> Result<(), String> {
         .collect();
 
     // The bare session: same ONNX Runtime library, same environment, same model bytes, same
-    // options as the runtime uses, fed a ready-made tensor.
+    // options as the runtime uses (full graph optimisation, no spinning), fed a ready-made tensor.
     let ModelSource::Builtin { bytes, name } = builtin::SR_X2 else { unreachable!("the built-in is embedded") };
     let env = gst_ai_runtime::env::environment().map_err(|e| e.to_string())?;
     let mut session = Session::builder(&env)
         .and_then(|b| b.with_optimization_level(GraphOptimizationLevel::All).map_err(Into::into))
+        .and_then(|b| b.with_intra_op_spinning(false).map_err(Into::into))
         .and_then(|mut b| b.commit_from_memory(bytes))
         .map_err(|e| e.to_string())?;
     let input: Vec<f32> = (0..3 * w * h).map(|i| clip[0].rgb[(i % (w * h)) * 3 + i / (w * h)] as f32 / 255.0).collect();
@@ -68,13 +88,13 @@ fn run() -> Result<(), String> {
         Ok(took.as_secs_f64())
     };
 
-    // Warm up both (first runs allocate), then time them alternately, twice each, and keep the
-    // better of the two: the machine may be busy with something else for a moment.
+    // Warm up both (first runs allocate), then time them alternately, three times each, and keep
+    // the best of each: the machine may be busy with something else for a moment.
     bare(2)?;
     element(&clip[..2])?;
     let mut t_bare = f64::MAX;
     let mut t_elem = f64::MAX;
-    for _ in 0..2 {
+    for _ in 0..3 {
         t_bare = t_bare.min(bare(frames)?);
         t_elem = t_elem.min(element(&clip)?);
     }

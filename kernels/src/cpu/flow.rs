@@ -1,0 +1,501 @@
+//! Dense optical flow in the style of DIS (Kroeger et al., "Fast Optical Flow
+//! using Dense Inverse Search", ECCV 2016), on a luma plane:
+//!
+//! 1. A pyramid: level 0 is the input box-averaged by `2^downscale`, each
+//!    further level a 2x2 box average of the one below. Levels are stored
+//!    with a replicated border (`Padded`) so that patch windows can be read
+//!    without per-pixel clamping.
+//! 2. Coarse to fine, per level: `p` x `p` patches on a grid of stride `s`
+//!    (the last row and column aligned to the edge, so every pixel is
+//!    covered) start from the dense flow of the level above (at the patch
+//!    centre, doubled) and run inverse-compositional Gauss-Newton on
+//!    mean-normalised patches: the template's zero-mean gradient and its 2x2
+//!    Hessian are computed once per patch, each iteration samples the other
+//!    image. A patch is translated as a whole, so its bilinear weights are
+//!    the same for every pixel and sampling is a vectorisable 4-tap filter
+//!    over a `(p+1)^2` window. Iteration stops early once the update is
+//!    below 0.01 pixel; the position with the lowest residual of those
+//!    visited is kept, which also undoes diverging iterations, and a patch
+//!    that wanders further than its own size is stopped.
+//! 3. Densification: each pixel's flow is the average of the flows of the
+//!    patches covering it, weighted by `1 / max(|I_b(x + u) - I_a(x)|, 1/255)`
+//!    (the pixel's own matching error under that patch's flow).
+//!
+//! The flow of level 0 is finally bilinearly upsampled to full resolution,
+//! vectors multiplied by `2^downscale`. Identical inputs give exactly zero
+//! flow: every residual is then exactly zero.
+
+use super::par;
+
+/// Largest patch side.
+pub(crate) const MAX_PATCH: usize = 16;
+/// Densification weights saturate below one 8-bit step of error.
+const DENSIFY_EPS: f32 = 1.0 / 255.0;
+/// Gauss-Newton stops once an update is shorter than this (level pixels).
+const CONVERGED: f32 = 0.01;
+
+/// Validated parameters.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Params {
+    pub downscale: u32,
+    /// 0 = automatic.
+    pub levels: u32,
+    pub patch: usize,
+    pub stride: usize,
+    pub iterations: usize,
+}
+
+/// A `w` x `h` image with `pad` replicated pixels on every side.
+#[derive(Default)]
+pub(crate) struct Padded {
+    data: Vec<f32>,
+    w: usize,
+    h: usize,
+    pad: usize,
+}
+
+impl Padded {
+    fn reshape(&mut self, w: usize, h: usize, pad: usize) {
+        self.w = w;
+        self.h = h;
+        self.pad = pad;
+        self.data.resize((w + 2 * pad) * (h + 2 * pad), 0.0);
+    }
+
+    #[inline(always)]
+    fn stride(&self) -> usize {
+        self.w + 2 * self.pad
+    }
+
+    /// Index of interior pixel (x, y).
+    #[inline(always)]
+    fn at(&self, x: usize, y: usize) -> usize {
+        (y + self.pad) * self.stride() + x + self.pad
+    }
+
+    /// Replicates the edge pixels into the border.
+    fn fill_border(&mut self) {
+        let (w, h, pad, stride) = (self.w, self.h, self.pad, self.stride());
+        for y in 0..h {
+            let row = &mut self.data[(y + pad) * stride..][..stride];
+            let (first, last) = (row[pad], row[pad + w - 1]);
+            row[..pad].fill(first);
+            row[pad + w..].fill(last);
+        }
+        let (top, rest) = self.data.split_at_mut(pad * stride);
+        for r in top.chunks_exact_mut(stride) {
+            r.copy_from_slice(&rest[..stride]);
+        }
+        let split = (pad + h) * stride;
+        let (body, bottom) = self.data.split_at_mut(split);
+        for r in bottom.chunks_exact_mut(stride) {
+            r.copy_from_slice(&body[split - stride..]);
+        }
+    }
+}
+
+/// Working memory of one flow computation, reused across calls.
+#[derive(Default)]
+pub(crate) struct Workspace {
+    pyr_a: Vec<Padded>,
+    pyr_b: Vec<Padded>,
+    /// Patch flows of the current level, row-major over the patch grid.
+    patches: Vec<[f32; 2]>,
+    /// Dense flow of the current and of the previous (coarser) level.
+    flow: Vec<[f32; 2]>,
+    coarse: Vec<[f32; 2]>,
+    /// Densification sums (weighted u, weighted v, weight).
+    acc: Vec<[f32; 3]>,
+    /// Rows of the box filter and of the final upsampling, one set per band.
+    rows: Vec<f32>,
+    /// Horizontal taps of the final upsampling.
+    taps: Vec<(u32, f32)>,
+}
+
+/// Flow from `a` to `b` (both `w` x `h` luma), written as two full-resolution
+/// planes (x then y) into `out`.
+pub(crate) fn optical_flow(a: &[f32], b: &[f32], w: usize, h: usize, p: &Params, ws: &mut Workspace, out: &mut [f32]) {
+    // The level the flow is computed on must hold at least one patch.
+    let mut ds = p.downscale.min(usize::BITS - 1);
+    while ds > 0 && ((w >> ds) < p.patch || (h >> ds) < p.patch) {
+        ds -= 1;
+    }
+    let patch = p.patch.min(w).min(h);
+    let stride = p.stride.min(patch);
+    let (w0, h0) = (w >> ds, h >> ds);
+    let mut n_levels = 1;
+    loop {
+        let (lw, lh) = (w0 >> n_levels, h0 >> n_levels);
+        let more = if p.levels == 0 { lw.min(lh) >= 16 } else { n_levels <= p.levels as usize };
+        if !more || lw < patch || lh < patch {
+            break;
+        }
+        n_levels += 1;
+    }
+    let pad = patch + 2;
+    build_pyramid(a, w, h, ds, n_levels, pad, &mut ws.pyr_a, &mut ws.rows);
+    build_pyramid(b, w, h, ds, n_levels, pad, &mut ws.pyr_b, &mut ws.rows);
+
+    for level in (0..n_levels).rev() {
+        let (la, lb) = (&ws.pyr_a[level], &ws.pyr_b[level]);
+        let (lw, lh) = (la.w, la.h);
+        let grid = Grid::new(lw, lh, patch, stride);
+        ws.patches.resize(grid.nx * grid.ny, [0.0; 2]);
+        let init = (level + 1 < n_levels).then(|| (&ws.coarse[..], ws.pyr_a[level + 1].w, ws.pyr_a[level + 1].h));
+        ws.flow.resize(lw * lh, [0.0; 2]);
+        ws.acc.resize(lw * lh, [0.0; 3]);
+        let (patches, acc, flow) = (&mut ws.patches[..], &mut ws.acc[..], &mut ws.flow[..]);
+        macro_rules! by_patch {
+            ($($n:literal)*) => {
+                match patch {
+                    $($n => {
+                        search_patches::<$n>(la, lb, &grid, init, p.iterations, patches);
+                        densify::<$n>(la, lb, &grid, patches, acc, flow);
+                    })*
+                    _ => unreachable!("patch size {patch} outside 1..={MAX_PATCH}"),
+                }
+            };
+        }
+        by_patch!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
+        std::mem::swap(&mut ws.flow, &mut ws.coarse);
+    }
+    // `coarse` now holds level 0.
+    upsample(&ws.coarse, w0, h0, ds, w, h, &mut ws.taps, &mut ws.rows, out);
+}
+
+/// Builds `n` levels: level 0 is `src` box-averaged by `2^ds`.
+#[allow(clippy::too_many_arguments)]
+fn build_pyramid(
+    src: &[f32],
+    w: usize,
+    h: usize,
+    ds: u32,
+    n: usize,
+    pad: usize,
+    pyr: &mut Vec<Padded>,
+    rows: &mut Vec<f32>,
+) {
+    if pyr.len() < n {
+        pyr.resize_with(n, Padded::default);
+    }
+    pyr[0].reshape(w >> ds, h >> ds, pad);
+    box_down(src, w, 0, 1 << ds, &mut pyr[0], rows);
+    for l in 1..n {
+        let (lo, hi) = pyr.split_at_mut(l);
+        let prev = &lo[l - 1];
+        hi[0].reshape(prev.w / 2, prev.h / 2, pad);
+        box_down(&prev.data, prev.stride(), prev.at(0, 0), 2, &mut hi[0], rows);
+    }
+}
+
+/// `dst` interior = `f` x `f` box average of `src`, whose row `y` starts at
+/// `start + y * stride`.
+fn box_down(src: &[f32], stride: usize, start: usize, f: usize, dst: &mut Padded, rows: &mut Vec<f32>) {
+    let (dw, dh, pad) = (dst.w, dst.h, dst.pad);
+    let dstride = dst.stride();
+    let scale = 1.0 / (f * f) as f32;
+    let bands = par::bands(dh, dw * f * f);
+    rows.resize(bands.len() * dw * f, 0.0);
+    let first = pad * dstride;
+    let jobs: Vec<_> = bands
+        .iter()
+        .cloned()
+        .zip(par::split_rows(&mut dst.data[first..], dstride, &bands))
+        .zip(rows.chunks_exact_mut(dw * f))
+        .collect();
+    par::run(jobs, |((band, out), sum)| {
+        for (y, row) in band.zip(out.chunks_mut(dstride)) {
+            let out = &mut row[pad..][..dw];
+            // Vertical sum of the f source rows, then horizontal groups of f.
+            sum.copy_from_slice(&src[start + y * f * stride..][..dw * f]);
+            for k in 1..f {
+                for (s, &v) in sum.iter_mut().zip(&src[start + (y * f + k) * stride..][..dw * f]) {
+                    *s += v;
+                }
+            }
+            for (o, chunk) in out.iter_mut().zip(sum.chunks_exact(f)) {
+                *o = chunk.iter().sum::<f32>() * scale;
+            }
+        }
+    });
+    dst.fill_border();
+}
+
+/// Patch positions along both axes.
+struct Grid {
+    xs: Vec<usize>,
+    ys: Vec<usize>,
+    nx: usize,
+    ny: usize,
+}
+
+impl Grid {
+    fn new(w: usize, h: usize, p: usize, s: usize) -> Self {
+        let axis = |len: usize| -> Vec<usize> {
+            let n = (len - p).div_ceil(s) + 1;
+            (0..n).map(|i| (i * s).min(len - p)).collect()
+        };
+        let (xs, ys) = (axis(w), axis(h));
+        Self { nx: xs.len(), ny: ys.len(), xs, ys }
+    }
+}
+
+/// Reads the `P` x `P` bilinear window of `img` whose top-left corner is at
+/// interior coordinates (`x`, `y`), clamped so that it stays in the border.
+#[inline(always)]
+fn sample_window<const P: usize>(img: &Padded, x: f32, y: f32, out: &mut [[f32; P]; P]) {
+    let pad = img.pad as f32;
+    let x = x.clamp(-pad, (img.w + img.pad - P - 1) as f32);
+    let y = y.clamp(-pad, (img.h + img.pad - P - 1) as f32);
+    // Both are >= -pad: the padded coordinates are >= 0 and truncation is
+    // the floor.
+    let (px, py) = (x + pad, y + pad);
+    let (ix, iy) = (px as usize, py as usize);
+    let (ax, ay) = (px - ix as f32, py - iy as f32);
+    let (w00, w10, w01, w11) = ((1.0 - ax) * (1.0 - ay), ax * (1.0 - ay), (1.0 - ax) * ay, ax * ay);
+    let s = img.stride();
+    let data = &img.data[iy * s + ix..][..P * s + P + 1];
+    for (r, o) in out.iter_mut().enumerate() {
+        let r0 = &data[r * s..][..P + 1];
+        let r1 = &data[(r + 1) * s..][..P + 1];
+        for c in 0..P {
+            o[c] = w00 * r0[c] + w10 * r0[c + 1] + w01 * r1[c] + w11 * r1[c + 1];
+        }
+    }
+}
+
+/// Bilinear sample of an interleaved flow field at (x, y), clamped.
+#[inline(always)]
+fn sample_flow(f: &[[f32; 2]], w: usize, h: usize, x: f32, y: f32) -> [f32; 2] {
+    let x = x.clamp(0.0, (w - 1) as f32);
+    let y = y.clamp(0.0, (h - 1) as f32);
+    let (x0, y0) = (x as usize, y as usize);
+    let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
+    let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+    let mut out = [0.0; 2];
+    for (k, o) in out.iter_mut().enumerate() {
+        let top = f[y0 * w + x0][k] + fx * (f[y0 * w + x1][k] - f[y0 * w + x0][k]);
+        let bottom = f[y1 * w + x0][k] + fx * (f[y1 * w + x1][k] - f[y1 * w + x0][k]);
+        *o = top + fy * (bottom - top);
+    }
+    out
+}
+
+/// Inverse search for every patch of `grid`.
+fn search_patches<const P: usize>(
+    a: &Padded,
+    b: &Padded,
+    grid: &Grid,
+    init: Option<(&[[f32; 2]], usize, usize)>,
+    iterations: usize,
+    out: &mut [[f32; 2]],
+) {
+    let bands = par::bands(grid.ny, grid.nx * (iterations / 2 + 2) * P * P / 2);
+    let jobs: Vec<_> = bands.iter().cloned().zip(par::split_rows(out, grid.nx, &bands)).collect();
+    let half = (P as f32 - 1.0) * 0.5;
+    par::run(jobs, |(band, rows)| {
+        for (j, row) in band.zip(rows.chunks_mut(grid.nx)) {
+            let y0 = grid.ys[j];
+            for (o, &x0) in row.iter_mut().zip(&grid.xs) {
+                let start = match init {
+                    // The patch centre on the coarser level, vectors doubled.
+                    Some((f, cw, ch)) => {
+                        let cx = (x0 as f32 + half + 0.5) * 0.5 - 0.5;
+                        let cy = (y0 as f32 + half + 0.5) * 0.5 - 0.5;
+                        let [u, v] = sample_flow(f, cw, ch, cx, cy);
+                        [2.0 * u, 2.0 * v]
+                    }
+                    None => [0.0; 2],
+                };
+                *o = search_patch::<P>(a, b, x0, y0, start, iterations);
+            }
+        }
+    });
+}
+
+/// Inverse-compositional Gauss-Newton for the translation of one patch.
+fn search_patch<const P: usize>(
+    a: &Padded,
+    b: &Padded,
+    x0: usize,
+    y0: usize,
+    start: [f32; 2],
+    iters: usize,
+) -> [f32; 2] {
+    let mut tpl = [[0.0f32; P]; P];
+    let mut gx = [[0.0f32; P]; P];
+    let mut gy = [[0.0f32; P]; P];
+    let s = a.stride();
+    let base = a.at(x0, y0);
+    for r in 0..P {
+        let i = base + r * s;
+        let (up, mid, down) = (&a.data[i - s..][..P], &a.data[i - 1..][..P + 2], &a.data[i + s..][..P]);
+        for c in 0..P {
+            tpl[r][c] = mid[c + 1];
+            gx[r][c] = 0.5 * (mid[c + 2] - mid[c]);
+            gy[r][c] = 0.5 * (down[c] - up[c]);
+        }
+    }
+    let inv_n = 1.0 / (P * P) as f32;
+    // Zero-mean template and gradients: the residual of mean-normalised
+    // patches, and its Jacobian.
+    for v in [&mut tpl, &mut gx, &mut gy] {
+        let mean = v.iter().flatten().sum::<f32>() * inv_n;
+        v.iter_mut().flatten().for_each(|x| *x -= mean);
+    }
+    let (mut hxx, mut hxy, mut hyy) = (0.0f32, 0.0f32, 0.0f32);
+    for (gxr, gyr) in gx.iter().zip(&gy) {
+        for c in 0..P {
+            hxx += gxr[c] * gxr[c];
+            hxy += gxr[c] * gyr[c];
+            hyy += gyr[c] * gyr[c];
+        }
+    }
+    // A Tikhonov term of about a third of an 8-bit step of gradient per
+    // pixel keeps flat patches from drifting on noise.
+    let reg = (P * P) as f32 * 1.5e-6;
+    let (hxx, hyy) = (hxx + reg, hyy + reg);
+    let inv_det = 1.0 / (hxx * hyy - hxy * hxy);
+
+    let mut win = [[0.0f32; P]; P];
+    let (mut u, mut v) = (start[0], start[1]);
+    let mut best = (f32::INFINITY, start);
+    let limit = (P * P) as f32;
+    for it in 0..=iters {
+        sample_window::<P>(b, x0 as f32 + u, y0 as f32 + v, &mut win);
+        let mean = win.iter().flatten().sum::<f32>() * inv_n;
+        let (mut e, mut bx, mut by) = (0.0f32, 0.0f32, 0.0f32);
+        for r in 0..P {
+            for c in 0..P {
+                let d = win[r][c] - tpl[r][c];
+                let res = d - mean;
+                e += res * res;
+                // The gradients are zero-mean, so `d` needs no centring.
+                bx += gx[r][c] * d;
+                by += gy[r][c] * d;
+            }
+        }
+        if e < best.0 {
+            best = (e, [u, v]);
+        }
+        if it == iters {
+            break;
+        }
+        let du = (hyy * bx - hxy * by) * inv_det;
+        let dv = (hxx * by - hxy * bx) * inv_det;
+        u -= du;
+        v -= dv;
+        let (tu, tv) = (u - start[0], v - start[1]);
+        // Converged, or lost: a patch that wanders further than its own size.
+        if du * du + dv * dv < CONVERGED * CONVERGED || !(tu * tu + tv * tv <= limit) {
+            break;
+        }
+    }
+    best.1
+}
+
+/// Per-pixel weighted average of the flows of the patches covering it.
+fn densify<const P: usize>(
+    a: &Padded,
+    b: &Padded,
+    grid: &Grid,
+    patches: &[[f32; 2]],
+    acc: &mut [[f32; 3]],
+    flow: &mut [[f32; 2]],
+) {
+    let w = a.w;
+    let bands = par::bands(a.h, w * P * P / 4);
+    let jobs: Vec<_> =
+        bands.iter().cloned().zip(par::split_rows(acc, w, &bands)).zip(par::split_rows(flow, w, &bands)).collect();
+    par::run(jobs, |((band, acc), flow)| {
+        let acc = &mut acc[..band.len() * w];
+        acc.fill([0.0; 3]);
+        let mut win = [[0.0f32; P]; P];
+        for (j, &y0) in grid.ys.iter().enumerate() {
+            if y0 + P <= band.start || y0 >= band.end {
+                continue;
+            }
+            let rows = y0.max(band.start)..(y0 + P).min(band.end);
+            for (i, &x0) in grid.xs.iter().enumerate() {
+                let [u, v] = patches[j * grid.nx + i];
+                sample_window::<P>(b, x0 as f32 + u, y0 as f32 + v, &mut win);
+                for y in rows.clone() {
+                    let ar = &a.data[a.at(x0, y)..][..P];
+                    let wr = &win[y - y0];
+                    let out = &mut acc[(y - band.start) * w + x0..][..P];
+                    for c in 0..P {
+                        let l = 1.0 / (wr[c] - ar[c]).abs().max(DENSIFY_EPS);
+                        out[c][0] += l * u;
+                        out[c][1] += l * v;
+                        out[c][2] += l;
+                    }
+                }
+            }
+        }
+        for (f, s) in flow.iter_mut().zip(acc.iter()) {
+            let inv = 1.0 / s[2];
+            *f = [s[0] * inv, s[1] * inv];
+        }
+    });
+}
+
+/// Bilinear upsampling of the interleaved `lw` x `lh` flow by `2^ds` to
+/// planar `w` x `h`, vectors multiplied by `2^ds`.
+#[allow(clippy::too_many_arguments)]
+fn upsample(
+    flow: &[[f32; 2]],
+    lw: usize,
+    lh: usize,
+    ds: u32,
+    w: usize,
+    h: usize,
+    taps: &mut Vec<(u32, f32)>,
+    rows: &mut Vec<f32>,
+    out: &mut [f32],
+) {
+    let (xs, ys) = out.split_at_mut(w * h);
+    let scale = (1u64 << ds) as f32;
+    let inv = 1.0 / scale;
+    // Left tap and fraction; the right tap is the next entry of a row that
+    // is padded with a copy of its last value.
+    let tap = |x: usize, len: usize| {
+        let s = ((x as f32 + 0.5) * inv - 0.5).clamp(0.0, (len - 1) as f32);
+        let i0 = s as usize;
+        (i0, s - i0 as f32)
+    };
+    taps.clear();
+    taps.extend((0..w).map(|x| {
+        let (i, f) = tap(x, lw);
+        (i as u32, f)
+    }));
+    let taps = &taps[..];
+    let bands = par::bands(h, w * 2);
+    rows.resize(bands.len() * 2 * (lw + 1), 0.0);
+    let jobs: Vec<_> = bands
+        .iter()
+        .cloned()
+        .zip(par::split_rows(xs, w, &bands))
+        .zip(par::split_rows(ys, w, &bands))
+        .zip(rows.chunks_exact_mut(2 * (lw + 1)))
+        .collect();
+    par::run(jobs, |(((band, xs), ys), tmp)| {
+        let (tx, ty) = tmp.split_at_mut(lw + 1);
+        for ((y, xr), yr) in band.zip(xs.chunks_mut(w)).zip(ys.chunks_mut(w)) {
+            let (j0, fy) = tap(y, lh);
+            let j1 = (j0 + 1).min(lh - 1);
+            let (r0, r1) = (&flow[j0 * lw..][..lw], &flow[j1 * lw..][..lw]);
+            for (((a, b), tx), ty) in r0.iter().zip(r1).zip(tx.iter_mut()).zip(ty.iter_mut()) {
+                *tx = (a[0] + fy * (b[0] - a[0])) * scale;
+                *ty = (a[1] + fy * (b[1] - a[1])) * scale;
+            }
+            tx[lw] = tx[lw - 1];
+            ty[lw] = ty[lw - 1];
+            for ((ox, oy), &(i, fx)) in xr.iter_mut().zip(yr.iter_mut()).zip(taps) {
+                let i = i as usize;
+                let (x0, x1, y0, y1) = (tx[i], tx[i + 1], ty[i], ty[i + 1]);
+                *ox = x0 + fx * (x1 - x0);
+                *oy = y0 + fx * (y1 - y0);
+            }
+        }
+    });
+}

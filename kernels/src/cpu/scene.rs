@@ -1,0 +1,115 @@
+//! Luma extraction and the scene-change measure.
+//!
+//! The measure compares 32 x 32 area-averaged thumbnails with SSIM (uniform
+//! 7 x 7 windows, C1 = 0.01^2, C2 = 0.03^2, like scikit-image's default),
+//! maximised over thumbnail shifts of up to +-3 pixels (about a tenth of the
+//! frame) so that a pan does not read as a cut; the result is
+//! `clamp(1 - best SSIM, 0, 1)`.
+
+use super::par;
+
+const THUMB: usize = 32;
+const WIN: usize = 7;
+
+pub(crate) fn luma(rgb: &[f32], w: usize, h: usize, out: &mut [f32]) {
+    let n = w * h;
+    let (r, rest) = rgb.split_at(n);
+    let (g, b) = rest.split_at(n);
+    let bands = par::bands(h, w);
+    let jobs: Vec<_> = bands.iter().cloned().zip(par::split_rows(out, w, &bands)).collect();
+    par::run(jobs, |(band, out)| {
+        let s = band.start * w..band.end * w;
+        for (((o, &r), &g), &b) in out.iter_mut().zip(&r[s.clone()]).zip(&g[s.clone()]).zip(&b[s]) {
+            *o = 0.299 * r + 0.587 * g + 0.114 * b;
+        }
+    });
+}
+
+/// Area-averaged `tw` x `th` thumbnail of a `w` x `h` plane (integer bins).
+fn thumbnail(src: &[f32], w: usize, h: usize, tw: usize, th: usize) -> Vec<f64> {
+    let mut sum = vec![0.0f64; tw * th];
+    let mut row = vec![0.0f64; tw];
+    let bin_x: Vec<usize> = (0..w).map(|x| x * tw / w).collect();
+    for y in 0..h {
+        let j = y * th / h;
+        row.fill(0.0);
+        for (&v, &b) in src[y * w..][..w].iter().zip(&bin_x) {
+            row[b] += f64::from(v);
+        }
+        for (s, r) in sum[j * tw..][..tw].iter_mut().zip(&row) {
+            *s += r;
+        }
+    }
+    // Bin i covers [ceil(i w / tw), ceil((i + 1) w / tw)).
+    let count = |i: usize, len: usize, n: usize| ((i + 1) * len).div_ceil(n) - (i * len).div_ceil(n);
+    for j in 0..th {
+        for i in 0..tw {
+            sum[j * tw + i] /= (count(i, w, tw) * count(j, h, th)) as f64;
+        }
+    }
+    sum
+}
+
+/// Summed-area table with a zero first row and column.
+fn integral(w: usize, h: usize, f: impl Fn(usize, usize) -> f64, out: &mut Vec<f64>) {
+    out.clear();
+    out.resize((w + 1) * (h + 1), 0.0);
+    for y in 0..h {
+        let mut acc = 0.0;
+        for x in 0..w {
+            acc += f(x, y);
+            out[(y + 1) * (w + 1) + x + 1] = out[y * (w + 1) + x + 1] + acc;
+        }
+    }
+}
+
+/// Mean SSIM of `a` over `b` shifted by (dx, dy), on their overlap.
+fn shifted_ssim(a: &[f64], b: &[f64], tw: usize, th: usize, dx: isize, dy: isize, sat: &mut [Vec<f64>; 5]) -> f64 {
+    let (x0, y0) = ((-dx).max(0) as usize, (-dy).max(0) as usize);
+    let (ow, oh) = (tw - dx.unsigned_abs(), th - dy.unsigned_abs());
+    let at = |img: &[f64], x: usize, y: usize| img[(y0 + y) * tw + x0 + x];
+    let bt = |x: usize, y: usize| b[((y0 + y) as isize + dy) as usize * tw + ((x0 + x) as isize + dx) as usize];
+    let [sa, sb, saa, sbb, sab] = sat;
+    integral(ow, oh, |x, y| at(a, x, y), sa);
+    integral(ow, oh, bt, sb);
+    integral(ow, oh, |x, y| at(a, x, y) * at(a, x, y), saa);
+    integral(ow, oh, |x, y| bt(x, y) * bt(x, y), sbb);
+    integral(ow, oh, |x, y| at(a, x, y) * bt(x, y), sab);
+    let win = WIN.min(ow).min(oh);
+    let inv = 1.0 / (win * win) as f64;
+    let box_sum = |s: &[f64], x: usize, y: usize| {
+        let st = ow + 1;
+        s[(y + win) * st + x + win] - s[y * st + x + win] - s[(y + win) * st + x] + s[y * st + x]
+    };
+    const C1: f64 = 0.01 * 0.01;
+    const C2: f64 = 0.03 * 0.03;
+    let mut total = 0.0;
+    let (nx, ny) = (ow - win + 1, oh - win + 1);
+    for y in 0..ny {
+        for x in 0..nx {
+            let (ma, mb) = (box_sum(sa, x, y) * inv, box_sum(sb, x, y) * inv);
+            let vaa = box_sum(saa, x, y) * inv - ma * ma;
+            let vbb = box_sum(sbb, x, y) * inv - mb * mb;
+            let vab = box_sum(sab, x, y) * inv - ma * mb;
+            // Written so that identical inputs give exactly 1.
+            let num = (ma * mb + ma * mb + C1) * (vab + vab + C2);
+            let den = (ma * ma + mb * mb + C1) * (vaa + vbb + C2);
+            total += num / den;
+        }
+    }
+    total / (nx * ny) as f64
+}
+
+pub(crate) fn scene_change(a: &[f32], b: &[f32], w: usize, h: usize) -> f32 {
+    let (tw, th) = (THUMB.min(w), THUMB.min(h));
+    let (ta, tb) = (thumbnail(a, w, h, tw, th), thumbnail(b, w, h, tw, th));
+    let reach = (tw.min(th) + 5) / 10;
+    let mut sat: [Vec<f64>; 5] = Default::default();
+    let mut best = f64::NEG_INFINITY;
+    for dy in -(reach as isize)..=reach as isize {
+        for dx in -(reach as isize)..=reach as isize {
+            best = best.max(shifted_ssim(&ta, &tb, tw, th, dx, dy, &mut sat));
+        }
+    }
+    (1.0 - best).clamp(0.0, 1.0) as f32
+}
