@@ -5,6 +5,10 @@
 //! exact static regions) and the `scene_change` measure that decides when
 //! not to interpolate at all.
 //!
+//! At 1280x720 with `FlowParams::default()`, `luma` of both frames, the two
+//! flows and one `interpolate` take about 25 ms on two CPU cores
+//! (`examples/flow_speed.rs`).
+//!
 //! Images are planar f32, values in 0..1; an RGB image is three planes, R
 //! then G then B (`TensorSpec::CANONICAL` as produced by `pack`). Flows are
 //! two planes, x then y, in pixels. The methods are described in the
@@ -94,7 +98,8 @@ pub fn luma(rgb: &[f32], w: usize, h: usize, out: &mut [f32]) -> Result<(), Kern
 /// Dense optical flow from `a` to `b` (luma planes, `w` x `h`): for each
 /// pixel p of `a`, `p + flow(p)` is where it is in `b`. `flow` receives
 /// `2 * w * h` values, the x plane then the y plane, at full resolution, in
-/// pixels. Identical images give exactly zero flow.
+/// pixels. Identical images give exactly zero flow. Images too small for
+/// the requested downscale or patch use less of either; any size works.
 pub fn optical_flow(
     a: &[f32],
     b: &[f32],
@@ -157,20 +162,27 @@ pub fn warp(
 
 /// The frame at time `t` (0..=1) between `f0` (t = 0) and `f1` (t = 1), CHW
 /// RGB `w` x `h`, from `flow01` (f0 -> f1) and `flow10` (f1 -> f0) as made by
-/// [`optical_flow`].
+/// [`optical_flow`]. `t` = 0 and 1 return the frames themselves.
 ///
-/// The motion at time t is estimated by forward splatting both flows (not
-/// by Super SloMo's linear combination, which is wrong at motion
-/// boundaries): each frame's pixels are moved to where they are at time t,
-/// and a spot at time t is visible in a frame when that frame's pixels land
-/// on it. Both frames are backward-warped with that motion and blended with
-/// weights `(1 - t) v0` and `t v1`, where the visibilities `v0`, `v1` are
-/// splat coverage times forward/backward consistency: a region uncovered
-/// between the frames comes from the frame that shows it, a pixel whose flow
-/// is inconsistent loses to the other frame's consistent one. Where the two
-/// frames agree (static content, maximum channel difference under 1/255
-/// over a 3x3 neighbourhood) the output is `f0 + t (f1 - f0)` per pixel,
-/// i.e. exactly the input when the frames are equal: no shimmer.
+/// The flows from time t to both frames are `-t m` and `(1 - t) m`, `m`
+/// being the motion at time t, estimated by forward splatting both flows
+/// (not by Super SloMo's linear combination of `F01(x)` and `F10(x)`, which
+/// is wrong at motion boundaries): each frame's pixels move to where they
+/// are at time t, carrying their motion, and where several land on one spot
+/// the well-matched ones win; spots nothing lands on are filled from around.
+/// Both frames are backward-warped with those flows (bilinear) and blended
+/// with weights `(1 - t) v0` and `t v1`. The visibilities come from each
+/// frame's match quality `c = 1 / (1 + (e / 0.03)^2)^2`, `e` the colour
+/// difference between a pixel and where its own flow sends it in the other
+/// frame: with `o = 1 - c` at the two sampled pixels, `v0 = 1 - o1 (1 - o0)`
+/// and `v1 = 1 - o0 (1 - o1)`, so that a sample that has no counterpart in
+/// the other frame (background just uncovered, or about to be covered)
+/// while the other frame's sample does (the occluder, which is elsewhere at
+/// time t) is used alone. Where the two frames agree (static content: the
+/// largest channel difference in the 3x3 neighbourhood is below 1/255,
+/// fading out at 3/255) the output is `f0 + t (f1 - f0)` per pixel, i.e.
+/// exactly the input when the frames are equal, whatever the flows say: no
+/// shimmer. `ws` holds scratch buffers.
 #[allow(clippy::too_many_arguments)] // mirrors the CUDA twin's flat signature
 pub fn interpolate(
     f0: &[f32],
@@ -198,11 +210,15 @@ pub fn interpolate(
 }
 
 /// Scene-change measure between two luma planes (`w` x `h`, values 0..1):
-/// 0 = identical, towards 1 = unrelated. It is `1 - SSIM` of 32x32
-/// area-averaged thumbnails, taking the best over thumbnail shifts of up to
-/// about a tenth of the frame, so a pan or a mild zoom of the same scene
-/// stays low while a cut between different pictures is high. (Practical-RIFE
-/// treats thumbnail SSIM < 0.2, i.e. a measure > 0.8, as a cut.)
+/// 0 = identical, towards 1 = unrelated. It is `1 - SSIM` (7x7 windows) of
+/// 32x32 area-averaged thumbnails, taking the best over thumbnail shifts of
+/// up to about a tenth of the frame, so that a pan or a zoom of the same
+/// scene stays low while a cut between different pictures is high. On a
+/// 288x208 photograph: panned by (14, -9) px 0.15, zoomed 1.1x 0.34, 10%
+/// brighter 0.02; against a different photograph about 0.9, against itself
+/// rotated by 180 degrees 0.74. A threshold around 0.6 separates the two.
+/// (Practical-RIFE treats thumbnail SSIM < 0.2, i.e. a measure > 0.8, as a
+/// cut.)
 pub fn scene_change(a: &[f32], b: &[f32], w: usize, h: usize) -> Result<f32, KernelError> {
     let n = plane_len(w, h, 1, "scene_change image")?;
     check_len("scene_change image a", a.len(), n, format_args!("{h}x{w}"))?;

@@ -321,60 +321,118 @@ fn static_logo_over_moving_background_stays_exact() {
     assert!(p > 33.0, "background PSNR {p}");
 }
 
-#[test]
-fn uncovered_background_comes_from_the_right_frame() {
-    // A textured object moves 12 px right over a static photograph.
-    let photo = Image::photo();
-    let tex = Image::synthetic(120, 120, 3);
-    let (w, h) = (288, 208);
-    let (ox, oy, size, step) = (80.0f32, 60.0f32, 90usize, 12.0f32);
-    let scene = |pos: f32| {
-        let mut img = photo.moved(w, h, 16.0, 16.0, (0.0, 0.0));
-        let moved = tex.moved(w, h, 0.0, 0.0, (pos, oy));
-        for c in 0..3 {
-            for y in oy as usize..oy as usize + size {
-                for x in 0..w {
-                    let fx = x as f32 - pos;
-                    if fx >= 0.0 && fx < size as f32 {
-                        let i = c * w * h + y * w + x;
-                        img.data[i] = moved.data[i];
-                    }
+/// A real photograph (the coffee picture) of `SIZE` x `SIZE` pixels at
+/// (`x`, `OBJ_Y`) over the static background photograph.
+fn object_scene(background: &Image, object: &Image, x: f32) -> Image {
+    let (w, h) = (background.w, background.h);
+    let mut img = background.clone();
+    let moved = object.moved(w, h, 20.0, 10.0, (x, OBJ_Y));
+    for c in 0..3 {
+        for y in OBJ_Y as usize..OBJ_Y as usize + OBJ_SIZE {
+            for px in 0..w {
+                let fx = px as f32 - x;
+                if fx >= 0.0 && fx < OBJ_SIZE as f32 {
+                    let i = c * w * h + y * w + px;
+                    img.data[i] = moved.data[i];
                 }
             }
         }
-        img
-    };
-    let t = 0.5;
-    let (f0, f1, truth) = (scene(ox), scene(ox + step), scene(ox + t * step));
-    let (out, f01, f10) = interp(&f0, &f1, &FlowParams::default(), t);
-
-    // Without visibility: both frames warped with Super SloMo's linear
-    // combination of the same flows, blended (1 - t) : t.
-    let n = w * h;
-    let mut ft0 = vec![0.0; 2 * n];
-    let mut ft1 = vec![0.0; 2 * n];
-    for i in 0..2 * n {
-        ft0[i] = -(1.0 - t) * t * f01[i] + t * t * f10[i];
-        ft1[i] = (1.0 - t) * (1.0 - t) * f01[i] - t * (1.0 - t) * f10[i];
     }
+    img
+}
+
+const OBJ_X: f32 = 70.0;
+const OBJ_Y: f32 = 50.0;
+const OBJ_SIZE: usize = 100;
+
+/// Both frames warped with Super SloMo's linear combination of the flows at
+/// the same pixel, blended (1 - t) : t: interpolation without visibility.
+fn without_visibility(f0: &Image, f1: &Image, f01: &[f32], f10: &[f32], t: f32) -> Image {
+    let (w, h) = (f0.w, f0.h);
+    let n = w * h;
+    let ft0: Vec<f32> = (0..2 * n).map(|i| -(1.0 - t) * t * f01[i] + t * t * f10[i]).collect();
+    let ft1: Vec<f32> = (0..2 * n).map(|i| (1.0 - t) * (1.0 - t) * f01[i] - t * (1.0 - t) * f10[i]).collect();
     let (mut w0, mut w1) = (vec![0.0; 3 * n], vec![0.0; 3 * n]);
     warp(&f0.data, 3, w, h, &ft0, &mut w0).unwrap();
     warp(&f1.data, 3, w, h, &ft1, &mut w1).unwrap();
-    let naive = Image { w, h, data: w0.iter().zip(&w1).map(|(a, b)| (1.0 - t) * a + t * b).collect() };
+    Image { w, h, data: w0.iter().zip(&w1).map(|(a, b)| (1.0 - t) * a + t * b).collect() }
+}
 
-    // The strips uncovered behind the object and covered in front of it.
-    let (y0, y1) = (oy as usize + 8, oy as usize + size - 8);
-    let behind = (ox as usize, (ox + t * step) as usize);
-    let ahead = ((ox + size as f32 + t * step) as usize, (ox + size as f32 + step) as usize);
-    for (name, (x0, x1)) in [("uncovered", behind), ("covered", ahead)] {
-        let ours = psnr_in(&out, &truth, x0, x1, y0, y1);
-        let plain = psnr_in(&naive, &truth, x0, x1, y0, y1);
-        println!("occlusion, {name} strip: PSNR {ours:.2} dB with visibility, {plain:.2} dB without");
-        assert!(ours > plain + 3.0, "{name} strip: {ours} dB vs {plain} dB without visibility");
-        assert!(ours > 25.0, "{name} strip: {ours} dB");
+/// PSNRs of `img` against `truth` on the strip uncovered behind the object
+/// and on the strip it covers in front, at time `t` for a move by `step`.
+fn strips(img: &Image, truth: &Image, t: f32, step: f32) -> (f64, f64) {
+    let (y0, y1) = (OBJ_Y as usize + 8, OBJ_Y as usize + OBJ_SIZE - 8);
+    let size = OBJ_SIZE as f32;
+    let behind = psnr_in(img, truth, OBJ_X as usize, (OBJ_X + t * step) as usize, y0, y1);
+    let ahead = psnr_in(img, truth, (OBJ_X + size + t * step) as usize, (OBJ_X + size + step) as usize, y0, y1);
+    (behind, ahead)
+}
+
+#[test]
+fn occluded_background_comes_from_the_frame_that_shows_it() {
+    // A photographed object moves 12 px right over a static photograph. With
+    // the exact flows (object motion on the object, zero elsewhere, in each
+    // frame), the background uncovered behind the object must come from
+    // frame 1 and the background about to be covered from frame 0; blending
+    // both frames (1 - t) : t without visibility ghosts the object there.
+    let (w, h) = (288, 208);
+    let background = Image::photo().moved(w, h, 16.0, 16.0, (0.0, 0.0));
+    let object = Image::coffee();
+    let (step, t) = (12.0f32, 0.5f32);
+    let (f0, f1) = (object_scene(&background, &object, OBJ_X), object_scene(&background, &object, OBJ_X + step));
+    let truth = object_scene(&background, &object, OBJ_X + t * step);
+    let n = w * h;
+    let (mut f01, mut f10) = (vec![0.0; 2 * n], vec![0.0; 2 * n]);
+    for y in OBJ_Y as usize..OBJ_Y as usize + OBJ_SIZE {
+        for x in 0..w {
+            let xf = x as f32;
+            if xf >= OBJ_X && xf < OBJ_X + OBJ_SIZE as f32 {
+                f01[y * w + x] = step;
+            }
+            if xf >= OBJ_X + step && xf < OBJ_X + step + OBJ_SIZE as f32 {
+                f10[y * w + x] = -step;
+            }
+        }
     }
-    let whole = psnr(&out, &truth, 16);
-    println!("occlusion, whole frame: PSNR {whole:.2} dB, without visibility {:.2} dB", psnr(&naive, &truth, 16));
+    let mut out = vec![0.0; 3 * n];
+    interpolate(&f0.data, &f1.data, w, h, &f01, &f10, t, &mut FlowWorkspace::new(), &mut out).unwrap();
+    let out = Image { w, h, data: out };
+    let plain = without_visibility(&f0, &f1, &f01, &f10, t);
+    let ((ours_behind, ours_ahead), (plain_behind, plain_ahead)) =
+        (strips(&out, &truth, t, step), strips(&plain, &truth, t, step));
+    println!(
+        "occlusion, exact flows: uncovered strip {ours_behind:.2} dB ({plain_behind:.2} dB without visibility), \
+         covered strip {ours_ahead:.2} dB ({plain_ahead:.2} dB), whole frame {:.2} dB ({:.2} dB)",
+        psnr(&out, &truth, 16),
+        psnr(&plain, &truth, 16)
+    );
+    for (name, ours, plain) in [("uncovered", ours_behind, plain_behind), ("covered", ours_ahead, plain_ahead)] {
+        assert!(ours > 40.0, "{name} strip: {ours} dB");
+        assert!(ours > plain + 10.0, "{name} strip: {ours} dB vs {plain} dB without visibility");
+    }
+}
+
+#[test]
+fn occlusion_with_estimated_flows_beats_plain_blending() {
+    // The same scene with the flows estimated at the default 1/4 resolution:
+    // the object's edges are only resolved to a few pixels there, so the
+    // strips themselves improve little, but the frame as a whole must.
+    let (w, h) = (288, 208);
+    let background = Image::photo().moved(w, h, 16.0, 16.0, (0.0, 0.0));
+    let object = Image::coffee();
+    let (step, t) = (12.0f32, 0.5f32);
+    let (f0, f1) = (object_scene(&background, &object, OBJ_X), object_scene(&background, &object, OBJ_X + step));
+    let truth = object_scene(&background, &object, OBJ_X + t * step);
+    let (out, f01, f10) = interp(&f0, &f1, &FlowParams::default(), t);
+    let plain = without_visibility(&f0, &f1, &f01, &f10, t);
+    let ((ob, oa), (pb, pa)) = (strips(&out, &truth, t, step), strips(&plain, &truth, t, step));
+    let (ours, other) = (psnr(&out, &truth, 16), psnr(&plain, &truth, 16));
+    println!(
+        "occlusion, estimated flows: whole frame {ours:.2} dB ({other:.2} dB without visibility), \
+         uncovered strip {ob:.2} dB ({pb:.2}), covered strip {oa:.2} dB ({pa:.2})"
+    );
+    assert!(ours > other + 1.0, "whole frame {ours} dB vs {other} dB without visibility");
+    assert!(ours > 30.0, "whole frame {ours} dB");
 }
 
 #[test]
@@ -391,17 +449,21 @@ fn scene_change_separates_cuts_from_motion() {
     for (name, img) in [("pan", &pan), ("zoom 1.1", &zoom), ("brighter", &brighter)] {
         let s = m(&base, img);
         println!("scene_change {name}: {s:.3}");
-        assert!(s < 0.5, "{name}: {s}");
+        assert!(s < 0.4, "{name}: {s}");
     }
 
     let flipped = base.resample(w, h, |x, y| (w as f32 - 1.0 - x, h as f32 - 1.0 - y));
     let coffee = Image::coffee();
     let coffee = coffee.resample(w, h, |x, y| (x * 160.0 / w as f32, y * 120.0 / h as f32));
     let synthetic = Image::synthetic(w, h, 11);
-    for (name, img) in [("rotated 180", &flipped), ("other photo", &coffee), ("synthetic", &synthetic)] {
+    // The same photograph upside down keeps its colours and statistics, so
+    // it scores lower than a different picture, but still well above motion.
+    for (name, img, low) in
+        [("rotated 180", &flipped, 0.6), ("other photo", &coffee, 0.8), ("synthetic", &synthetic, 0.8)]
+    {
         let s = m(&base, img);
         println!("scene_change {name}: {s:.3}");
-        assert!(s > 0.7, "{name}: {s}");
+        assert!(s > low, "{name}: {s}");
     }
 }
 

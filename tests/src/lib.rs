@@ -227,15 +227,15 @@ fn to_strided(data: &[u8], row: usize, rows: usize, stride: usize) -> Vec<u8> {
     out
 }
 
+/// What [`run_raw`] returns: the output frames' bytes, the output's video info (None when
+/// nothing came out) and the time from the first push to EOS.
+pub type RawRun = (Vec<Vec<u8>>, Option<gst_video::VideoInfo>, Duration);
+
 /// Pushes raw frames (each exactly `info.size()` bytes in `info`'s default layout) through
 /// `pipeline_tail` (which has an `appsink name=sink`) and returns the raw output frames, the
 /// output's video info and the time from the first push to EOS; the pipeline is prerolled first
 /// so set-up (model loading) is not timed.
-pub fn run_raw(
-    frames: &[Vec<u8>],
-    info: &gst_video::VideoInfo,
-    pipeline_tail: &str,
-) -> Result<(Vec<Vec<u8>>, Option<gst_video::VideoInfo>, Duration), String> {
+pub fn run_raw(frames: &[Vec<u8>], info: &gst_video::VideoInfo, pipeline_tail: &str) -> Result<RawRun, String> {
     init();
     let desc = format!("appsrc name=src format=time is-live=false ! {pipeline_tail}");
     let pipeline = gst::parse::launch(&desc)

@@ -197,7 +197,7 @@ fn interpolation_psnr(step: (f32, f32), mode: &str) -> (f64, f64) {
                 .rgb
                 .iter()
                 .zip(&truth[k + 1].rgb)
-                .map(|(&a, &b)| ((a as u16 + b as u16 + 1) / 2) as u8)
+                .map(|(&a, &b)| (a as u16 + b as u16).div_ceil(2) as u8)
                 .collect(),
         };
         p_blend_ref += psnr(&blend, &truth[k], 8);

@@ -2,9 +2,13 @@
 //! using Dense Inverse Search", ECCV 2016), on a luma plane:
 //!
 //! 1. A pyramid: level 0 is the input box-averaged by `2^downscale`, each
-//!    further level a 2x2 box average of the one below. Levels are stored
-//!    with a replicated border (`Padded`) so that patch windows can be read
-//!    without per-pixel clamping.
+//!    further level a 2x2 box average of the one below, and every level is
+//!    then blurred with `[1 2 1] / 4` in both directions (smoother images
+//!    make bilinear sub-pixel sampling more accurate: on a translated
+//!    photograph the median error at 1/4 resolution dropped by a quarter to
+//!    two thirds, the bias towards whole pixels). Levels are stored with a
+//!    replicated border (`Padded`) so that patch windows can be read without
+//!    per-pixel clamping.
 //! 2. Coarse to fine, per level: `p` x `p` patches on a grid of stride `s`
 //!    (the last row and column aligned to the edge, so every pixel is
 //!    covered) start from the dense flow of the level above (at the patch
@@ -108,8 +112,8 @@ pub(crate) struct Workspace {
     acc: Vec<[f32; 3]>,
     /// Rows of the box filter and of the final upsampling, one set per band.
     rows: Vec<f32>,
-    /// Horizontal taps of the final upsampling.
-    taps: Vec<(u32, f32)>,
+    /// Fractions of the final upsampling.
+    fracs: Vec<f32>,
 }
 
 /// Flow from `a` to `b` (both `w` x `h` luma), written as two full-resolution
@@ -160,7 +164,7 @@ pub(crate) fn optical_flow(a: &[f32], b: &[f32], w: usize, h: usize, p: &Params,
         std::mem::swap(&mut ws.flow, &mut ws.coarse);
     }
     // `coarse` now holds level 0.
-    upsample(&ws.coarse, w0, h0, ds, w, h, &mut ws.taps, &mut ws.rows, out);
+    upsample(&ws.coarse, w0, h0, ds, w, h, &mut ws.fracs, &mut ws.rows, out);
 }
 
 /// Builds `n` levels: level 0 is `src` box-averaged by `2^ds`.
@@ -186,6 +190,36 @@ fn build_pyramid(
         hi[0].reshape(prev.w / 2, prev.h / 2, pad);
         box_down(&prev.data, prev.stride(), prev.at(0, 0), 2, &mut hi[0], rows);
     }
+    // A light blur makes bilinear sampling of the levels more accurate (less
+    // bias of sub-pixel estimates towards whole pixels).
+    for level in &mut pyr[..n] {
+        blur121(level, rows);
+    }
+}
+
+/// In-place separable `[1 2 1] / 4` blur of the interior of `img` (the
+/// border is replicated again afterwards).
+fn blur121(img: &mut Padded, tmp: &mut Vec<f32>) {
+    let (w, h) = (img.w, img.h);
+    tmp.resize(w * h, 0.0);
+    for y in 0..h {
+        let i = img.at(0, y);
+        let row = &img.data[i - 1..][..w + 2];
+        for (x, o) in tmp[y * w..][..w].iter_mut().enumerate() {
+            *o = 0.25 * (row[x] + row[x + 2]) + 0.5 * row[x + 1];
+        }
+    }
+    // Vertical, reading the horizontally blurred rows (clamped at the edges).
+    for y in 0..h {
+        let (up, mid, down) = (y.saturating_sub(1), y, (y + 1).min(h - 1));
+        let i = img.at(0, y);
+        let out = &mut img.data[i..][..w];
+        let (a, b, c) = (&tmp[up * w..][..w], &tmp[mid * w..][..w], &tmp[down * w..][..w]);
+        for x in 0..w {
+            out[x] = 0.25 * (a[x] + c[x]) + 0.5 * b[x];
+        }
+    }
+    img.fill_border();
 }
 
 /// `dst` interior = `f` x `f` box average of `src`, whose row `y` starts at
@@ -387,7 +421,8 @@ fn search_patch<const P: usize>(
         v -= dv;
         let (tu, tv) = (u - start[0], v - start[1]);
         // Converged, or lost: a patch that wanders further than its own size.
-        if du * du + dv * dv < CONVERGED * CONVERGED || !(tu * tu + tv * tv <= limit) {
+        let wander = tu * tu + tv * tv;
+        if du * du + dv * dv < CONVERGED * CONVERGED || wander > limit || wander.is_nan() {
             break;
         }
     }
@@ -439,8 +474,11 @@ fn densify<const P: usize>(
     });
 }
 
-/// Bilinear upsampling of the interleaved `lw` x `lh` flow by `2^ds` to
-/// planar `w` x `h`, vectors multiplied by `2^ds`.
+/// Bilinear upsampling (half-pixel centres, clamped at the edges) of the
+/// interleaved `lw` x `lh` flow by `2^ds` to planar `w` x `h`, vectors
+/// multiplied by `2^ds`. With `S = 2^ds > 1`, output column `S j + S/2 + k`
+/// (`k < S`) lies at `j + (k + 0.5) / S` on the level, so each level
+/// interval expands into `S` outputs with fixed fractions.
 #[allow(clippy::too_many_arguments)]
 fn upsample(
     flow: &[[f32; 2]],
@@ -449,53 +487,144 @@ fn upsample(
     ds: u32,
     w: usize,
     h: usize,
-    taps: &mut Vec<(u32, f32)>,
+    fracs: &mut Vec<f32>,
     rows: &mut Vec<f32>,
     out: &mut [f32],
 ) {
     let (xs, ys) = out.split_at_mut(w * h);
-    let scale = (1u64 << ds) as f32;
-    let inv = 1.0 / scale;
-    // Left tap and fraction; the right tap is the next entry of a row that
-    // is padded with a copy of its last value.
-    let tap = |x: usize, len: usize| {
-        let s = ((x as f32 + 0.5) * inv - 0.5).clamp(0.0, (len - 1) as f32);
-        let i0 = s as usize;
-        (i0, s - i0 as f32)
-    };
-    taps.clear();
-    taps.extend((0..w).map(|x| {
-        let (i, f) = tap(x, lw);
-        (i as u32, f)
-    }));
-    let taps = &taps[..];
+    let s = 1usize << ds;
+    let scale = s as f32;
+    fracs.clear();
+    fracs.extend((0..s).map(|k| (k as f32 + 0.5) / scale));
+    let fracs = &fracs[..];
     let bands = par::bands(h, w * 2);
-    rows.resize(bands.len() * 2 * (lw + 1), 0.0);
+    rows.resize(bands.len() * 2 * lw, 0.0);
     let jobs: Vec<_> = bands
         .iter()
         .cloned()
         .zip(par::split_rows(xs, w, &bands))
         .zip(par::split_rows(ys, w, &bands))
-        .zip(rows.chunks_exact_mut(2 * (lw + 1)))
+        .zip(rows.chunks_exact_mut(2 * lw))
         .collect();
     par::run(jobs, |(((band, xs), ys), tmp)| {
-        let (tx, ty) = tmp.split_at_mut(lw + 1);
+        let (tx, ty) = tmp.split_at_mut(lw);
         for ((y, xr), yr) in band.zip(xs.chunks_mut(w)).zip(ys.chunks_mut(w)) {
-            let (j0, fy) = tap(y, lh);
-            let j1 = (j0 + 1).min(lh - 1);
+            // Vertical: the two level rows around y, vectors scaled.
+            let v = ((y as f32 + 0.5) / scale - 0.5).clamp(0.0, (lh - 1) as f32);
+            let j0 = v as usize;
+            let (j1, fy) = ((j0 + 1).min(lh - 1), v - j0 as f32);
             let (r0, r1) = (&flow[j0 * lw..][..lw], &flow[j1 * lw..][..lw]);
             for (((a, b), tx), ty) in r0.iter().zip(r1).zip(tx.iter_mut()).zip(ty.iter_mut()) {
                 *tx = (a[0] + fy * (b[0] - a[0])) * scale;
                 *ty = (a[1] + fy * (b[1] - a[1])) * scale;
             }
-            tx[lw] = tx[lw - 1];
-            ty[lw] = ty[lw - 1];
-            for ((ox, oy), &(i, fx)) in xr.iter_mut().zip(yr.iter_mut()).zip(taps) {
-                let i = i as usize;
-                let (x0, x1, y0, y1) = (tx[i], tx[i + 1], ty[i], ty[i + 1]);
-                *ox = x0 + fx * (x1 - x0);
-                *oy = y0 + fx * (y1 - y0);
+            // Horizontal: clamped left border, level intervals, clamped
+            // right border (which also covers columns past `lw * S`).
+            for (out, t) in [(&mut *xr, &*tx), (&mut *yr, &*ty)] {
+                if s == 1 {
+                    out.copy_from_slice(&t[..w]);
+                    continue;
+                }
+                let left = (s / 2).min(w);
+                out[..left].fill(t[0]);
+                // Whole intervals that fit, then the clamped rest.
+                let whole = (lw - 1).min((w - left) / s);
+                let body = &mut out[left..left + whole * s];
+                if s == 4 {
+                    for (o, p) in body.chunks_exact_mut(4).zip(t.windows(2)) {
+                        let d = p[1] - p[0];
+                        o.copy_from_slice(&[p[0] + 0.125 * d, p[0] + 0.375 * d, p[0] + 0.625 * d, p[0] + 0.875 * d]);
+                    }
+                } else {
+                    for (o, p) in body.chunks_exact_mut(s).zip(t.windows(2)) {
+                        for (o, &f) in o.iter_mut().zip(fracs) {
+                            *o = p[0] + f * (p[1] - p[0]);
+                        }
+                    }
+                }
+                let mut x = left + whole * s;
+                if whole < lw - 1 {
+                    // A partial interval at the right edge.
+                    let p = &t[whole..whole + 2];
+                    for (o, &f) in out[x..].iter_mut().zip(fracs) {
+                        *o = p[0] + f * (p[1] - p[0]);
+                    }
+                    x = w;
+                }
+                out[x..].fill(t[lw - 1]);
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bilinear upsampling written directly from its definition.
+    fn reference(flow: &[[f32; 2]], lw: usize, lh: usize, s: usize, x: usize, y: usize) -> [f32; 2] {
+        let fx = ((x as f32 + 0.5) / s as f32 - 0.5).clamp(0.0, (lw - 1) as f32);
+        let fy = ((y as f32 + 0.5) / s as f32 - 0.5).clamp(0.0, (lh - 1) as f32);
+        let v = sample_flow(flow, lw, lh, fx, fy);
+        [v[0] * s as f32, v[1] * s as f32]
+    }
+
+    #[test]
+    fn upsample_is_clamped_bilinear() {
+        for (lw, lh, ds, w, h) in
+            [(5, 4, 2, 20, 16), (5, 4, 2, 23, 19), (7, 3, 1, 15, 7), (4, 4, 0, 4, 4), (3, 2, 3, 30, 17)]
+        {
+            let flow: Vec<[f32; 2]> = (0..lw * lh).map(|i| [(i * 7 % 11) as f32, (i * 5 % 13) as f32 - 6.0]).collect();
+            let (mut fracs, mut rows, mut out) = (Vec::new(), Vec::new(), vec![f32::NAN; 2 * w * h]);
+            upsample(&flow, lw, lh, ds, w, h, &mut fracs, &mut rows, &mut out);
+            for y in 0..h {
+                for x in 0..w {
+                    let want = reference(&flow, lw, lh, 1 << ds, x, y);
+                    let got = [out[y * w + x], out[w * h + y * w + x]];
+                    for k in 0..2 {
+                        assert!(
+                            (got[k] - want[k]).abs() < 1e-4,
+                            "{lw}x{lh} ds {ds} -> {w}x{h} at ({x}, {y}): {got:?} vs {want:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn box_down_averages_blocks_and_pads() {
+        let (w, h) = (9, 6);
+        let src: Vec<f32> = (0..w * h).map(|i| i as f32).collect();
+        let mut dst = Padded::default();
+        dst.reshape(w / 2, h / 2, 2);
+        box_down(&src, w, 0, 2, &mut dst, &mut Vec::new());
+        for y in 0..h / 2 {
+            for x in 0..w / 2 {
+                let want = (src[2 * y * w + 2 * x]
+                    + src[2 * y * w + 2 * x + 1]
+                    + src[(2 * y + 1) * w + 2 * x]
+                    + src[(2 * y + 1) * w + 2 * x + 1])
+                    / 4.0;
+                assert_eq!(dst.data[dst.at(x, y)], want);
+            }
+        }
+        // The border repeats the edge: the top-left corner of the padding.
+        assert_eq!(dst.data[0], dst.data[dst.at(0, 0)]);
+        let last = dst.data.len() - 1;
+        assert_eq!(dst.data[last], dst.data[dst.at(w / 2 - 1, h / 2 - 1)]);
+    }
+
+    #[test]
+    fn patch_grid_covers_every_pixel() {
+        for (len, p, s) in [(20, 8, 4), (21, 8, 4), (8, 8, 4), (37, 6, 5), (9, 3, 1)] {
+            let grid = Grid::new(len, len, p, s);
+            let mut covered = vec![false; len];
+            for &x in &grid.xs {
+                assert!(x + p <= len);
+                covered[x..x + p].iter_mut().for_each(|c| *c = true);
+            }
+            assert!(covered.iter().all(|&c| c), "{len} {p} {s}");
+        }
+    }
 }

@@ -4,12 +4,15 @@
 //!
 //! 1. Nodes: on a coarse grid (one node per `g` x `g` block, `g` = 1, 2 or 4
 //!    from the frame size; the flows come from a 1/4-resolution estimate and
-//!    are smooth at that scale anyway) each frame's flow is sampled, together
-//!    with its photometric consistency `c = exp(-(e / 0.03)^2)`, `e` being
-//!    the mean absolute RGB difference between the node's pixel and the pixel
-//!    its flow points to in the other frame. `c` is low where the flow is
-//!    wrong and where the pixel has no counterpart because it is occluded in
-//!    the other frame.
+//!    are smooth at that scale anyway) each frame's flow is read at the pixel
+//!    nearest the node's centre, together with its photometric consistency
+//!    `c = 1 / (1 + (e / 0.03)^2)^2`, `e` being the mean absolute RGB
+//!    difference between that pixel and the (bilinear) pixel its flow points
+//!    to in the other frame. `c` is low where the flow is wrong and where the
+//!    pixel has no counterpart because it is occluded in the other frame.
+//!    (A forward/backward flow test, `|F01(x) + F10(x + F01(x))|`, was tried
+//!    first; with flows estimated at 1/4 resolution it is too often
+//!    accidentally consistent near motion boundaries, and did worse.)
 //! 2. Motion at time t by forward splatting: every node of frame 0 moves to
 //!    `x + t F01(x)`, every node of frame 1 to `x + (1 - t) F10(x)`, and is
 //!    splatted bilinearly there carrying its motion (`F01`, or `-F10`),
@@ -19,15 +22,18 @@
 //!    uncovered at time t) are filled by push-pull. Unlike Super SloMo's
 //!    linear combination of `F01(x)` and `F10(x)` at the same `x`, this puts
 //!    the motion of a moving object where the object is at time t.
-//! 3. Per pixel: the motion `m` is bilinearly upsampled, frame 0 is sampled
-//!    at `x - t m` and frame 1 at `x + (1 - t) m` (bilinear, clamped), and
-//!    the two are blended with weights `(1 - t) v0` and `t v1`. With
-//!    `o_k = 1 - c_k` at the two sampled positions, `v0 = 1 - o1 (1 - o0)` and
-//!    `v1 = 1 - o0 (1 - o1)`: when the sample of one frame has no counterpart
-//!    in the other (it was uncovered, or is about to be covered) while the
-//!    other's sample does, the other one is the occluder, which is not at
-//!    this spot at time t, and the unmatched sample is used alone; when
-//!    both or neither match, the blend is the usual `(1 - t) : t`.
+//! 3. Visibility, per node: frame 0 is to be sampled at `x - t m`, frame 1
+//!    at `x + (1 - t) m`; with `o_k = 1 - c_k` at those positions (bilinear
+//!    on the node grids), `v0 = 1 - o1 (1 - o0)` and `v1 = 1 - o0 (1 - o1)`,
+//!    and the blend weight of frame 1 is `t v1 / ((1 - t) v0 + t v1)`. When
+//!    the sample of one frame has no counterpart in the other (it was just
+//!    uncovered, or is about to be covered) while the other's sample does,
+//!    that other sample is the occluder, which is not at this spot at time
+//!    t, and the unmatched sample is used alone; when both or neither match,
+//!    the blend is the usual `(1 - t) : t`.
+//! 4. Per pixel: motion and blend weight are bilinearly upsampled from the
+//!    nodes, both frames are sampled (bilinear, clamped to the image) and
+//!    blended, in chunks of 8 pixels whose positions are computed together.
 //!
 //! Where the two frames are equal over a 3x3 neighbourhood (maximum channel
 //! difference below 1/255, fading out at 3/255) the output is the pixel
@@ -39,7 +45,7 @@ use super::par;
 /// Static-region detection thresholds on the 3x3 max of `max_c |f0 - f1|`.
 const STATIC_LO: f32 = 1.0 / 255.0;
 const STATIC_HI: f32 = 3.0 / 255.0;
-/// Scale of the photometric error in the consistency `exp(-(e / s)^2)`.
+/// Scale of the photometric error in the consistency `1 / (1 + (e / s)^2)^2`.
 const MATCH_SCALE: f32 = 0.03;
 /// Floor of the splatting weights, so that where only badly matched nodes
 /// land their motions still average.
@@ -52,39 +58,39 @@ pub(crate) struct Workspace {
     /// Per frame and node at time t: coverage, weight, weighted motion x, y.
     splat: [Vec<[f32; 4]>; 2],
     /// Per node: the motion at time t and the blend weight of frame 1.
-    field: Vec<[f32; 3]>,
+    field: Vec<Node4>,
     /// Push-pull pyramid of (weighted motion x, y, weight).
     pull: Vec<Vec<[f32; 3]>>,
-    /// Full-resolution maximum channel difference between the frames.
-    diff: Vec<f32>,
-    /// Both frames interleaved and padded (see `Rgbx`).
-    rgbx: [Vec<Rgbx>; 2],
-    /// Three rows per band: static-window maxima, motion x, motion y.
+    /// Five rows per band: three of frame differences, weights, scratch.
     rows: Vec<f32>,
-    /// Two sets of sampling positions per band.
-    row_taps: Vec<Taps>,
-    taps: Vec<(u32, u32, f32)>,
+    /// One row of nodes per band, interpolated between two node rows.
+    node_rows: Vec<Node4>,
+    /// Per pixel column: left node and fraction.
+    taps: Vec<(u32, f32)>,
 }
 
-/// Bilinear sample of plane `p` (`w` x `h`) at (x, y), clamped.
+/// Bilinear sample of plane `p` (`w` x `h`) at (x, y), clamped to the image.
 #[inline(always)]
-fn taps2(x: f32, y: f32, w: usize, h: usize) -> (usize, usize, usize, f32, f32) {
-    let x = x.clamp(0.0, (w - 1) as f32);
-    let y = y.clamp(0.0, (h - 1) as f32);
-    let (x0, y0) = (x as usize, y as usize);
-    let dx = usize::from(x0 + 1 < w);
-    let dy = if y0 + 1 < h { w } else { 0 };
-    (y0 * w + x0, dx, dy, x - x0 as f32, y - y0 as f32)
+fn bilinear(p: &[f32], w: usize, h: usize, x: f32, y: f32) -> f32 {
+    if w >= 2 && h >= 2 {
+        return sample1(p, w, plane_taps(x, y, w, h));
+    }
+    bilinear_line(p, w, h, x, y)
 }
 
-#[inline(always)]
-fn bilerp(p: &[f32], i: usize, dx: usize, dy: usize, fx: f32, fy: f32) -> f32 {
-    let top = p[i] + fx * (p[i + dx] - p[i]);
-    let bottom = p[i + dy] + fx * (p[i + dy + dx] - p[i + dy]);
-    top + fy * (bottom - top)
+/// `bilinear` for a single row or column (or pixel): linear along it.
+fn bilinear_line(p: &[f32], w: usize, h: usize, x: f32, y: f32) -> f32 {
+    let (len, v) = if w >= 2 { (w, x) } else { (h, y) };
+    if len < 2 {
+        return p[0];
+    }
+    let (i, f) = floor_split(clampf(v, 0.0, (len - 1) as f32), (len - 2) as f32);
+    (1.0 - f) * p[i] + f * p[i + 1]
 }
 
-/// `out(p) = src(p + flow(p))` for each of the `channels` planes.
+/// `out(p) = src(p + flow(p))` for each of the `channels` planes. Samples
+/// are weighted sums `(1 - f) a + f b`, so whole-pixel positions (clamped
+/// ones included) reproduce pixels exactly.
 pub(crate) fn warp(src: &[f32], channels: usize, w: usize, h: usize, flow: &[f32], out: &mut [f32]) {
     let n = w * h;
     let (fx, fy) = flow.split_at(n);
@@ -96,11 +102,23 @@ pub(crate) fn warp(src: &[f32], channels: usize, w: usize, h: usize, flow: &[f32
         .collect();
     par::run(jobs, |(band, mut outs)| {
         for y in band.clone() {
+            let yf = y as f32;
+            let o = (y - band.start) * w;
             for x in 0..w {
                 let i = y * w + x;
-                let (k, dx, dy, ax, ay) = taps2(x as f32 + fx[i], y as f32 + fy[i], w, h);
-                for (c, o) in outs.iter_mut().enumerate() {
-                    o[(y - band.start) * w + x] = bilerp(&src[c * n..][..n], k, dx, dy, ax, ay);
+                let (px, py) = (x as f32 + fx[i], yf + fy[i]);
+                if w >= 2 && h >= 2 {
+                    let Taps { ix, iy, fx, fy } = plane_taps(px, py, w, h);
+                    for (c, out) in outs.iter_mut().enumerate() {
+                        let q = &src[c * n + iy * w + ix..][..w + 2];
+                        let top = (1.0 - fx) * q[0] + fx * q[1];
+                        let bottom = (1.0 - fx) * q[w] + fx * q[w + 1];
+                        out[o + x] = (1.0 - fy) * top + fy * bottom;
+                    }
+                } else {
+                    for (c, out) in outs.iter_mut().enumerate() {
+                        out[o + x] = bilinear_line(&src[c * n..][..n], w, h, px, py);
+                    }
                 }
             }
         }
@@ -124,9 +142,11 @@ fn node_pos(i: usize, g: usize) -> f32 {
 /// `len` nodes spaced `g` apart: (left node, right node, fraction).
 #[inline(always)]
 fn node_tap(x: f32, inv_g: f32, len: usize) -> (usize, usize, f32) {
-    let s = ((x + 0.5) * inv_g - 0.5).clamp(0.0, (len - 1) as f32);
-    let i0 = s as usize;
-    (i0, (i0 + 1).min(len - 1), s - i0 as f32)
+    if len < 2 {
+        return (0, 0, 0.0);
+    }
+    let (i, f) = floor_split(clampf((x + 0.5) * inv_g - 0.5, 0.0, (len - 1) as f32), (len - 2) as f32);
+    (i, i + 1, f)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -141,12 +161,16 @@ pub(crate) fn interpolate(
     ws: &mut Workspace,
     out: &mut [f32],
 ) {
+    // The end points are the frames themselves.
+    if t == 0.0 || t == 1.0 {
+        out.copy_from_slice(if t == 0.0 { f0 } else { f1 });
+        return;
+    }
     let grid = NodeGrid::new(w, h);
     sample_nodes(w, h, &grid, [flow01, flow10], [f0, f1], &mut ws.nodes);
     splat(&ws.nodes, &grid, t, &mut ws.splat);
     merge(&ws.splat, &grid, &mut ws.field, &mut ws.pull);
     visibility(&ws.nodes, &grid, t, &mut ws.field);
-    prepare(f0, f1, w, h, ws);
     compose(f0, f1, w, h, &grid, t, ws, out);
 }
 
@@ -185,20 +209,21 @@ fn sample_nodes(
         let jobs: Vec<_> = bands.iter().cloned().zip(par::split_rows(&mut out[..], gw, &bands)).collect();
         par::run(jobs, |(band, rows)| {
             for (j, row) in band.zip(rows.chunks_mut(gw)) {
-                let y = node_pos(j, g).min((h - 1) as f32);
+                // The pixel nearest the node's centre (the flows are smooth
+                // at node scale), and where its flow points to, bilinear.
+                let py = (j * g + g / 2).min(h - 1);
                 for (i, o) in row.iter_mut().enumerate() {
-                    let x = node_pos(i, g).min((w - 1) as f32);
-                    let (q, dx, dy, ax, ay) = taps2(x, y, w, h);
-                    let (u, v) = (bilerp(fx, q, dx, dy, ax, ay), bilerp(fy, q, dx, dy, ax, ay));
-                    let (p, px, py, bx, by) = taps2(x + u, y + v, w, h);
+                    let px = (i * g + g / 2).min(w - 1);
+                    let (x, y, i) = (px as f32, py as f32, py * w + px);
+                    let (u, v) = (fx[i], fy[i]);
                     let mut e = 0.0f32;
                     for c in 0..3 {
-                        let a = bilerp(&here[c * n..][..n], q, dx, dy, ax, ay);
-                        let b = bilerp(&there[c * n..][..n], p, px, py, bx, by);
-                        e += (a - b).abs();
+                        let b = bilinear(&there[c * n..][..n], w, h, x + u, y + v);
+                        e += (here[c * n + i] - b).abs();
                     }
-                    let e = e * inv_scale;
-                    *o = [u, v, (-e * e).exp()];
+                    let z = e * inv_scale;
+                    let z = 1.0 + z * z;
+                    *o = [u, v, 1.0 / (z * z)];
                 }
             }
         });
@@ -224,9 +249,9 @@ fn splat(nodes: &[Vec<[f32; 3]>; 2], grid: &NodeGrid, t: f32, acc: &mut [Vec<[f3
                 if !(x > -1.0 && y > -1.0 && x < gw as f32 && y < gh as f32) {
                     continue;
                 }
-                // x, y > -1: shifting by 1 makes truncation the floor.
-                let (xi, yi) = ((x + 1.0) as usize, (y + 1.0) as usize);
-                let (ax, ay) = (x + 1.0 - xi as f32, y + 1.0 - yi as f32);
+                // Shifted by 1 to be positive; node (xi, yi) is (x0 + 1, y0 + 1).
+                let (xi, ax) = floor_split(x + 1.0, gw as f32);
+                let (yi, ay) = floor_split(y + 1.0, gh as f32);
                 let wc = c + SPLAT_FLOOR;
                 let (mu, mv) = (sign * u, sign * v);
                 for (yy, wy) in [(yi, 1.0 - ay), (yi + 1, ay)] {
@@ -257,7 +282,7 @@ fn splat(nodes: &[Vec<[f32; 3]>; 2], grid: &NodeGrid, t: f32, acc: &mut [Vec<[f3
 
 /// The motion at time t from both splats; nodes nothing landed on are
 /// filled by push-pull.
-fn merge(acc: &[Vec<[f32; 4]>; 2], grid: &NodeGrid, field: &mut Vec<[f32; 3]>, pull: &mut Vec<Vec<[f32; 3]>>) {
+fn merge(acc: &[Vec<[f32; 4]>; 2], grid: &NodeGrid, field: &mut Vec<Node4>, pull: &mut Vec<Vec<[f32; 3]>>) {
     let (gw, gh) = (grid.gw, grid.gh);
     if pull.is_empty() {
         pull.push(Vec::new());
@@ -276,7 +301,7 @@ fn merge(acc: &[Vec<[f32; 4]>; 2], grid: &NodeGrid, field: &mut Vec<[f32; 3]>, p
     }));
     push_pull(pull, gw, gh);
     field.clear();
-    field.extend(pull[0].iter().map(|p| [p[0], p[1], 0.0]));
+    field.extend(pull[0].iter().map(|p| [p[0], p[1], 0.0, 0.0]));
 }
 
 /// Consistency of `nodes` at full-resolution coordinates (x, y), bilinear.
@@ -292,7 +317,7 @@ fn consistency(nodes: &[[f32; 3]], grid: &NodeGrid, x: f32, y: f32) -> f32 {
 
 /// The blend weight of frame 1 at each node, from the consistencies of the
 /// two frames where the node's motion samples them (see the module doc).
-fn visibility(nodes: &[Vec<[f32; 3]>; 2], grid: &NodeGrid, t: f32, field: &mut [[f32; 3]]) {
+fn visibility(nodes: &[Vec<[f32; 3]>; 2], grid: &NodeGrid, t: f32, field: &mut [Node4]) {
     let (g, gw) = (grid.g, grid.gw);
     let bands = par::bands(grid.gh, gw * 16);
     let jobs: Vec<_> = bands.iter().cloned().zip(par::split_rows(field, gw, &bands)).collect();
@@ -301,7 +326,7 @@ fn visibility(nodes: &[Vec<[f32; 3]>; 2], grid: &NodeGrid, t: f32, field: &mut [
             let y = node_pos(j, g);
             for (i, f) in row.iter_mut().enumerate() {
                 let x = node_pos(i, g);
-                let [mx, my, _] = *f;
+                let [mx, my, _, _] = *f;
                 let o0 = 1.0 - consistency(&nodes[0], grid, x - t * mx, y - t * my);
                 let o1 = 1.0 - consistency(&nodes[1], grid, x + (1.0 - t) * mx, y + (1.0 - t) * my);
                 let w0 = (1.0 - t) * (1.0 - o1 * (1.0 - o0));
@@ -361,215 +386,307 @@ fn push_pull(pull: &mut Vec<Vec<[f32; 3]>>, gw: usize, gh: usize) {
     }
 }
 
-/// Pixels as (R, G, B, 0), rows of `w + 1` pixels (the last repeated) and
-/// `h + 1` rows (the last repeated), so that the right and bottom
-/// neighbours of a bilinear tap always exist.
-type Rgbx = [f32; 4];
-
-/// Interleaves both frames and computes `diff = max_c |f0 - f1|`.
-fn prepare(f0: &[f32], f1: &[f32], w: usize, h: usize, ws: &mut Workspace) {
-    let (n, w1) = (w * h, w + 1);
-    ws.diff.resize(n, 0.0);
-    for buf in &mut ws.rgbx {
-        buf.resize(w1 * (h + 1), [0.0; 4]);
-    }
-    let bands = par::bands(h, w * 4);
-    let [r0, r1] = &mut ws.rgbx;
-    let jobs: Vec<_> = bands
-        .iter()
-        .cloned()
-        .zip(par::split_rows(&mut ws.diff[..], w, &bands))
-        .zip(par::split_rows(&mut r0[..], w1, &bands))
-        .zip(par::split_rows(&mut r1[..], w1, &bands))
-        .collect();
-    par::run(jobs, |(((band, diff), r0), r1)| {
-        for (k, y) in band.clone().enumerate() {
-            let row = y * w..y * w + w;
-            let [a, b] = [f0, f1].map(|f| [0, 1, 2].map(|c| &f[c * n..][row.clone()]));
-            let (o0, o1) = (&mut r0[k * w1..][..w1], &mut r1[k * w1..][..w1]);
-            for x in 0..w {
-                o0[x] = [a[0][x], a[1][x], a[2][x], 0.0];
-                o1[x] = [b[0][x], b[1][x], b[2][x], 0.0];
-            }
-            o0[w] = o0[w - 1];
-            o1[w] = o1[w - 1];
-            for (x, d) in diff[k * w..][..w].iter_mut().enumerate() {
-                *d = (a[0][x] - b[0][x]).abs().max((a[1][x] - b[1][x]).abs()).max((a[2][x] - b[2][x]).abs());
-            }
-        }
-    });
-    for buf in &mut ws.rgbx {
-        buf.copy_within((h - 1) * w1..h * w1, h * w1);
-    }
-}
-
-/// `a + f (b - a)` on all three lanes.
-#[inline(always)]
-fn lerp3(a: [f32; 3], b: [f32; 3], f: f32) -> [f32; 3] {
-    [a[0] + f * (b[0] - a[0]), a[1] + f * (b[1] - a[1]), a[2] + f * (b[2] - a[2])]
-}
+/// Motion x, motion y, blend weight of frame 1, unused.
+type Node4 = [f32; 4];
 
 /// `a + f (b - a)` on all four lanes.
 #[inline(always)]
-fn lerp4(a: Rgbx, b: Rgbx, f: f32) -> Rgbx {
+fn lerp4(a: Node4, b: Node4, f: f32) -> Node4 {
     [a[0] + f * (b[0] - a[0]), a[1] + f * (b[1] - a[1]), a[2] + f * (b[2] - a[2]), a[3] + f * (b[3] - a[3])]
 }
 
-/// `floor(x)` for `0 <= x < 2^22`, as a float and as an integer, without
-/// float-to-int conversions, which do not vectorise (Rust's saturating `as`
-/// is scalarised and SSE2 has no vector floor).
+/// `x` limited to `lo..=hi` (NaN gives `lo`). Unlike `f32::clamp`, `max`
+/// and `min`, which handle NaN and panic on bad bounds, this is two
+/// instructions (`maxss`, `minss`), in loops as in vectors.
 #[inline(always)]
-fn floor_small(x: f32) -> (f32, u32) {
-    const MAGIC: f32 = 8_388_608.0; // 2^23: adding it rounds to an integer
-    let r = (x + MAGIC) - MAGIC;
-    let f = if r > x { r - 1.0 } else { r };
-    // An integer below 2^23 plus 2^23 has the integer as its mantissa.
-    (f, (f + MAGIC).to_bits() - MAGIC.to_bits())
+fn clampf(x: f32, lo: f32, hi: f32) -> f32 {
+    let x = if x > lo { x } else { lo };
+    if x < hi { x } else { hi }
 }
 
-/// Sampling positions of one frame for a row of pixels: index of the top
-/// left tap in the padded `Rgbx` image and the two fractions.
-#[derive(Default)]
+/// `(min(floor(v), top), v - that)` for `0 <= v < 2^22`, branch-free and
+/// without a float-to-int conversion (Rust's saturating `as` costs about
+/// ten instructions with NaN and range checks): adding 2^23 rounds `v` to an
+/// integer held in the mantissa bits.
+#[inline(always)]
+fn floor_split(v: f32, top: f32) -> (usize, f32) {
+    const MAGIC: f32 = 8_388_608.0;
+    let r = (v + MAGIC) - MAGIC;
+    let fl = r - if r > v { 1.0 } else { 0.0 };
+    let fl = if fl < top { fl } else { top };
+    let i = (fl + MAGIC).to_bits() - MAGIC.to_bits();
+    (i as usize, v - fl)
+}
+
+/// The larger of `a` and `b` (`b` if either is NaN), one `maxss`.
+#[inline(always)]
+fn maxf(a: f32, b: f32) -> f32 {
+    if a > b { a } else { b }
+}
+
+/// Bilinear taps of a `w` x `h` plane (both at least 2) at (x, y), clamped
+/// to the image: the top-left tap (never on the last row or column; the
+/// fraction is 1 there instead) and the two fractions.
+#[inline(always)]
+fn plane_taps(x: f32, y: f32, w: usize, h: usize) -> Taps {
+    let (ix, fx) = floor_split(clampf(x, 0.0, (w - 1) as f32), (w - 2) as f32);
+    let (iy, fy) = floor_split(clampf(y, 0.0, (h - 1) as f32), (h - 2) as f32);
+    Taps { ix, iy, fx, fy }
+}
+
+/// Top-left tap and fractions of a bilinear sample (see `plane_taps`).
+#[derive(Clone, Copy)]
 struct Taps {
-    /// Scratch row of motion-compensated pixels (only in the third set).
-    mc: Vec<Rgbx>,
-    index: Vec<u32>,
-    fx: Vec<f32>,
-    fy: Vec<f32>,
+    ix: usize,
+    iy: usize,
+    fx: f32,
+    fy: f32,
 }
 
-impl Taps {
-    fn resize(&mut self, w: usize) {
-        self.mc.resize(w, [0.0; 4]);
-        self.index.resize(w, 0);
-        self.fx.resize(w, 0.0);
-        self.fy.resize(w, 0.0);
+/// Bilinear value of plane `p` (rows of `w`) at the taps.
+#[inline(always)]
+fn sample1(p: &[f32], w: usize, Taps { ix, iy, fx, fy }: Taps) -> f32 {
+    // One bounds check for the four taps.
+    let q = &p[iy * w + ix..][..w + 2];
+    let top = q[0] + fx * (q[1] - q[0]);
+    let bottom = q[w] + fx * (q[w + 1] - q[w]);
+    top + fy * (bottom - top)
+}
+
+/// Pixels per chunk of the motion-compensation loop.
+const LANES: usize = 8;
+
+/// Bilinear taps of `LANES` pixels of a row: index of the top-left tap and
+/// the two fractions, per lane.
+struct ChunkTaps {
+    index: [usize; LANES],
+    fx: [f32; LANES],
+    fy: [f32; LANES],
+}
+
+impl ChunkTaps {
+    /// Taps of pixels `x0 + l` of row `y` moved by `k` times the motion
+    /// `m[0]`, `m[1]`.
+    #[inline(always)]
+    fn new(x0: usize, y: f32, k: f32, m: &[[f32; LANES]; 3], w: usize, h: usize) -> Self {
+        let mut t = Self { index: [0; LANES], fx: [0.0; LANES], fy: [0.0; LANES] };
+        let x0 = x0 as f32;
+        for (l, (mx, my)) in m[0].iter().zip(&m[1]).enumerate() {
+            let Taps { ix, iy, fx, fy } = plane_taps(x0 + l as f32 + k * mx, y + k * my, w, h);
+            t.index[l] = iy * w + ix;
+            t.fx[l] = fx;
+            t.fy[l] = fy;
+        }
+        t
     }
 
-    /// Positions `(x + k mx[x], y + k my[x])` for the row.
-    fn fill(&mut self, y: usize, k: f32, mx: &[f32], my: &[f32], w: usize, h: usize) {
-        let (xmax, ymax) = ((w - 1) as f32, (h - 1) as f32);
-        let (yf, w1) = (y as f32, (w + 1) as u32);
-        let n = mx.len();
-        let (my, index, fx, fy) = (&my[..n], &mut self.index[..n], &mut self.fx[..n], &mut self.fy[..n]);
-        for x in 0..n {
-            let px = (x as f32 + k * mx[x]).clamp(0.0, xmax);
-            let py = (yf + k * my[x]).clamp(0.0, ymax);
-            let ((i, ii), (j, jj)) = (floor_small(px), floor_small(py));
-            index[x] = jj * w1 + ii;
-            fx[x] = px - i;
-            fy[x] = py - j;
+    /// Bilinear values of plane `p` (rows of `w`) at the taps.
+    #[inline(always)]
+    fn gather(&self, p: &[f32], w: usize) -> [f32; LANES] {
+        let mut out = [0.0; LANES];
+        for l in 0..LANES {
+            // One bounds check for the four taps.
+            let q = &p[self.index[l]..][..w + 2];
+            let top = q[0] + self.fx[l] * (q[1] - q[0]);
+            let bottom = q[w] + self.fx[l] * (q[w + 1] - q[w]);
+            out[l] = top + self.fy[l] * (bottom - top);
+        }
+        out
+    }
+}
+
+/// `st + k (a + alpha (b - a) - st)`: the motion-compensated blend of `a`
+/// and `b` over the static value `st`.
+#[inline(always)]
+fn blend(st: f32, a: f32, b: f32, alpha: f32, k: f32) -> f32 {
+    st + k * (a + alpha * (b - a) - st)
+}
+
+/// `max_c |f0 - f1|` of row `y` into `out`.
+fn diff_row(f0: [&[f32]; 3], f1: [&[f32]; 3], w: usize, y: usize, out: &mut [f32]) {
+    let r = y * w..y * w + w;
+    let out = &mut out[..w];
+    for c in 0..3 {
+        for ((d, &a), &b) in out.iter_mut().zip(&f0[c][r.clone()]).zip(&f1[c][r.clone()]) {
+            let e = (a - b).abs();
+            *d = if c == 0 { e } else { maxf(*d, e) };
         }
     }
-
-    /// The bilinear sample of `img` (rows of `w1`) at pixel `x` of the row.
-    #[inline(always)]
-    fn sample(&self, x: usize, img: &[Rgbx], w1: usize) -> Rgbx {
-        let i = self.index[x] as usize;
-        let (fx, fy) = (self.fx[x], self.fy[x]);
-        let top = lerp4(img[i], img[i + 1], fx);
-        let bottom = lerp4(img[i + w1], img[i + w1 + 1], fx);
-        lerp4(top, bottom, fy)
-    }
 }
 
-/// The per-pixel pass: upsampled motion, sampling positions (vectorised),
-/// then per pixel the two bilinear fetches, visibilities and the blend, over
-/// the static blend.
+/// The per-pixel pass: the static blend, and where the frames differ,
+/// motion compensation over it (upsampled motion and blend weight, the two
+/// bilinear fetches and their blend).
 #[allow(clippy::too_many_arguments)]
 fn compose(f0: &[f32], f1: &[f32], w: usize, h: usize, grid: &NodeGrid, t: f32, ws: &mut Workspace, out: &mut [f32]) {
     let n = w * h;
     let (gw, gh, inv_g) = (grid.gw, grid.gh, grid.inv_g);
-    let w1 = w + 1;
     ws.taps.clear();
     ws.taps.extend((0..w).map(|x| {
-        let (i0, i1, f) = node_tap(x as f32, inv_g, gw);
-        (i0 as u32, i1 as u32, f)
+        let (i0, _, f) = node_tap(x as f32, inv_g, gw);
+        (i0 as u32, f)
     }));
     let bands = par::bands(h, w * 16);
-    ws.rows.resize(4 * w * bands.len(), 0.0);
-    ws.row_taps.resize_with(3 * bands.len(), Taps::default);
-    let (taps, field, diff) = (&ws.taps[..], &ws.field[..], &ws.diff[..]);
-    let [rgb0, rgb1] = &ws.rgbx;
+    // Per band: three rows of frame differences (rolling), the weights and
+    // a scratch row.
+    ws.rows.resize(5 * w * bands.len(), 0.0);
+    ws.node_rows.resize((gw + 1) * bands.len(), [0.0; 4]);
+    let (taps, field) = (&ws.taps[..], &ws.field[..]);
     let mut planes: Vec<Vec<&mut [f32]>> = out.chunks_exact_mut(n).map(|p| par::split_rows(p, w, &bands)).collect();
     let jobs: Vec<_> = bands
         .iter()
         .cloned()
-        .zip(ws.rows.chunks_exact_mut(4 * w))
-        .zip(ws.row_taps.chunks_exact_mut(3))
+        .zip(ws.rows.chunks_exact_mut(5 * w))
+        .zip(ws.node_rows.chunks_exact_mut(gw + 1))
         .enumerate()
-        .map(|(b, ((band, rows), taps))| {
+        .map(|(b, ((band, rows), nodes))| {
             let outs: Vec<&mut [f32]> = planes.iter_mut().map(|p| std::mem::take(&mut p[b])).collect();
-            (band, rows, taps, outs)
+            (band, rows, nodes, outs)
         })
         .collect();
     let inv_static = 1.0 / (STATIC_HI - STATIC_LO);
-    let f0 = [&f0[..n], &f0[n..2 * n], &f0[2 * n..3 * n]];
-    let f1 = [&f1[..n], &f1[n..2 * n], &f1[2 * n..3 * n]];
-    par::run(jobs, |(band, rows, row_taps, mut outs)| {
-        let (keep, rest) = rows.split_at_mut(w);
-        let (mxr, rest) = rest.split_at_mut(w);
-        let (myr, alr) = rest.split_at_mut(w);
-        let [t0, t1, t2] = row_taps else { unreachable!("three tap sets") };
-        t0.resize(w);
-        t1.resize(w);
-        t2.resize(w);
-        let mc = &mut t2.mc;
+    let f0 = [&f0[..n], &f0[n..2 * n], &f0[2 * n..]];
+    let f1 = [&f1[..n], &f1[n..2 * n], &f1[2 * n..]];
+    par::run(jobs, |(band, rows, nodes, mut outs)| {
+        let (diffs, rest) = rows.split_at_mut(3 * w);
+        let (keep, hmax) = rest.split_at_mut(w);
+        // diffs holds rows y - 1, y, y + 1 (clamped) at slots (r % 3).
+        let slot = |r: usize| (r % 3) * w;
+        let first = band.start.saturating_sub(1);
+        for r in first..=(band.start + 1).min(h - 1) {
+            diff_row(f0, f1, w, r, &mut diffs[slot(r)..]);
+        }
         for y in band.clone() {
+            if y + 1 < h && y > band.start {
+                diff_row(f0, f1, w, y + 1, &mut diffs[slot(y + 1)..]);
+            }
             // Weight of the motion-compensated value: 1 - s, s the static
             // weight from the 3x3 maximum of the frame difference.
-            let d = [y.saturating_sub(1), y, (y + 1).min(h - 1)].map(|r| &diff[r * w..][..w]);
+            let d = [y.saturating_sub(1), y, (y + 1).min(h - 1)].map(|r| &diffs[slot(r)..][..w]);
             for (((m, &a), &b), &c) in keep.iter_mut().zip(d[0]).zip(d[1]).zip(d[2]) {
-                *m = a.max(b).max(c);
+                *m = maxf(maxf(a, b), c);
             }
-            let (mut prev, mut cur) = (keep[0], keep[0]);
-            for x in 0..w {
-                let next = keep[(x + 1).min(w - 1)];
-                let m = prev.max(cur).max(next);
-                prev = cur;
-                cur = next;
-                keep[x] = 1.0 - ((STATIC_HI - m) * inv_static).clamp(0.0, 1.0);
+            // Horizontal 3-max into `hmax` (shifted slices, vectorised), then
+            // the weight.
+            let (first, last) = (maxf(keep[0], keep[1.min(w - 1)]), maxf(keep[w - 1], keep[w.saturating_sub(2)]));
+            if w > 2 {
+                let (l, c, r) = (&keep[..w - 2], &keep[1..w - 1], &keep[2..]);
+                for (((o, &l), &c), &r) in hmax[1..w - 1].iter_mut().zip(l).zip(c).zip(r) {
+                    *o = maxf(maxf(l, c), r);
+                }
             }
-            // Motion and blend weight of this row, bilinear from the nodes.
+            hmax[0] = first;
+            hmax[w - 1] = last;
+            for (k, &m) in keep.iter_mut().zip(&hmax[..w]) {
+                *k = 1.0 - clampf((STATIC_HI - m) * inv_static, 0.0, 1.0);
+            }
+            // Motion and blend weight between the two node rows around y
+            // (padded with the last value), interpolated along x below.
             let (j0, j1, fy) = node_tap(y as f32, inv_g, gh);
             let (r0, r1) = (&field[j0 * gw..][..gw], &field[j1 * gw..][..gw]);
-            for (((mx, my), al), &(i0, i1, fx)) in mxr.iter_mut().zip(myr.iter_mut()).zip(alr.iter_mut()).zip(taps) {
-                let (a, b, c, e) = (r0[i0 as usize], r0[i1 as usize], r1[i0 as usize], r1[i1 as usize]);
-                let top = lerp3(a, b, fx);
-                let bottom = lerp3(c, e, fx);
-                [*mx, *my, *al] = lerp3(top, bottom, fy);
+            for ((o, &a), &b) in nodes.iter_mut().zip(r0).zip(r1) {
+                *o = lerp4(a, b, fy);
             }
-            t0.fill(y, -t, mxr, myr, w, h);
-            t1.fill(y, 1.0 - t, mxr, myr, w, h);
+            nodes[gw] = nodes[gw - 1];
             let o = (y - band.start) * w;
+            let [or, og, ob] = &mut outs[..] else { unreachable!("three output planes") };
+            let (or, og, ob) = (&mut or[o..o + w], &mut og[o..o + w], &mut ob[o..o + w]);
             let row = y * w..y * w + w;
-            // The static blend everywhere (vectorised) ...
-            for (c, out) in outs.iter_mut().enumerate() {
-                let out = &mut out[o..o + w];
+            // The static blend everywhere (vectorised), exact where the
+            // frames are equal ...
+            for (out, c) in [&mut *or, &mut *og, &mut *ob].into_iter().zip(0..3) {
                 for ((o, &a), &b) in out.iter_mut().zip(&f0[c][row.clone()]).zip(&f1[c][row.clone()]) {
                     *o = a + t * (b - a);
                 }
             }
-            // ... then motion compensation where the frames differ: all four
-            // lanes are computed and stored (keeping them alive lets them be
-            // one vector), then blended into the planes.
-            for x in 0..w {
-                mc[x] = if keep[x] > 0.0 {
-                    lerp4(t0.sample(x, rgb0, w1), t1.sample(x, rgb1, w1), alr[x])
-                } else {
-                    [0.0; 4]
-                };
+            // ... then motion compensation where they differ, in chunks of
+            // `LANES` pixels: positions, gathers, then the blend over the
+            // static value, each a short loop over the lanes.
+            if w < 2 || h < 2 {
+                // (A frame one pixel wide or high has nothing to compensate.)
+                continue;
             }
-            let [or, og, ob] = &mut outs[..] else { unreachable!("three output planes") };
-            let (or, og, ob) = (&mut or[o..o + w], &mut og[o..o + w], &mut ob[o..o + w]);
-            for x in 0..w {
-                let (k, m) = (keep[x], mc[x]);
-                if k > 0.0 {
-                    or[x] += k * (m[0] - or[x]);
-                    og[x] += k * (m[1] - og[x]);
-                    ob[x] += k * (m[2] - ob[x]);
+            let yf = y as f32;
+            for x0 in (0..w).step_by(LANES) {
+                let lanes = LANES.min(w - x0);
+                let k = &keep[x0..x0 + lanes];
+                if k.iter().all(|&k| k <= 0.0) {
+                    continue;
+                }
+                let mut m = [[0.0f32; LANES]; 3];
+                for (l, &(i, f)) in taps[x0..x0 + lanes].iter().enumerate() {
+                    let pair = &nodes[i as usize..][..2];
+                    let v = lerp4(pair[0], pair[1], f);
+                    (m[0][l], m[1][l], m[2][l]) = (v[0], v[1], v[2]);
+                }
+                let ta = ChunkTaps::new(x0, yf, -t, &m, w, h);
+                let tb = ChunkTaps::new(x0, yf, 1.0 - t, &m, w, h);
+                for (c, out) in [&mut *or, &mut *og, &mut *ob].into_iter().enumerate() {
+                    let (a, b) = (ta.gather(f0[c], w), tb.gather(f1[c], w));
+                    let out = &mut out[x0..x0 + lanes];
+                    for l in 0..lanes {
+                        out[l] = blend(out[l], a[l], b[l], m[2][l], k[l]);
+                    }
                 }
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floor_split_matches_floor() {
+        for v in [0.0f32, 0.25, 0.999_999, 1.0, 1.5, 2.0, 3.75, 1279.0, 1278.999, 4_000_000.5] {
+            let (i, f) = floor_split(v, 1e7);
+            assert_eq!(i as f32, v.floor(), "{v}");
+            assert_eq!(f, v - v.floor(), "{v}");
+        }
+        // Capped at `top`, the fraction reaching 1.
+        assert_eq!(floor_split(9.0, 8.0), (8, 1.0));
+        assert_eq!(floor_split(8.5, 8.0), (8, 0.5));
+    }
+
+    #[test]
+    fn clampf_limits_and_maps_nan_low() {
+        assert_eq!(clampf(-1.0, 0.0, 5.0), 0.0);
+        assert_eq!(clampf(7.0, 0.0, 5.0), 5.0);
+        assert_eq!(clampf(2.5, 0.0, 5.0), 2.5);
+        assert_eq!(clampf(f32::NAN, 0.0, 5.0), 0.0);
+    }
+
+    #[test]
+    fn push_pull_keeps_known_motion_and_fills_holes() {
+        // A 4x4 grid with motion 2 on the left half, 6 on the right, and a
+        // hole at (1, 1) and one at (3, 3).
+        let (gw, gh) = (4, 4);
+        let mut level = vec![[0.0f32; 3]; gw * gh];
+        for y in 0..gh {
+            for x in 0..gw {
+                let m = if x < 2 { 2.0 } else { 6.0 };
+                level[y * gw + x] = [m, -m, 1.0];
+            }
+        }
+        level[gw + 1] = [0.0; 3];
+        level[3 * gw + 3] = [0.0; 3];
+        let mut pull = vec![level];
+        push_pull(&mut pull, gw, gh);
+        let out = &pull[0];
+        assert_eq!(out[0], [2.0, -2.0, 1.0]);
+        assert_eq!(out[3], [6.0, -6.0, 1.0]);
+        // The holes take the mean of their 2x2 block's known entries.
+        assert_eq!(out[gw + 1], [2.0, -2.0, 1.0]);
+        assert_eq!(out[3 * gw + 3], [6.0, -6.0, 1.0]);
+    }
+
+    #[test]
+    fn nodes_are_dense_enough() {
+        assert_eq!(node_step(1280, 720), 4);
+        assert_eq!(node_step(640, 360), 2);
+        assert_eq!(node_step(320, 240), 1);
+        let grid = NodeGrid::new(1281, 721);
+        assert_eq!((grid.gw, grid.gh), (321, 181));
+    }
 }

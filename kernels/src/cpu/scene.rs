@@ -25,29 +25,27 @@ pub(crate) fn luma(rgb: &[f32], w: usize, h: usize, out: &mut [f32]) {
     });
 }
 
-/// Area-averaged `tw` x `th` thumbnail of a `w` x `h` plane (integer bins).
+/// Area-averaged `tw` x `th` thumbnail of a `w` x `h` plane: thumbnail
+/// pixel `i` covers source columns `ceil(i w / tw) .. ceil((i + 1) w / tw)`
+/// (and likewise rows).
 fn thumbnail(src: &[f32], w: usize, h: usize, tw: usize, th: usize) -> Vec<f64> {
-    let mut sum = vec![0.0f64; tw * th];
-    let mut row = vec![0.0f64; tw];
-    let bin_x: Vec<usize> = (0..w).map(|x| x * tw / w).collect();
-    for y in 0..h {
-        let j = y * th / h;
-        row.fill(0.0);
-        for (&v, &b) in src[y * w..][..w].iter().zip(&bin_x) {
-            row[b] += f64::from(v);
+    let edges = |n: usize, t: usize| -> Vec<usize> { (0..=t).map(|i| (i * n).div_ceil(t)).collect() };
+    let (xe, ye) = (edges(w, tw), edges(h, th));
+    let mut out = vec![0.0f64; tw * th];
+    for (j, ys) in ye.windows(2).enumerate() {
+        let row = &mut out[j * tw..][..tw];
+        for y in ys[0]..ys[1] {
+            let line = &src[y * w..][..w];
+            for (o, xs) in row.iter_mut().zip(xe.windows(2)) {
+                // f32 partial sums of at most a few dozen values, then f64.
+                *o += f64::from(line[xs[0]..xs[1]].iter().sum::<f32>());
+            }
         }
-        for (s, r) in sum[j * tw..][..tw].iter_mut().zip(&row) {
-            *s += r;
-        }
-    }
-    // Bin i covers [ceil(i w / tw), ceil((i + 1) w / tw)).
-    let count = |i: usize, len: usize, n: usize| ((i + 1) * len).div_ceil(n) - (i * len).div_ceil(n);
-    for j in 0..th {
-        for i in 0..tw {
-            sum[j * tw + i] /= (count(i, w, tw) * count(j, h, th)) as f64;
+        for (o, xs) in row.iter_mut().zip(xe.windows(2)) {
+            *o /= ((xs[1] - xs[0]) * (ys[1] - ys[0])) as f64;
         }
     }
-    sum
+    out
 }
 
 /// Summed-area table with a zero first row and column.
@@ -112,4 +110,26 @@ pub(crate) fn scene_change(a: &[f32], b: &[f32], w: usize, h: usize) -> f32 {
         }
     }
     (1.0 - best).clamp(0.0, 1.0) as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thumbnail_averages_uneven_bins() {
+        // 5 columns into 2 bins: columns 0..3 and 3..5.
+        let src = [1.0f32, 2.0, 3.0, 10.0, 20.0];
+        assert_eq!(thumbnail(&src, 5, 1, 2, 1), vec![2.0, 15.0]);
+        let flat = vec![0.25f32; 100 * 60];
+        assert!(thumbnail(&flat, 100, 60, 32, 32).iter().all(|&v| (v - 0.25).abs() < 1e-9));
+    }
+
+    #[test]
+    fn identical_and_tiny_inputs() {
+        let img: Vec<f32> = (0..64 * 48).map(|i| ((i * 37) % 101) as f32 / 100.0).collect();
+        assert_eq!(scene_change(&img, &img, 64, 48), 0.0);
+        assert_eq!(scene_change(&[0.5], &[0.5], 1, 1), 0.0);
+        assert!(scene_change(&[0.0, 1.0], &[1.0, 0.0], 2, 1).is_finite());
+    }
 }

@@ -128,6 +128,8 @@ struct State {
     prev: Option<Input>,
     cur: Option<Input>,
     pair: Pair,
+    /// Flow planes of the last pair, reused by the next.
+    spare_flows: Option<(Vec<f32>, Vec<f32>)>,
     workspace: FlowWorkspace,
     params: FlowParams,
     scratch: Vec<f32>,
@@ -258,6 +260,7 @@ impl AiInterpolate {
             prev: None,
             cur: None,
             pair: Pair::default(),
+            spare_flows: None,
             workspace: FlowWorkspace::new(),
             params: FlowParams::default(),
             scratch: Vec::new(),
@@ -272,16 +275,19 @@ impl AiInterpolate {
         Ok(())
     }
 
-    fn make_input(&self, st: &State, buffer: gst::Buffer) -> Result<Input, String> {
+    /// Packs `buffer` into planar RGB and luma, reusing the planes of `recycled` (the frame
+    /// that is about to be forgotten) so a stream does not allocate per frame.
+    fn make_input(&self, st: &State, buffer: gst::Buffer, recycled: Option<Input>) -> Result<Input, String> {
         let info = &st.in_info;
         let (w, h) = (info.width() as usize, info.height() as usize);
         let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer.as_ref(), info)
             .map_err(|e| format!("cannot map input buffer: {e}"))?;
         let view = common::frame_view(&frame)?;
-        let mut rgb = vec![0f32; 3 * w * h];
+        let (mut rgb, mut l) = recycled.map(|r| (r.rgb, r.luma)).unwrap_or_default();
+        rgb.resize(3 * w * h, 0.0);
+        l.resize(w * h, 0.0);
         pack(&view, Rect { x: 0, y: 0, width: w, height: h }, TensorSpec::CANONICAL, &mut rgb)
             .map_err(|e| e.to_string())?;
-        let mut l = vec![0f32; w * h];
         luma(&rgb, w, h, &mut l).map_err(|e| e.to_string())?;
         drop(frame);
         Ok(Input { buffer, rgb, luma: l })
@@ -334,6 +340,7 @@ impl AiInterpolate {
     }
 
     /// Output frame k, between `a` and `b` at fraction t (not 0).
+    #[allow(clippy::too_many_arguments)]
     fn interpolate_one(
         &self,
         st: &mut State,
@@ -386,8 +393,9 @@ impl AiInterpolate {
             }
             Mode::Flow => {
                 if st.pair.flows.is_none() {
-                    let mut f01 = vec![0f32; 2 * w * h];
-                    let mut f10 = vec![0f32; 2 * w * h];
+                    let (mut f01, mut f10) = st.spare_flows.take().unwrap_or_default();
+                    f01.resize(2 * w * h, 0.0);
+                    f10.resize(2 * w * h, 0.0);
                     optical_flow(&a.luma, &b.luma, w, h, &st.params, &mut st.workspace, &mut f01)
                         .map_err(|e| e.to_string())?;
                     optical_flow(&b.luma, &a.luma, w, h, &st.params, &mut st.workspace, &mut f10)
@@ -478,13 +486,17 @@ impl AiInterpolate {
                     r.map_err(|e| self.stream_error(e))?;
                 }
             }
-            let input = self.make_input(st, buffer).map_err(|e| self.stream_error(e))?;
+            let recycled = st.prev.take();
+            let input = self.make_input(st, buffer, recycled).map_err(|e| self.stream_error(e))?;
             if st.count == 0 {
                 st.base = Some(input.buffer.pts().unwrap_or(gst::ClockTime::ZERO));
             }
             st.prev = st.cur.take();
             st.cur = Some(input);
-            st.pair = Pair::default();
+            // Keep the flow planes for the next pair.
+            if let Some(flows) = std::mem::take(&mut st.pair).flows {
+                st.spare_flows = Some(flows);
+            }
             if st.count >= 1 {
                 let ks = st.conv.outputs_for_pair(st.count);
                 self.produce(st, &settings, ks, false, &mut outputs).map_err(|e| self.stream_error(e))?;
