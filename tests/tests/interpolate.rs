@@ -114,23 +114,45 @@ fn photo() -> Image {
     Image { width: w, height: h, rgb }
 }
 
-/// The photo translated by (dx, dy) pixels (bilinear), cropped to w x h at (x0, y0).
-fn shifted(photo: &Image, dx: f32, dy: f32, x0: usize, y0: usize, w: usize, h: usize) -> Image {
-    let n = photo.width * photo.height;
+/// The photo moved by a similarity transform about (cx, cy) — rotated by `angle` radians, zoomed
+/// by `zoom`, then translated by (dx, dy) — with bilinear sampling, cropped to w x h at (x0, y0).
+#[allow(clippy::too_many_arguments)]
+fn transformed(
+    photo: &Image,
+    dx: f32,
+    dy: f32,
+    angle: f32,
+    zoom: f32,
+    x0: usize,
+    y0: usize,
+    w: usize,
+    h: usize,
+) -> Image {
+    let (pw, ph) = (photo.width, photo.height);
+    let n = pw * ph;
     let mut planar = vec![0f32; 3 * n];
     for i in 0..n {
         for c in 0..3 {
             planar[c * n + i] = photo.rgb[i * 3 + c] as f32 / 255.0;
         }
     }
+    // Backward map: output pixel p samples the photo at R^-1 (p - c - d) / zoom + c.
+    let (cx, cy) = ((x0 + w / 2) as f32, (y0 + h / 2) as f32);
+    let (sin, cos) = (-angle).sin_cos();
     let mut flow = vec![0f32; 2 * n];
-    flow[..n].fill(dx);
-    flow[n..].fill(dy);
+    for y in 0..ph {
+        for x in 0..pw {
+            let (ux, uy) = ((x as f32 - cx - dx) / zoom, (y as f32 - cy - dy) / zoom);
+            let (sx, sy) = (cos * ux - sin * uy + cx, sin * ux + cos * uy + cy);
+            flow[y * pw + x] = sx - x as f32;
+            flow[n + y * pw + x] = sy - y as f32;
+        }
+    }
     let mut out = vec![0f32; 3 * n];
-    warp(&planar, 3, photo.width, photo.height, &flow, &mut out).unwrap();
+    warp(&planar, 3, pw, ph, &flow, &mut out).unwrap();
     let full = Image {
-        width: photo.width,
-        height: photo.height,
+        width: pw,
+        height: ph,
         rgb: (0..3 * n).map(|i| (out[(i % 3) * n + i / 3] * 255.0).round().clamp(0.0, 255.0) as u8).collect(),
     };
     full.crop(x0, y0, w, h)
@@ -172,11 +194,16 @@ fn first_frame_passes_and_flush_resets() {
 
 /// Interpolates a clip whose in-between frames are known: the photo moving by `step` pixels per
 /// output frame; the element gets every other frame and must recreate the others.
-fn interpolation_psnr(step: (f32, f32), mode: &str) -> (f64, f64) {
+/// `step` = (dx, dy, angle, zoom factor) per output frame.
+fn interpolation_psnr(step: (f32, f32, f32, f32), mode: &str) -> (f64, f64) {
     let ph = photo();
     let (w, h) = (160usize, 96usize);
-    let truth: Vec<Image> =
-        (0..9).map(|k| shifted(&ph, k as f32 * step.0, k as f32 * step.1, 200, 150, w, h)).collect();
+    let truth: Vec<Image> = (0..9)
+        .map(|k| {
+            let k = k as f32;
+            transformed(&ph, k * step.0, k * step.1, k * step.2, step.3.powf(k), 200, 150, w, h)
+        })
+        .collect();
     let input: Vec<Image> = truth.iter().step_by(2).cloned().collect();
     let (out, _) = run_frames(
         &input,
@@ -211,13 +238,47 @@ fn interpolation_psnr(step: (f32, f32), mode: &str) -> (f64, f64) {
 #[test]
 fn flow_recovers_subpixel_motion() {
     // 3.3 px right and 1.7 px up per output frame: 6.6 / 3.4 px between input frames.
-    let (flow, blend) = interpolation_psnr((3.3, -1.7), "flow");
+    let (flow, blend) = interpolation_psnr((3.3, -1.7, 0.0, 1.0), "flow");
     eprintln!("translation: flow {flow:.2} dB, cross-fade {blend:.2} dB");
     assert!(flow > 32.0, "flow interpolation PSNR {flow:.2} dB");
     assert!(flow > blend + 6.0, "flow {flow:.2} dB should beat a cross-fade {blend:.2} dB clearly");
     // Blend mode really is the cross-fade (within rounding).
-    let (b, reference) = interpolation_psnr((3.3, -1.7), "blend");
+    let (b, reference) = interpolation_psnr((3.3, -1.7, 0.0, 1.0), "blend");
     assert!((b - reference).abs() < 0.5, "blend {b:.2} vs cross-fade {reference:.2}");
+}
+
+#[test]
+fn flow_follows_rotation_and_zoom() {
+    // 0.8 degrees and 1.5% zoom per output frame, plus a drift: 1.6 degrees and 3% between inputs.
+    let (flow, blend) = interpolation_psnr((1.1, 0.7, 0.8f32.to_radians(), 1.015), "flow");
+    eprintln!("rotation + zoom: flow {flow:.2} dB, cross-fade {blend:.2} dB");
+    assert!(flow > 30.0, "flow interpolation PSNR {flow:.2} dB");
+    assert!(flow > blend + 4.0, "flow {flow:.2} dB should beat a cross-fade {blend:.2} dB clearly");
+}
+
+#[test]
+fn caps_change_drains_and_restarts() {
+    init();
+    let e = gst::ElementFactory::make("aiinterpolate").build().unwrap();
+    let mut h = Harness::with_element(&e, Some("sink"), Some("src"));
+    let ph = photo();
+    let small = rgb_info(40, 30, 10);
+    h.set_src_caps(small.to_caps().unwrap());
+    h.push(frame_buffer(&small, &ph.crop(0, 0, 40, 30), 0)).unwrap();
+    h.push(frame_buffer(&small, &ph.crop(2, 0, 40, 30), 100)).unwrap();
+    // New caps mid-stream: the tail of the old stream (last frame and the time after it) comes
+    // out first, at the old size, then the new stream at the new size.
+    let big = rgb_info(64, 48, 10);
+    h.set_src_caps(big.to_caps().unwrap());
+    h.push(frame_buffer(&big, &ph.crop(0, 0, 64, 48), 200)).unwrap();
+    h.push(frame_buffer(&big, &ph.crop(1, 1, 64, 48), 300)).unwrap();
+    let mut sizes = Vec::new();
+    while let Some(b) = h.try_pull() {
+        sizes.push((b.size(), b.pts().unwrap().mseconds()));
+    }
+    let s_small = small.size();
+    let s_big = big.size();
+    assert_eq!(sizes, vec![(s_small, 0), (s_small, 50), (s_small, 100), (s_small, 150), (s_big, 200), (s_big, 250)]);
 }
 
 #[test]
