@@ -60,7 +60,8 @@ impl Image {
     }
 }
 
-fn to_planar(img: &Image) -> Vec<f32> {
+/// Planar RGB floats 0..1 (CHW, the kernels' canonical layout) of `img`.
+pub fn to_planar(img: &Image) -> Vec<f32> {
     let n = img.width * img.height;
     let mut out = vec![0f32; 3 * n];
     for i in 0..n {
@@ -71,7 +72,8 @@ fn to_planar(img: &Image) -> Vec<f32> {
     out
 }
 
-fn from_planar(p: &[f32], w: usize, h: usize) -> Image {
+/// An image from planar RGB floats 0..1 (rounded, clamped).
+pub fn from_planar(p: &[f32], w: usize, h: usize) -> Image {
     let n = w * h;
     let mut rgb = vec![0u8; 3 * n];
     for i in 0..n {

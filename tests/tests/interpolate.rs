@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use gst::prelude::*;
 use gst_ai_kernels::{Filter, warp};
-use gst_ai_tests::clip::{Image, psnr};
+use gst_ai_tests::clip::{Image, from_planar, psnr, to_planar};
 use gst_ai_tests::{demo_photo, init, load_rgb, parse, run_frames, run_pipeline, test_model};
 use gst_check::Harness;
 use gst_video::prelude::*;
@@ -130,12 +130,7 @@ fn transformed(
 ) -> Image {
     let (pw, ph) = (photo.width, photo.height);
     let n = pw * ph;
-    let mut planar = vec![0f32; 3 * n];
-    for i in 0..n {
-        for c in 0..3 {
-            planar[c * n + i] = photo.rgb[i * 3 + c] as f32 / 255.0;
-        }
-    }
+    let planar = to_planar(photo);
     // Backward map: output pixel p samples the photo at R^-1 (p - c - d) / zoom + c.
     let (cx, cy) = ((x0 + w / 2) as f32, (y0 + h / 2) as f32);
     let (sin, cos) = (-angle).sin_cos();
@@ -150,12 +145,7 @@ fn transformed(
     }
     let mut out = vec![0f32; 3 * n];
     warp(&planar, 3, pw, ph, &flow, &mut out).unwrap();
-    let full = Image {
-        width: pw,
-        height: ph,
-        rgb: (0..3 * n).map(|i| (out[(i % 3) * n + i / 3] * 255.0).round().clamp(0.0, 255.0) as u8).collect(),
-    };
-    full.crop(x0, y0, w, h)
+    from_planar(&out, pw, ph).crop(x0, y0, w, h)
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use gst_ai_kernels::{Colorimetry, Filter, FrameMut, PixelFormat, TensorSpec, unpack, warp};
-use gst_ai_tests::clip::Image;
+use gst_ai_tests::clip::{Image, to_planar};
 use gst_ai_tests::{demo_photo, load_rgb, run_raw};
 
 const W: usize = 1280;
@@ -19,12 +19,7 @@ fn truth(frames: usize) -> Result<Vec<Vec<u8>>, String> {
     let inset = big.crop(900, 500, 400, 260).resized(300, 200, Filter::Bilinear);
     let (bw, bh) = (big.width, big.height);
     let n = bw * bh;
-    let mut planar = vec![0f32; 3 * n];
-    for i in 0..n {
-        for c in 0..3 {
-            planar[c * n + i] = big.rgb[i * 3 + c] as f32 / 255.0;
-        }
-    }
+    let planar = to_planar(&big);
     let info_cm = Colorimetry::default();
     let mut out = Vec::with_capacity(frames);
     let mut flow = vec![0f32; 2 * n];
