@@ -52,6 +52,7 @@ fn every_property_is_documented() {
         ("device", "cuda:N"),
         ("precision", "fp16"),
         ("scale", "read"),
+        ("stats", "p95"),
     ] {
         let at = text.find(&format!("  {prop} ")).unwrap_or_else(|| panic!("property {prop} not listed:\n{text}"));
         let block = &text[at..text.len().min(at + 900)];

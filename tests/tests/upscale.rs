@@ -349,12 +349,15 @@ fn builtin_model_encode_and_decode_back() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("up.mp4");
     let p = parse(&format!(
-        "videotestsrc num-buffers=12 pattern=smpte ! video/x-raw,width=160,height=90,framerate=12/1 ! aiupscale \
+        "videotestsrc num-buffers=12 pattern=smpte ! video/x-raw,width=160,height=90,framerate=12/1 ! aiupscale name=up \
          ! videoconvert ! x264enc speed-preset=ultrafast ! mp4mux ! filesink location={}",
         file.display()
     ));
     let r = run_pipeline(&p, Duration::from_secs(120));
     assert!(r.errors.is_empty() && r.eos, "{r:?}");
+    let stats = p.by_name("up").unwrap().property::<gst::Structure>("stats");
+    assert_eq!(stats.get::<u64>("frames").unwrap(), 12, "{stats}");
+    assert!(stats.get::<f64>("mean-ms").unwrap() > 0.0 && stats.get::<f64>("p95-ms").unwrap() > 0.0, "{stats}");
     let loaded: Vec<_> = r.element_messages.iter().filter(|s| s.name() == "ai-model").collect();
     assert!(loaded.iter().any(|s| s.get::<String>("stage").unwrap() == "loaded"), "{:?}", r.element_messages);
     // Decode it back: 12 frames of 320x180.

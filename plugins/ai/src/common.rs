@@ -1,6 +1,8 @@
 //! What every element shares: the `precision` property's enum, the translation of runtime
 //! errors into GStreamer error messages, and views of `VideoFrameRef`s as kernel frames.
 
+use std::collections::VecDeque;
+
 use gst::glib;
 use gst_ai_kernels::{Colorimetry, Frame, FrameMut, PixelFormat, YuvMatrix};
 use gst_ai_runtime::{Error, Precision};
@@ -113,4 +115,34 @@ pub fn frame_view_mut<'a>(f: &'a mut VideoFrameRef<&mut gst::BufferRef>) -> Resu
     let planes = f.planes_data_mut();
     let planes: Vec<&mut [u8]> = planes.into_iter().take(n).collect();
     FrameMut::new(format, w, h, planes, &strides, colorimetry).map_err(|e| e.to_string())
+}
+
+/// Processing times of the last frames, for the elements' `stats`: a bounded window so a long
+/// stream reports its recent behaviour.
+#[derive(Default)]
+pub struct Timings {
+    ms: VecDeque<f64>,
+}
+
+impl Timings {
+    const WINDOW: usize = 512;
+
+    pub fn record(&mut self, ms: f64) {
+        if self.ms.len() == Self::WINDOW {
+            self.ms.pop_front();
+        }
+        self.ms.push_back(ms);
+    }
+
+    /// (mean, 95th percentile) in milliseconds; zeros before the first frame.
+    pub fn mean_p95(&self) -> (f64, f64) {
+        if self.ms.is_empty() {
+            return (0.0, 0.0);
+        }
+        let mut sorted: Vec<f64> = self.ms.iter().copied().collect();
+        sorted.sort_by(|a, b| a.total_cmp(b));
+        let mean = sorted.iter().sum::<f64>() / sorted.len() as f64;
+        let p95 = sorted[((sorted.len() as f64 * 0.95) as usize).min(sorted.len() - 1)];
+        (mean, p95)
+    }
 }

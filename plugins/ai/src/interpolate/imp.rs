@@ -4,7 +4,6 @@
 //! of look-ahead); an output that lands exactly on an input frame is that frame's buffer, others
 //! are interpolated by the mode in use. Nothing is pushed downstream while a lock is held.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::Instant;
@@ -87,23 +86,13 @@ struct Stats {
     passed: u64,
     scene_cuts: u64,
     degraded: u64,
-    /// Processing time of the last interpolated frames, in milliseconds.
-    times: VecDeque<f64>,
+    /// Processing time of the last interpolated frames.
+    times: common::Timings,
 }
 
 impl Stats {
-    fn record(&mut self, ms: f64) {
-        if self.times.len() == 512 {
-            self.times.pop_front();
-        }
-        self.times.push_back(ms);
-    }
-
     fn structure(&self) -> gst::Structure {
-        let mut sorted: Vec<f64> = self.times.iter().copied().collect();
-        sorted.sort_by(|a, b| a.total_cmp(b));
-        let mean = if sorted.is_empty() { 0.0 } else { sorted.iter().sum::<f64>() / sorted.len() as f64 };
-        let p95 = sorted.get(((sorted.len() as f64 * 0.95) as usize).min(sorted.len().saturating_sub(1))).copied();
+        let (mean, p95) = self.times.mean_p95();
         gst::Structure::builder("ai-interpolate-stats")
             .field("frames-in", self.frames_in)
             .field("frames-out", self.frames_out)
@@ -112,7 +101,7 @@ impl Stats {
             .field("scene-cuts", self.scene_cuts)
             .field("degraded", self.degraded)
             .field("mean-ms", mean)
-            .field("p95-ms", p95.unwrap_or(0.0))
+            .field("p95-ms", p95)
             .build()
     }
 }
@@ -426,7 +415,7 @@ impl AiInterpolate {
         let c = &mut st.cost[mode as usize];
         *c = Some(c.map_or(secs, |old| 0.8 * old + 0.2 * secs));
         stats.interpolated += 1;
-        stats.record(secs * 1e3);
+        stats.times.record(secs * 1e3);
         Ok(out)
     }
 

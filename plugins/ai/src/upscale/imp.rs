@@ -56,10 +56,18 @@ struct State {
     info: Option<(gst_video::VideoInfo, gst_video::VideoInfo)>,
 }
 
+/// What the `stats` property reports.
+#[derive(Default)]
+struct Stats {
+    frames: u64,
+    times: common::Timings,
+}
+
 #[derive(Default)]
 pub struct AiUpscale {
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
+    stats: Mutex<Stats>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -182,6 +190,14 @@ impl ObjectImpl for AiUpscale {
                     )
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
+                    .nick("Statistics")
+                    .blurb(
+                        "frames upscaled since the element started, and the processing time per frame over the \
+                         last 512 frames (mean-ms, p95-ms) with the frame rate it allows (fps)",
+                    )
+                    .read_only()
+                    .build(),
                 glib::ParamSpecUInt::builder("scale")
                     .nick("Scale")
                     .blurb("The model's scale factor (output size / input size); 0 until the model is loaded in PAUSED")
@@ -222,6 +238,17 @@ impl ObjectImpl for AiUpscale {
             "tile-overlap" => s.tile_overlap.to_value(),
             "device" => s.device.to_value(),
             "precision" => s.precision.to_value(),
+            "stats" => {
+                let st = lock(&self.stats);
+                let (mean, p95) = st.times.mean_p95();
+                gst::Structure::builder("ai-upscale-stats")
+                    .field("frames", st.frames)
+                    .field("mean-ms", mean)
+                    .field("p95-ms", p95)
+                    .field("fps", if mean > 0.0 { 1000.0 / mean } else { 0.0 })
+                    .build()
+                    .to_value()
+            }
             "scale" => {
                 drop(s);
                 (self.scale().unwrap_or(0) as u32).to_value()
@@ -297,6 +324,7 @@ impl BaseTransformImpl for AiUpscale {
         gst::info!(CAT, imp = self, "model {name}: {contract:?}");
         self.post_model_message(&name, "loaded", t0.elapsed().as_secs_f64());
         *lock(&self.state) = Some(State { upscaler: Upscaler::new(model, contract), info: None });
+        *lock(&self.stats) = Stats::default();
         self.obj().notify("scale");
         Ok(())
     }
@@ -405,12 +433,18 @@ impl VideoFilterImpl for AiUpscale {
         let Some(state) = state.as_mut() else {
             return Err(gst::FlowError::NotNegotiated);
         };
+        let started = Instant::now();
         let result = common::frame_view(inframe).and_then(|src| {
             let mut dst = common::frame_view_mut(outframe)?;
             state.upscaler.process(&src, &mut dst, params).map_err(|e| e.to_string())
         });
         match result {
-            Ok(()) => Ok(gst::FlowSuccess::Ok),
+            Ok(()) => {
+                let mut stats = lock(&self.stats);
+                stats.frames += 1;
+                stats.times.record(started.elapsed().as_secs_f64() * 1e3);
+                Ok(gst::FlowSuccess::Ok)
+            }
             Err(e) => {
                 gst::element_imp_error!(self, gst::StreamError::Failed, ["aiupscale: {e}"]);
                 Err(gst::FlowError::Error)
