@@ -368,6 +368,18 @@ fn strips(img: &Image, truth: &Image, t: f32, step: f32) -> (f64, f64) {
     (behind, ahead)
 }
 
+/// How far the object moves between the two frames of the occlusion scene.
+const STEP: f32 = 12.0;
+
+/// The occlusion scene: a photographed object moving `STEP` px right over a static 288x208
+/// photograph; frames 0 and 1 and the true frame at time `t`.
+fn occlusion_frames(t: f32) -> (Image, Image, Image) {
+    let background = Image::photo().moved(288, 208, 16.0, 16.0, (0.0, 0.0));
+    let object = Image::coffee();
+    let frame = |x: f32| object_scene(&background, &object, x);
+    (frame(OBJ_X), frame(OBJ_X + STEP), frame(OBJ_X + t * STEP))
+}
+
 #[test]
 fn occluded_background_comes_from_the_frame_that_shows_it() {
     // A photographed object moves 12 px right over a static photograph. With
@@ -375,12 +387,9 @@ fn occluded_background_comes_from_the_frame_that_shows_it() {
     // frame), the background uncovered behind the object must come from
     // frame 1 and the background about to be covered from frame 0; blending
     // both frames (1 - t) : t without visibility ghosts the object there.
-    let (w, h) = (288, 208);
-    let background = Image::photo().moved(w, h, 16.0, 16.0, (0.0, 0.0));
-    let object = Image::coffee();
-    let (step, t) = (12.0f32, 0.5f32);
-    let (f0, f1) = (object_scene(&background, &object, OBJ_X), object_scene(&background, &object, OBJ_X + step));
-    let truth = object_scene(&background, &object, OBJ_X + t * step);
+    let (step, t) = (STEP, 0.5f32);
+    let (f0, f1, truth) = occlusion_frames(t);
+    let (w, h) = (f0.w, f0.h);
     let n = w * h;
     let (mut f01, mut f10) = (vec![0.0; 2 * n], vec![0.0; 2 * n]);
     for y in OBJ_Y as usize..OBJ_Y as usize + OBJ_SIZE {
@@ -417,12 +426,8 @@ fn occlusion_with_estimated_flows_beats_plain_blending() {
     // The same scene with the flows estimated at the default 1/4 resolution:
     // the object's edges are only resolved to a few pixels there, so the
     // strips themselves improve little, but the frame as a whole must.
-    let (w, h) = (288, 208);
-    let background = Image::photo().moved(w, h, 16.0, 16.0, (0.0, 0.0));
-    let object = Image::coffee();
-    let (step, t) = (12.0f32, 0.5f32);
-    let (f0, f1) = (object_scene(&background, &object, OBJ_X), object_scene(&background, &object, OBJ_X + step));
-    let truth = object_scene(&background, &object, OBJ_X + t * step);
+    let (step, t) = (STEP, 0.5f32);
+    let (f0, f1, truth) = occlusion_frames(t);
     let (out, f01, f10) = interp(&f0, &f1, &FlowParams::default(), t);
     let plain = without_visibility(&f0, &f1, &f01, &f10, t);
     let ((ob, oa), (pb, pa)) = (strips(&out, &truth, t, step), strips(&plain, &truth, t, step));
