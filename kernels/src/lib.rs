@@ -17,6 +17,7 @@ mod error;
 mod flow;
 mod frame;
 mod resize;
+mod style;
 mod tensor;
 mod tile;
 
@@ -25,5 +26,6 @@ pub use error::KernelError;
 pub use flow::{FlowParams, FlowWorkspace, interpolate, luma, optical_flow, scene_change, warp};
 pub use frame::{Colorimetry, Frame, FrameMut, PixelFormat, YuvMatrix};
 pub use resize::{Filter, resize};
+pub use style::{mix, preserve_colors, retensor, temporal_blend, temporal_confidence};
 pub use tensor::{ChannelOrder, Layout, Rect, TensorSpec, ValueRange};
 pub use tile::{Tile, TileMerger, plan_tiles};

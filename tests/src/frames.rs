@@ -4,6 +4,7 @@
 use gst_video::{VideoFormat, VideoFrameExt, VideoInfo};
 
 use crate::Rng;
+use crate::clip::Image;
 
 /// Alpha value put into test frames: constant, so the bilinear alpha resize keeps it exactly.
 pub const ALPHA: u8 = 200;
@@ -122,4 +123,34 @@ pub fn nearest_diff(
         f => panic!("no expectation for {f:?}"),
     }
     worst
+}
+
+/// An RGB buffer in `info`'s layout holding `img`, with the given timestamp.
+pub fn frame_buffer(info: &gst_video::VideoInfo, img: &Image, pts_ms: u64) -> gst::Buffer {
+    let mut b = gst::Buffer::with_size(info.size()).unwrap();
+    {
+        let bm = b.get_mut().unwrap();
+        bm.set_pts(gst::ClockTime::from_mseconds(pts_ms));
+        let mut f = gst_video::VideoFrameRef::from_buffer_ref_writable(bm, info).unwrap();
+        let stride = f.plane_stride()[0] as usize;
+        let d = f.plane_data_mut(0).unwrap();
+        for y in 0..img.height {
+            d[y * stride..y * stride + img.width * 3]
+                .copy_from_slice(&img.rgb[y * img.width * 3..(y + 1) * img.width * 3]);
+        }
+    }
+    b
+}
+
+/// The picture of an RGB buffer in `info`'s layout.
+pub fn buffer_image(info: &gst_video::VideoInfo, b: &gst::BufferRef) -> Image {
+    let f = gst_video::VideoFrameRef::from_buffer_ref_readable(b, info).unwrap();
+    let (w, h) = (info.width() as usize, info.height() as usize);
+    let stride = f.plane_stride()[0] as usize;
+    let d = f.plane_data(0).unwrap();
+    let mut rgb = Vec::with_capacity(w * h * 3);
+    for y in 0..h {
+        rgb.extend_from_slice(&d[y * stride..y * stride + w * 3]);
+    }
+    Image { width: w, height: h, rgb }
 }

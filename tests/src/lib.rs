@@ -4,6 +4,7 @@
 
 pub mod clip;
 pub mod frames;
+pub mod motion;
 
 use std::path::PathBuf;
 use std::sync::Once;
@@ -11,6 +12,15 @@ use std::time::Duration;
 
 use gst::prelude::*;
 use gst_video::prelude::*;
+
+/// Runs the launch line `desc` and returns its error messages joined, failing the test when it
+/// reaches EOS or posts no error.
+pub fn expect_error(desc: &str) -> String {
+    init();
+    let r = run_pipeline(&parse(desc), Duration::from_secs(30));
+    assert!(!r.eos && !r.errors.is_empty(), "expected an error: {desc}: {r:?}");
+    r.errors.join(" | ")
+}
 
 /// Initialises GStreamer and registers the `ai` plugin from this build (no plugin path needed).
 pub fn init() {

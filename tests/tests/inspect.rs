@@ -38,8 +38,36 @@ fn inspect(what: &str) -> String {
 #[test]
 fn plugin_is_listed() {
     let text = inspect("ai");
-    assert!(text.contains("aiupscale"), "{text}");
+    for element in ["aiupscale", "aiinterpolate", "aistylize"] {
+        assert!(text.contains(element), "{element} missing from:\n{text}");
+    }
     assert!(text.contains("libgstai.so"), "{text}");
+}
+
+#[test]
+fn every_aistylize_property_is_documented() {
+    let text = inspect("aistylize");
+    for (prop, words) in [
+        ("model", "AnimeGANv2"),
+        ("style", "pencil"),
+        ("strength", "0 gives the input exactly"),
+        ("temporal-consistency", "optical flow"),
+        ("preserve-colors", "chroma"),
+        ("fit", "resize"),
+        ("tile-size", "0 = the whole frame"),
+        ("tile-overlap", "feathered"),
+        ("scene-threshold", "unrelated"),
+        ("device", "cuda:N"),
+        ("stats", "p95"),
+    ] {
+        // Long names run into the colon: "  temporal-consistency: ...".
+        let at = text
+            .find(&format!("  {prop} "))
+            .or_else(|| text.find(&format!("  {prop}:")))
+            .unwrap_or_else(|| panic!("property {prop} not listed:\n{text}"));
+        let block = &text[at..text.len().min(at + 900)];
+        assert!(block.contains(words), "property {prop} lacks '{words}':\n{block}");
+    }
 }
 
 #[test]

@@ -9,9 +9,9 @@ use std::time::Duration;
 use gst::prelude::*;
 use gst_ai_kernels::{Filter, warp};
 use gst_ai_tests::clip::{Image, from_planar, psnr, to_planar};
-use gst_ai_tests::{demo_photo, init, load_rgb, parse, run_frames, run_pipeline, test_model};
+use gst_ai_tests::frames::{buffer_image, frame_buffer};
+use gst_ai_tests::{demo_photo, expect_error, init, load_rgb, parse, run_frames, run_pipeline, test_model};
 use gst_check::Harness;
-use gst_video::prelude::*;
 
 /// Runs `desc` (ending in `appsink name=sink`) and returns (pts ns, duration ns, flags) of every
 /// output buffer.
@@ -79,34 +79,6 @@ fn factor_property_and_default_doubling() {
 
 fn rgb_info(w: u32, h: u32, fps: i32) -> gst_video::VideoInfo {
     gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgb, w, h).fps(gst::Fraction::new(fps, 1)).build().unwrap()
-}
-
-fn frame_buffer(info: &gst_video::VideoInfo, img: &Image, pts_ms: u64) -> gst::Buffer {
-    let mut b = gst::Buffer::with_size(info.size()).unwrap();
-    {
-        let bm = b.get_mut().unwrap();
-        bm.set_pts(gst::ClockTime::from_mseconds(pts_ms));
-        let mut f = gst_video::VideoFrameRef::from_buffer_ref_writable(bm, info).unwrap();
-        let stride = f.plane_stride()[0] as usize;
-        let d = f.plane_data_mut(0).unwrap();
-        for y in 0..img.height {
-            d[y * stride..y * stride + img.width * 3]
-                .copy_from_slice(&img.rgb[y * img.width * 3..(y + 1) * img.width * 3]);
-        }
-    }
-    b
-}
-
-fn buffer_image(info: &gst_video::VideoInfo, b: &gst::BufferRef) -> Image {
-    let f = gst_video::VideoFrameRef::from_buffer_ref_readable(b, info).unwrap();
-    let (w, h) = (info.width() as usize, info.height() as usize);
-    let stride = f.plane_stride()[0] as usize;
-    let d = f.plane_data(0).unwrap();
-    let mut rgb = Vec::with_capacity(w * h * 3);
-    for y in 0..h {
-        rgb.extend_from_slice(&d[y * stride..y * stride + w * 3]);
-    }
-    Image { width: w, height: h, rgb }
 }
 
 fn photo() -> Image {
@@ -385,13 +357,6 @@ fn latency_includes_one_input_frame() {
     assert!(live);
     let (_, up_min, _) = up.result();
     assert!(min >= up_min + gst::ClockTime::from_mseconds(40), "latency {min} must add one 25 fps frame to {up_min}");
-}
-
-fn expect_error(desc: &str) -> String {
-    init();
-    let r = run_pipeline(&parse(desc), Duration::from_secs(30));
-    assert!(!r.eos && !r.errors.is_empty(), "expected an error: {desc}: {r:?}");
-    r.errors.join(" | ")
 }
 
 #[test]

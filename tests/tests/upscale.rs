@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use gst::prelude::*;
 use gst_ai_tests::frames::{nearest_diff, random_frame};
-use gst_ai_tests::{Rng, init, parse, run_pipeline, test_model};
+use gst_ai_tests::{Rng, expect_error, init, parse, run_pipeline, test_model};
 use gst_check::Harness;
 use gst_video::{VideoFormat, VideoInfo};
 
@@ -282,15 +282,6 @@ fn upstream_size_is_derived_from_downstream_caps() {
 
 /// Runs `desc` and returns the first error message, asserting that the pipeline reported one
 /// (and did not hang or crash).
-fn expect_error(desc: &str) -> String {
-    init();
-    let p = parse(desc);
-    let r = run_pipeline(&p, Duration::from_secs(30));
-    assert!(!r.eos, "expected an error, the pipeline reached EOS: {desc}");
-    assert!(!r.errors.is_empty(), "expected an error: {desc}");
-    r.errors.join(" | ")
-}
-
 #[test]
 fn error_missing_model_file() {
     let e = expect_error("videotestsrc num-buffers=2 ! aiupscale model=/nonexistent/sr.onnx ! fakesink");

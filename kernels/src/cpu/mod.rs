@@ -10,6 +10,7 @@ pub(crate) mod pack;
 pub(crate) mod par;
 pub(crate) mod resize;
 pub(crate) mod scene;
+pub(crate) mod style;
 pub(crate) mod tile;
 pub(crate) mod unpack;
 pub(crate) mod yuv;

@@ -2,10 +2,14 @@
 //! errors into GStreamer error messages, and views of `VideoFrameRef`s as kernel frames.
 
 use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use gst::glib;
+use gst::prelude::*;
 use gst_ai_kernels::{Colorimetry, Frame, FrameMut, PixelFormat, YuvMatrix};
-use gst_ai_runtime::{Error, Precision};
+use gst_ai_runtime::model::{Model, ModelSource};
+use gst_ai_runtime::{Device, DeviceRequest, Error, Precision, device};
 use gst_video::{VideoFormat, VideoFrameExt, VideoFrameRef, VideoInfo};
 
 /// The caps formats every image element accepts, in the order of preference.
@@ -145,4 +149,55 @@ impl Timings {
         let p95 = sorted[((sorted.len() as f64 * 0.95) as usize).min(sorted.len() - 1)];
         (mean, p95)
     }
+}
+
+/// The `device` property every model-running element has.
+pub fn device_pspec() -> glib::ParamSpec {
+    glib::ParamSpecString::builder("device")
+        .nick("Device")
+        .blurb(
+            "Where the model runs: auto (CUDA when usable, else CPU; the choice is logged), cpu, cuda or cuda:N \
+             (an error at start when CUDA is not usable, never a silent fallback)",
+        )
+        .default_value(Some("auto"))
+        .mutable_ready()
+        .build()
+}
+
+/// Resolves a `device` property value to a device and the reason for the choice; the error is
+/// the message an element posts when it cannot start.
+pub fn resolve_device(device: &str) -> Result<(Device, &'static str), gst::ErrorMessage> {
+    let request: DeviceRequest = device.parse().map_err(|e| start_error(&e))?;
+    device::resolve(request).map_err(|e| start_error(&e))
+}
+
+/// Loads (or takes from the shared cache) a model for `element`, posting `ai-model` element
+/// messages before ("loading") and after ("loaded", with the seconds it took).
+pub fn load_model(
+    element: &gst::Element,
+    source: &ModelSource,
+    device: Device,
+    precision: Precision,
+) -> Result<Arc<Model>, gst::ErrorMessage> {
+    let name = source.display_name();
+    let post = |stage: &str, seconds: f64| {
+        let factory = element.factory().map(|f| f.name().to_string()).unwrap_or_default();
+        let s = gst::Structure::builder("ai-model")
+            .field("element", factory)
+            .field("model", name.as_str())
+            .field("stage", stage)
+            .field("seconds", seconds)
+            .build();
+        let _ = element.post_message(gst::message::Element::builder(s).src(element).build());
+    };
+    let t0 = Instant::now();
+    post("loading", 0.0);
+    let model = gst_ai_runtime::load(source, device, precision).map_err(|e| start_error(&e))?;
+    post("loaded", t0.elapsed().as_secs_f64());
+    Ok(model)
+}
+
+/// Locks a mutex, using the data even if another thread panicked while holding it.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -8,10 +8,12 @@ use gst::glib;
 
 pub mod common;
 pub mod interpolate;
+pub mod stylize;
 pub mod upscale;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     interpolate::register(plugin)?;
+    stylize::register(plugin)?;
     upscale::register(plugin)?;
     Ok(())
 }

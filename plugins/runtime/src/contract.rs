@@ -11,7 +11,18 @@ use half::f16;
 use crate::error::{Error, Result};
 use crate::model::{ElemType, InputData, Model, TensorInfo};
 
-const FAMILY: &str = "super-resolution";
+/// What a model family's contract assumes where neither the graph nor the manifest says.
+#[derive(Clone, Copy, Debug)]
+pub struct Family {
+    /// For messages: "super-resolution", "style transfer", ...
+    pub name: &'static str,
+    pub range: ValueRange,
+    /// Input width and height are padded up to a multiple of this.
+    pub multiple: usize,
+}
+
+/// The super-resolution family: RGB 0..1, any size.
+pub const SUPER_RESOLUTION: Family = Family { name: "super-resolution", range: ValueRange::Unit, multiple: 1 };
 
 /// How to feed a super-resolution model and read it back.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,12 +39,13 @@ pub struct SrContract {
 }
 
 fn contract_err(
+    family: &Family,
     model: &Model,
     what: impl Into<String>,
     expected: impl Into<String>,
     found: impl Into<String>,
 ) -> Error {
-    Error::contract(&model.name, FAMILY, what, expected, found)
+    Error::contract(&model.name, family.name, what, expected, found)
 }
 
 /// Position of (channel, height, width) in a rank-4 shape.
@@ -44,11 +56,12 @@ fn axes(layout: Layout) -> (usize, usize, usize) {
     }
 }
 
-fn check_image_tensor(model: &Model, t: &TensorInfo, role: &str, layout: Layout) -> Result<()> {
+fn check_image_tensor(family: &Family, model: &Model, t: &TensorInfo, role: &str, layout: Layout) -> Result<()> {
     match t.elem {
         Some(ElemType::F32) | Some(ElemType::F16) => {}
         _ => {
             return Err(contract_err(
+                family,
                 model,
                 format!("{role} '{}' element type", t.name),
                 "float32 or float16",
@@ -58,6 +71,7 @@ fn check_image_tensor(model: &Model, t: &TensorInfo, role: &str, layout: Layout)
     }
     if t.shape.len() != 4 {
         return Err(contract_err(
+            family,
             model,
             format!("{role} '{}' shape", t.name),
             "a rank-4 image tensor (NCHW or NHWC)",
@@ -67,6 +81,7 @@ fn check_image_tensor(model: &Model, t: &TensorInfo, role: &str, layout: Layout)
     let (c, _, _) = axes(layout);
     if t.shape[c] >= 0 && t.shape[c] != 3 {
         return Err(contract_err(
+            family,
             model,
             format!("{role} '{}' channels", t.name),
             format!("3 (RGB) at dimension {c} ({layout:?})"),
@@ -75,6 +90,7 @@ fn check_image_tensor(model: &Model, t: &TensorInfo, role: &str, layout: Layout)
     }
     if t.shape[0] > 1 {
         return Err(contract_err(
+            family,
             model,
             format!("{role} '{}' batch", t.name),
             "1 or dynamic",
@@ -86,12 +102,13 @@ fn check_image_tensor(model: &Model, t: &TensorInfo, role: &str, layout: Layout)
 
 /// Guesses the layout from where the 3 channels sit; both dynamic means NCHW (vs-mlrt and the
 /// PyTorch exports); a 1-channel model is reported as such rather than as "no layout".
-fn infer_layout(model: &Model, t: &TensorInfo) -> Result<Layout> {
+pub(crate) fn infer_layout(family: &Family, model: &Model, t: &TensorInfo) -> Result<Layout> {
     if let Some(l) = model.manifest.layout {
         return Ok(l);
     }
     if t.shape.len() != 4 {
         return Err(contract_err(
+            family,
             model,
             format!("input '{}' shape", t.name),
             "a rank-4 image tensor (NCHW or NHWC)",
@@ -112,6 +129,7 @@ fn infer_layout(model: &Model, t: &TensorInfo) -> Result<Layout> {
                 _ => "no 3-channel dimension".to_string(),
             };
             return Err(contract_err(
+                family,
                 model,
                 format!("input '{}' channels", t.name),
                 "3 (RGB) at dimension 1 (NCHW) or 3 (NHWC)",
@@ -129,9 +147,15 @@ impl SrContract {
     /// Matches `model` to the super-resolution contract; may run the model once on a small
     /// probe input to learn the scale when the graph's shapes do not fix it.
     pub fn detect(model: &Model) -> Result<Self> {
+        Self::detect_with(model, &SUPER_RESOLUTION)
+    }
+
+    /// [`detect`](Self::detect) for any image-to-image family, with its defaults.
+    pub fn detect_with(model: &Model, family: &Family) -> Result<Self> {
         if model.inputs.len() != 1 {
             let names: Vec<&str> = model.inputs.iter().map(|t| t.name.as_str()).collect();
             return Err(contract_err(
+                family,
                 model,
                 "number of inputs",
                 "1 (an image)",
@@ -139,20 +163,20 @@ impl SrContract {
             ));
         }
         let Some(output) = model.outputs.first() else {
-            return Err(contract_err(model, "number of outputs", "1 (an image)", "0"));
+            return Err(contract_err(family, model, "number of outputs", "1 (an image)", "0"));
         };
         let input = &model.inputs[0];
-        let layout = infer_layout(model, input)?;
-        check_image_tensor(model, input, "input", layout)?;
-        check_image_tensor(model, output, "output", layout)?;
+        let layout = infer_layout(family, model, input)?;
+        check_image_tensor(family, model, input, "input", layout)?;
+        check_image_tensor(family, model, output, "output", layout)?;
         let input_elem = input.elem.unwrap_or(ElemType::Other);
         let (_, ha, wa) = axes(layout);
         let static_size =
             (input.shape[ha] > 0 && input.shape[wa] > 0).then(|| (input.shape[wa] as usize, input.shape[ha] as usize));
-        let multiple = model.manifest.multiple.unwrap_or(1);
+        let multiple = model.manifest.multiple.unwrap_or(family.multiple);
         let spec = TensorSpec {
             layout,
-            range: model.manifest.range.unwrap_or(ValueRange::Unit),
+            range: model.manifest.range.unwrap_or(family.range),
             order: model.manifest.channel_order.unwrap_or(ChannelOrder::Rgb),
         };
         let mut c = SrContract {
@@ -168,16 +192,23 @@ impl SrContract {
             .then(|| (output.shape[wa] as usize, output.shape[ha] as usize));
         c.scale = match (model.manifest.scale, static_size, static_out) {
             (Some(s), _, _) => s,
-            (None, Some(i), Some(o)) => Self::ratio(model, &c.output, i, o)?,
-            _ => c.probe(model)?,
+            (None, Some(i), Some(o)) => Self::ratio(family, model, &c.output, i, o)?,
+            _ => c.probe(family, model)?,
         };
         Ok(c)
     }
 
-    fn ratio(model: &Model, output: &str, (iw, ih): (usize, usize), (ow, oh): (usize, usize)) -> Result<usize> {
+    fn ratio(
+        family: &Family,
+        model: &Model,
+        output: &str,
+        (iw, ih): (usize, usize),
+        (ow, oh): (usize, usize),
+    ) -> Result<usize> {
         let s = ow / iw;
         if s == 0 || ow != s * iw || oh != s * ih {
             return Err(contract_err(
+                family,
                 model,
                 format!("output '{output}' size for a {iw}x{ih} input"),
                 "the same integer multiple of the input's width and height",
@@ -188,7 +219,7 @@ impl SrContract {
     }
 
     /// Runs the model on a small mid-grey frame to measure its scale.
-    fn probe(&self, model: &Model) -> Result<usize> {
+    fn probe(&self, family: &Family, model: &Model) -> Result<usize> {
         let (w, h) = self.static_size.unwrap_or((round_up(48, self.multiple), round_up(32, self.multiple)));
         let (shape, n) = self.input_shape(w, h);
         let data = vec![0.5f32; n];
@@ -213,13 +244,14 @@ impl SrContract {
         let (c, ha, wa) = axes(self.spec.layout);
         if dims.len() != 4 || dims[c] != 3 {
             return Err(contract_err(
+                family,
                 model,
                 format!("output '{}' for a {w}x{h} input", self.output),
                 "a 3-channel image",
                 format!("shape {dims:?}"),
             ));
         }
-        Self::ratio(model, &self.output, (w, h), (dims[wa], dims[ha]))
+        Self::ratio(family, model, &self.output, (w, h), (dims[wa], dims[ha]))
     }
 
     /// The input tensor's shape for a w x h image, and its element count.

@@ -11,8 +11,10 @@ pub mod env;
 pub mod error;
 pub mod manifest;
 pub mod model;
+pub mod onnx_graph;
 pub mod rate;
 pub mod rife;
+pub mod style;
 pub mod upscale;
 
 pub use contract::SrContract;

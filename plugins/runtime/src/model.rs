@@ -20,10 +20,12 @@ use crate::manifest::Manifest;
 /// Where a model comes from.
 #[derive(Clone, Debug)]
 pub enum ModelSource {
-    /// Embedded in the plugin: a short name (for messages and the cache) and the ONNX bytes.
+    /// Embedded in the plugin: a short name (for messages and the cache), the ONNX bytes and
+    /// its manifest as JSON text (empty: none).
     Builtin {
         name: &'static str,
         bytes: &'static [u8],
+        manifest: &'static str,
     },
     File(PathBuf),
 }
@@ -60,6 +62,22 @@ impl ModelSource {
             Self::Builtin { name, .. } => format!("built-in '{name}'"),
             Self::File(p) => p.display().to_string(),
         }
+    }
+}
+
+impl ModelSource {
+    /// The graph's nodes, read from the ONNX file (or the embedded bytes).
+    pub fn graph(&self) -> Result<crate::onnx_graph::Graph> {
+        let read;
+        let bytes = match self {
+            Self::Builtin { bytes, .. } => *bytes,
+            Self::File(path) => {
+                read = std::fs::read(path)
+                    .map_err(|e| Error::ModelLoad { model: self.display_name(), why: e.to_string() })?;
+                &read[..]
+            }
+        };
+        crate::onnx_graph::Graph::parse(bytes).map_err(|why| Error::ModelLoad { model: self.display_name(), why })
     }
 }
 
@@ -101,6 +119,7 @@ impl TensorInfo {
 /// A loaded model: the session and what the graph says about itself.
 pub struct Model {
     pub name: String,
+    pub source: ModelSource,
     pub device: Device,
     pub precision: Precision,
     pub inputs: Vec<TensorInfo>,
@@ -196,9 +215,13 @@ impl Model {
         .map_err(|e| load_err(&e))?;
         let manifest = match source {
             ModelSource::File(path) => Manifest::for_model(path)?,
-            ModelSource::Builtin { .. } => Manifest::default(),
+            ModelSource::Builtin { manifest: "", .. } => Manifest::default(),
+            ModelSource::Builtin { name, manifest, .. } => {
+                Manifest::parse(manifest, std::path::Path::new(&format!("builtin:{name}")))?
+            }
         };
         Ok(Self {
+            source: source.clone(),
             inputs: tensor_infos(session.inputs()),
             outputs: tensor_infos(session.outputs()),
             name,

@@ -88,29 +88,54 @@ impl Upscaler {
         if tiles.len() == 1 {
             self.run_tile(src, tiles[0], 0, |w, h, spec, out| Ok(unpack(out, w, h, spec, 0, 0, dst)?))?;
         } else {
-            let key = (dst.width, dst.height, s, overlap);
-            let mut merger = match self.merger.take() {
-                Some((k, m)) if k == key => m,
-                _ => TileMerger::new(dst.width, dst.height, s, overlap),
-            };
-            merger.reset();
-            // A model with a fixed input size cannot be given extra context around a tile.
-            let context = if self.contract.static_size.is_some() { 0 } else { overlap };
-            let result = (|| -> Result<()> {
-                for &tile in &tiles {
-                    self.run_tile(src, tile, context, |w, h, spec, out| Ok(merger.add(tile, out, w, h, spec)?))?;
-                }
-                let image = merger.finish()?;
-                unpack(image, dst.width, dst.height, TensorSpec::CANONICAL, 0, 0, dst)?;
-                Ok(())
-            })();
-            self.merger = Some((key, merger));
-            result?;
+            self.merge_tiles(src, &tiles, overlap, |image| {
+                Ok(unpack(image, dst.width, dst.height, TensorSpec::CANONICAL, 0, 0, dst)?)
+            })?;
         }
         if src.format.has_alpha() {
             copy_alpha(src, dst)?;
         }
         Ok(())
+    }
+
+    /// Runs the model over `src`, tiled as for [`process`](Self::process) (a single tile goes
+    /// through the merger too), and leaves the output in `out` as a canonical image: three planes
+    /// R, G, B in 0..1 (not clamped), scale times the frame's size.
+    pub fn process_canonical(&mut self, src: &Frame, params: TileParams, out: &mut Vec<f32>) -> Result<()> {
+        let (tiles, overlap) = self.tiles(src.width, src.height, params)?;
+        self.merge_tiles(src, &tiles, overlap, |image| {
+            out.clear();
+            out.extend_from_slice(image);
+            Ok(())
+        })
+    }
+
+    /// Runs every tile, blends them in the (kept) merger and hands the canonical image to `consume`.
+    fn merge_tiles(
+        &mut self,
+        src: &Frame,
+        tiles: &[Tile],
+        overlap: usize,
+        consume: impl FnOnce(&[f32]) -> Result<()>,
+    ) -> Result<()> {
+        let s = self.contract.scale;
+        let (ow, oh) = (src.width * s, src.height * s);
+        let key = (ow, oh, s, overlap);
+        let mut merger = match self.merger.take() {
+            Some((k, m)) if k == key => m,
+            _ => TileMerger::new(ow, oh, s, overlap),
+        };
+        merger.reset();
+        // A model with a fixed input size cannot be given extra context around a tile.
+        let context = if self.contract.static_size.is_some() { 0 } else { overlap };
+        let result = (|| -> Result<()> {
+            for &tile in tiles {
+                self.run_tile(src, tile, context, |w, h, spec, out| Ok(merger.add(tile, out, w, h, spec)?))?;
+            }
+            consume(merger.finish()?)
+        })();
+        self.merger = Some((key, merger));
+        result
     }
 
     /// Runs the model on one tile and hands its output for exactly the tile's pixels (width,

@@ -5,7 +5,7 @@
 //! are interpolated by the mode in use. Nothing is pushed downstream while a lock is held.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Instant;
 
 use gst::glib;
@@ -17,14 +17,13 @@ use gst_ai_kernels::{
     FlowParams, FlowWorkspace, Rect, TensorSpec, interpolate as flow_interpolate, luma, optical_flow, pack,
     scene_change, unpack,
 };
-use gst_ai_runtime::device::{self, Precision};
+use gst_ai_runtime::device::Precision;
 use gst_ai_runtime::model::{Model, ModelSource};
 use gst_ai_runtime::rate::{Rate, RateConverter};
 use gst_ai_runtime::rife::{Rife, RifeContract};
-use gst_ai_runtime::{DeviceRequest, load};
 
 use super::Mode;
-use crate::common::{self, AiPrecision};
+use crate::common::{self, AiPrecision, lock};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("aiinterpolate", gst::DebugColorFlags::empty(), Some("AI frame interpolation"))
@@ -159,10 +158,6 @@ pub struct AiInterpolate {
     loaded: Mutex<Option<Loaded>>,
     /// Whether upstream is live (from the last latency query): only then does a mode degrade.
     live: AtomicBool,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn fraction_of(rate: Rate) -> gst::Fraction {
@@ -630,12 +625,11 @@ impl AiInterpolate {
             }
             return Ok(());
         }
-        let request: DeviceRequest = settings.device.parse().map_err(|e| common::start_error(&e))?;
-        let (dev, why) = device::resolve(request).map_err(|e| common::start_error(&e))?;
+        let (dev, why) = common::resolve_device(&settings.device)?;
         gst::info!(CAT, imp = self, "model runs on {dev} ({why})");
         let precision: Precision = settings.precision.into();
         let source = ModelSource::File(settings.model.clone().into());
-        let model = load(&source, dev, precision).map_err(|e| common::start_error(&e))?;
+        let model = common::load_model(self.obj().upcast_ref(), &source, dev, precision)?;
         let contract = RifeContract::detect(&model).map_err(|e| common::start_error(&e))?;
         gst::info!(CAT, imp = self, "model {}: {contract:?}", model.name);
         *lock(&self.loaded) = Some(Loaded { model, rife: Rife::new(contract) });

@@ -3,7 +3,7 @@
 //! process-wide cache) when the element goes to PAUSED; tile parameters may change while
 //! playing and apply from the next frame.
 
-use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::sync::{LazyLock, Mutex};
 use std::time::Instant;
 
 use gst::glib;
@@ -12,11 +12,11 @@ use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use gst_ai_runtime::device::{self, Precision};
+use gst_ai_runtime::device::Precision;
 use gst_ai_runtime::model::{ElemType, ModelSource};
 use gst_ai_runtime::{DeviceRequest, SrContract, TileParams, Upscaler, builtin};
 
-use crate::common::{self, AiPrecision};
+use crate::common::{self, AiPrecision, lock};
 
 static CAT: LazyLock<gst::DebugCategory> =
     LazyLock::new(|| gst::DebugCategory::new("aiupscale", gst::DebugColorFlags::empty(), Some("AI super-resolution")));
@@ -70,23 +70,9 @@ pub struct AiUpscale {
     stats: Mutex<Stats>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 impl AiUpscale {
     fn scale(&self) -> Option<usize> {
         lock(&self.state).as_ref().map(|s| s.upscaler.scale())
-    }
-
-    fn post_model_message(&self, model: &str, stage: &str, seconds: f64) {
-        let s = gst::Structure::builder("ai-model")
-            .field("element", "aiupscale")
-            .field("model", model)
-            .field("stage", stage)
-            .field("seconds", seconds)
-            .build();
-        let _ = self.obj().post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
     }
 }
 
@@ -173,15 +159,7 @@ impl ObjectImpl for AiUpscale {
                     .default_value(DEFAULT_TILE_OVERLAP)
                     .mutable_playing()
                     .build(),
-                glib::ParamSpecString::builder("device")
-                    .nick("Device")
-                    .blurb(
-                        "Where the model runs: auto (CUDA when usable, else CPU; the choice is logged), cpu, \
-                         cuda or cuda:N (an error at start when CUDA is not usable, never a silent fallback)",
-                    )
-                    .default_value(Some(DEFAULT_DEVICE))
-                    .mutable_ready()
-                    .build(),
+                common::device_pspec(),
                 glib::ParamSpecEnum::builder_with_default("precision", DEFAULT_PRECISION)
                     .nick("Precision")
                     .blurb(
@@ -287,16 +265,13 @@ impl BaseTransformImpl for AiUpscale {
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = lock(&self.settings).clone();
-        let request: DeviceRequest = settings.device.parse().map_err(|e| common::start_error(&e))?;
-        let (device, why) = device::resolve(request).map_err(|e| common::start_error(&e))?;
+        let (device, why) = common::resolve_device(&settings.device)?;
         gst::info!(CAT, imp = self, "running on {device} ({why})");
         let precision: Precision = settings.precision.into();
         let source =
             ModelSource::from_property(&settings.model, builtin::SR_X2).map_err(|e| common::start_error(&e))?;
         let name = source.display_name();
-        let t0 = Instant::now();
-        self.post_model_message(&name, "loading", 0.0);
-        let model = gst_ai_runtime::load(&source, device, precision).map_err(|e| common::start_error(&e))?;
+        let model = common::load_model(self.obj().upcast_ref(), &source, device, precision)?;
         let contract = SrContract::detect(&model).map_err(|e| common::start_error(&e))?;
         match (precision, contract.input_elem) {
             (Precision::Fp16, ElemType::F32) => {
@@ -322,7 +297,6 @@ impl BaseTransformImpl for AiUpscale {
             );
         }
         gst::info!(CAT, imp = self, "model {name}: {contract:?}");
-        self.post_model_message(&name, "loaded", t0.elapsed().as_secs_f64());
         *lock(&self.state) = Some(State { upscaler: Upscaler::new(model, contract), info: None });
         *lock(&self.stats) = Stats::default();
         self.obj().notify("scale");

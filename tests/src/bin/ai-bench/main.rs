@@ -1,11 +1,13 @@
 //! `make bench`: tables, each measured in one run on this machine. `ai-bench [upscale]
-//! [interpolate]` runs the named sections (default: all).
+//! [interpolate] [style]` runs the named sections (default: all).
 //!
 //! upscale: aiupscale with the built-in x2 model at 640x360 -> 1280x720 against the bare ONNX
 //! Runtime session on the same model and input size (the element's overhead: pack, unpack,
 //! buffers, GStreamer), and against the kernels' bicubic x2 (what a plain scaler costs). Frames
 //! come from a pan across a real photograph. `GST_AI_BENCH_FRAMES` sets the number of timed
 //! frames.
+//!
+//! style: see `style.rs`.
 //!
 //! interpolate: 1280x720 30 -> 60 fps with aiinterpolate (flow and blend) and with FFmpeg's
 //! minterpolate (mci, aobmc, bidir, vsbmc) on the same I420 input in the same run: a 60 fps
@@ -22,11 +24,16 @@ use gst_ai_tests::{demo_photo, load_rgb, run_frames};
 use ort::session::{Session, builder::GraphOptimizationLevel};
 use ort::value::TensorRef;
 
+/// One bench section: prints its tables, or says why it could not.
+type Section = fn() -> Result<(), String>;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let want = |s: &str| args.is_empty() || args.iter().any(|a| a == s);
     let mut failed = false;
-    for (name, f) in [("upscale", bench_upscale as fn() -> Result<(), String>), ("interpolate", interpolate::bench)] {
+    let sections: [(&str, Section); 3] =
+        [("upscale", bench_upscale), ("interpolate", interpolate::bench), ("style", style::bench)];
+    for (name, f) in sections {
         if want(name)
             && let Err(e) = f()
         {
@@ -40,6 +47,7 @@ fn main() {
 }
 
 mod interpolate;
+mod style;
 
 struct Row {
     what: String,
@@ -60,7 +68,7 @@ fn bench_upscale() -> Result<(), String> {
 
     // The bare session: same ONNX Runtime library, same environment, same model bytes, same
     // options as the runtime uses (full graph optimisation, no spinning), fed a ready-made tensor.
-    let ModelSource::Builtin { bytes, name } = builtin::SR_X2 else { unreachable!("the built-in is embedded") };
+    let ModelSource::Builtin { bytes, name, .. } = builtin::SR_X2 else { unreachable!("the built-in is embedded") };
     let env = gst_ai_runtime::env::environment().map_err(|e| e.to_string())?;
     let mut session = Session::builder(&env)
         .and_then(|b| b.with_optimization_level(GraphOptimizationLevel::All).map_err(Into::into))

@@ -1,0 +1,133 @@
+//! The per-pixel steps of style transfer around the model: converting
+//! between tensor conventions (`retensor`), keeping the input's colours
+//! (`preserve_colors`), the `strength` blend (`mix`), and temporal
+//! consistency: how far the previous stylized frame, warped along the flow,
+//! can be trusted at each pixel (`temporal_confidence`) and the blend with
+//! it (`temporal_blend`).
+//!
+//! Images are planar f32 (`TensorSpec::CANONICAL`: R, G, B planes, 0..1)
+//! unless a spec says otherwise; flows are two planes (x then y) in pixels,
+//! as made by `optical_flow`.
+
+use crate::cpu;
+use crate::error::KernelError;
+use crate::tensor::TensorSpec;
+
+fn image_len(w: usize, h: usize, k: usize, what: &'static str) -> Result<usize, KernelError> {
+    if w == 0 {
+        return Err(KernelError::ZeroSize { what: "image width" });
+    }
+    if h == 0 {
+        return Err(KernelError::ZeroSize { what: "image height" });
+    }
+    w.checked_mul(h).and_then(|n| n.checked_mul(k)).ok_or(KernelError::TooLarge { what })
+}
+
+fn check(what: &str, len: usize, need: usize) -> Result<(), KernelError> {
+    if len != need {
+        return Err(KernelError::BufferLength { what: what.to_string(), len, need });
+    }
+    Ok(())
+}
+
+/// Converts a 3-channel `w` x `h` image from one tensor convention (layout,
+/// value range, channel order) to another.
+pub fn retensor(
+    src: &[f32],
+    from: TensorSpec,
+    w: usize,
+    h: usize,
+    to: TensorSpec,
+    dst: &mut [f32],
+) -> Result<(), KernelError> {
+    let n = image_len(w, h, 3, "retensor image")?;
+    check("retensor source", src.len(), n)?;
+    check("retensor destination", dst.len(), n)?;
+    cpu::style::retensor(src, from, w, h, to, dst);
+    Ok(())
+}
+
+/// Keeps the input's colour and takes the stylized image's brightness: each
+/// channel of the result is `Y(stylized) + k (input - Y(input))` with BT.601
+/// luma weights, k = 1 unless that leaves 0..1, else the largest k that does
+/// (the colour's hue is kept and its saturation reduced just enough, rather
+/// than each channel clipped, which would shift the hue). With k = 1 the
+/// colour differences R - Y and B - Y (and so Cb and Cr) are exactly the
+/// input's. Written into `stylized`.
+pub fn preserve_colors(input: &[f32], stylized: &mut [f32], w: usize, h: usize) -> Result<(), KernelError> {
+    let n = image_len(w, h, 3, "preserve_colors image")?;
+    check("preserve_colors input", input.len(), n)?;
+    check("preserve_colors stylized", stylized.len(), n)?;
+    cpu::style::preserve_colors(input, stylized, w * h);
+    Ok(())
+}
+
+/// `out = input + strength * (out - input)`, elementwise, `strength` in
+/// 0..=1 (0 gives the input, 1 leaves `out` as it is).
+pub fn mix(input: &[f32], out: &mut [f32], strength: f32) -> Result<(), KernelError> {
+    check("mix output", out.len(), input.len())?;
+    if !(0.0..=1.0).contains(&strength) {
+        return Err(KernelError::InvalidArgument(format!("strength {strength} must be in 0..=1")));
+    }
+    cpu::style::mix(input, out, strength);
+    Ok(())
+}
+
+/// Per-pixel trust (0..1) in the previous frame's content brought to the
+/// current frame along `flow` (current -> previous). `back` is the
+/// previous -> current flow already warped to the current frame (sampled at
+/// `p + flow(p)`), `luma` the current frame's luma and `prev_luma` the
+/// previous frame's luma warped the same way. A pixel is trusted when
+/// 1. it comes from inside the previous frame,
+/// 2. forward and backward flow agree (Sundaram et al.'s test: with
+///    `e = |flow + back|^2` and `t = 0.01 (|flow|^2 + |back|^2) + 0.5`,
+///    full trust for `e <= t`, none from `e >= 2t`), and
+/// 3. the colours match (luma difference below 0.08, none from 0.2):
+///    flow that agrees with itself but lands on a different surface (a
+///    motion boundary at the flow's reduced resolution) is not trusted.
+///
+/// The result is the product of the three.
+pub fn temporal_confidence(
+    flow: &[f32],
+    back: &[f32],
+    luma: &[f32],
+    prev_luma: &[f32],
+    w: usize,
+    h: usize,
+    out: &mut [f32],
+) -> Result<(), KernelError> {
+    let n = image_len(w, h, 1, "temporal_confidence image")?;
+    check("temporal_confidence flow", flow.len(), 2 * n)?;
+    check("temporal_confidence back flow", back.len(), 2 * n)?;
+    check("temporal_confidence luma", luma.len(), n)?;
+    check("temporal_confidence previous luma", prev_luma.len(), n)?;
+    check("temporal_confidence output", out.len(), n)?;
+    cpu::style::temporal_confidence(flow, back, luma, prev_luma, w, h, out);
+    Ok(())
+}
+
+/// Pulls the stylized frame `out` towards the previous output `warped_prev`
+/// (already warped to this frame) where that can be trusted:
+/// `out += w * (warped_prev - out)` with `w = confidence * (1 - (1 - alpha)^(1 + s))`,
+/// `s = exp(-(d / 0.15)^2)` and `d` the pixel's mean channel difference
+/// between the two. A large difference (the picture really changed) gets
+/// the weight `alpha`; a small one (the style flickering on the same
+/// content) up to `1 - (1 - alpha)^2`: a plain recursive blend with weight
+/// `alpha` removes only part of the flicker (on a panning photo, weight 0.5
+/// with the true motion took 1.7x off, not 2x), while weighting small
+/// changes more removes flicker without holding on to real changes
+/// (ghosting). `alpha` in 0..=1 (0: `out` unchanged, 1: the previous
+/// output wherever trusted); `confidence` is one plane.
+pub fn temporal_blend(out: &mut [f32], warped_prev: &[f32], confidence: &[f32], alpha: f32) -> Result<(), KernelError> {
+    let n = confidence.len();
+    if n == 0 {
+        return Err(KernelError::ZeroSize { what: "temporal_blend image" });
+    }
+    check("temporal_blend output", out.len(), 3 * n)?;
+    check("temporal_blend previous", warped_prev.len(), 3 * n)?;
+    if !(0.0..=1.0).contains(&alpha) {
+        return Err(KernelError::InvalidArgument(format!("temporal weight {alpha} must be in 0..=1")));
+    }
+    cpu::style::temporal_blend(out, warped_prev, confidence, alpha);
+    Ok(())
+}
