@@ -81,7 +81,10 @@ pub fn mix(input: &[f32], out: &mut [f32], strength: f32) -> Result<(), KernelEr
 /// 1. it comes from inside the previous frame,
 /// 2. forward and backward flow agree (Sundaram et al.'s test: with
 ///    `e = |flow + back|^2` and `t = 0.01 (|flow|^2 + |back|^2) + 0.5`,
-///    full trust for `e <= t`, none from `e >= 2t`), and
+///    full trust for `e <= t`, none from `e >= 2t`), or the picture is flat
+///    there (largest central luma difference below 0.02, fading out at
+///    0.06), where flows often disagree for lack of anything to match and a
+///    wrong vector fetches the same colours anyway, and
 /// 3. the colours match (luma difference below 0.08, none from 0.2):
 ///    flow that agrees with itself but lands on a different surface (a
 ///    motion boundary at the flow's reduced resolution) is not trusted.
@@ -109,7 +112,7 @@ pub fn temporal_confidence(
 /// Pulls the stylized frame `out` towards the previous output `warped_prev`
 /// (already warped to this frame) where that can be trusted:
 /// `out += w * (warped_prev - out)` with `w = confidence * (1 - (1 - alpha)^(1 + s))`,
-/// `s = exp(-(d / 0.15)^2)` and `d` the pixel's mean channel difference
+/// `s = exp(-(d / 0.25)^2)` and `d` the pixel's mean channel difference
 /// between the two. A large difference (the picture really changed) gets
 /// the weight `alpha`; a small one (the style flickering on the same
 /// content) up to `1 - (1 - alpha)^2`: a plain recursive blend with weight

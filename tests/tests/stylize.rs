@@ -255,7 +255,7 @@ fn temporal_consistency_cuts_flicker_without_ghosting() {
     let p: f64 = plain.iter().zip(&smooth).skip(1).map(|(a, b)| psnr(a, b, 0)).sum::<f64>() / (plain.len() - 1) as f64;
     eprintln!("{STYLE} flicker: temporal 0 -> {f0:.2}, 0.5 -> {f5:.2} ({:.2}x); PSNR vs per-frame {p:.2} dB", f0 / f5);
     assert!(f5 < 0.6 * f0, "flicker {f5:.2} is not well below {f0:.2}");
-    assert!(p > 28.0, "temporal blending drifts from the per-frame style: {p:.2} dB");
+    assert!(p > 26.0, "temporal blending drifts from the per-frame style: {p:.2} dB");
 }
 
 /// Pushes frames through a harness around `aistylize` and returns the outputs.

@@ -89,6 +89,13 @@ pub(crate) fn temporal_confidence(
             let e = (u + p) * (u + p) + (v + q) * (v + q);
             let t = 0.01 * (u * u + v * v + p * p + q * q) + 0.5;
             let consistent = ramp_down(e, t, 2.0 * t);
+            // Where the picture is flat a wrong vector fetches the same colours: disagreeing flows
+            // (common there, nothing to match) do not matter.
+            let at = |x: usize, y: usize| luma[y * w + x];
+            let gx = (at((x + 1).min(w - 1), y) - at(x.saturating_sub(1), y)).abs();
+            let gy = (at(x, (y + 1).min(h - 1)) - at(x, y.saturating_sub(1))).abs();
+            let flat = ramp_down(gx.max(gy), 0.02, 0.06);
+            let consistent = consistent.max(flat);
             let photometric = ramp_down((luma[i] - prev_luma[i]).abs(), 0.08, 0.2);
             out[i] = consistent * photometric;
         }
@@ -113,4 +120,4 @@ pub(crate) fn temporal_blend(out: &mut [f32], warped_prev: &[f32], confidence: &
 }
 
 /// The scale of a "small" frame-to-frame change of the style (0..1 units), see `temporal_blend`.
-const SMALL_CHANGE: f32 = 0.15;
+const SMALL_CHANGE: f32 = 0.25;

@@ -198,7 +198,9 @@ impl Stylizer {
             preserve_colors(&self.input, &mut self.styled, w, h)?;
         }
         self.temporal(w, h, p)?;
-        mix(&self.input, &mut self.styled, p.strength)?;
+        if p.strength < 1.0 {
+            mix(&self.input, &mut self.styled, p.strength)?;
+        }
         unpack(&self.styled, w, h, TensorSpec::CANONICAL, 0, 0, dst)?;
         if src.format.has_alpha() {
             copy_alpha(src, dst)?;
@@ -251,14 +253,19 @@ impl Stylizer {
     }
 
     /// Blends `self.styled` with the previous output warped along the flow, then makes it the
-    /// history. The flows are only computed when the weight is above zero.
+    /// history; with a weight of zero it does nothing.
     fn temporal(&mut self, w: usize, h: usize, p: &StyleParams) -> Result<()> {
+        if p.temporal <= 0.0 {
+            // Nothing to blend and no history kept: turned on while playing, it starts afresh.
+            self.history.valid = false;
+            return Ok(());
+        }
         let n = w * h;
         self.luma.resize(n, 0.0);
         luma(&self.input, w, h, &mut self.luma)?;
         let hist = &mut self.history;
         let usable = hist.valid && hist.w == w && hist.h == h;
-        if usable && p.temporal > 0.0 {
+        if usable {
             if scene_change(&hist.luma, &self.luma, w, h)? > p.scene_threshold {
                 self.scene_cuts += 1;
             } else {
