@@ -76,8 +76,8 @@ pub fn mix(input: &[f32], out: &mut [f32], strength: f32) -> Result<(), KernelEr
 /// Per-pixel trust (0..1) in the previous frame's content brought to the
 /// current frame along `flow` (current -> previous). `back` is the
 /// previous -> current flow already warped to the current frame (sampled at
-/// `p + flow(p)`), `luma` the current frame's luma and `prev_luma` the
-/// previous frame's luma warped the same way. A pixel is trusted when
+/// `p + flow(p)`), `image` the current frame (3 planes) and `prev_image`
+/// the previous frame warped the same way. A pixel is trusted when
 /// 1. it comes from inside the previous frame,
 /// 2. forward and backward flow agree (Sundaram et al.'s test: with
 ///    `e = |flow + back|^2` and `t = 0.01 (|flow|^2 + |back|^2) + 0.5`,
@@ -85,7 +85,9 @@ pub fn mix(input: &[f32], out: &mut [f32], strength: f32) -> Result<(), KernelEr
 ///    there (largest central luma difference below 0.02, fading out at
 ///    0.06), where flows often disagree for lack of anything to match and a
 ///    wrong vector fetches the same colours anyway, and
-/// 3. the colours match (luma difference below 0.08, none from 0.2):
+/// 3. the colours match (largest channel difference below 0.08, none from
+///    0.2; colour, not just luma, so a new object of the old brightness is
+///    not blended with what was there):
 ///    flow that agrees with itself but lands on a different surface (a
 ///    motion boundary at the flow's reduced resolution) is not trusted.
 ///
@@ -93,8 +95,8 @@ pub fn mix(input: &[f32], out: &mut [f32], strength: f32) -> Result<(), KernelEr
 pub fn temporal_confidence(
     flow: &[f32],
     back: &[f32],
-    luma: &[f32],
-    prev_luma: &[f32],
+    image: &[f32],
+    prev_image: &[f32],
     w: usize,
     h: usize,
     out: &mut [f32],
@@ -102,25 +104,25 @@ pub fn temporal_confidence(
     let n = image_len(w, h, 1, "temporal_confidence image")?;
     check("temporal_confidence flow", flow.len(), 2 * n)?;
     check("temporal_confidence back flow", back.len(), 2 * n)?;
-    check("temporal_confidence luma", luma.len(), n)?;
-    check("temporal_confidence previous luma", prev_luma.len(), n)?;
+    check("temporal_confidence image", image.len(), 3 * n)?;
+    check("temporal_confidence previous image", prev_image.len(), 3 * n)?;
     check("temporal_confidence output", out.len(), n)?;
-    cpu::style::temporal_confidence(flow, back, luma, prev_luma, w, h, out);
+    cpu::style::temporal_confidence(flow, back, image, prev_image, w, h, out);
     Ok(())
 }
 
 /// Pulls the stylized frame `out` towards the previous output `warped_prev`
 /// (already warped to this frame) where that can be trusted:
-/// `out += w * (warped_prev - out)` with `w = confidence * (1 - (1 - alpha)^(1 + s))`,
+/// `out += w * (warped_prev - out)` with `w = confidence * (1 - (1 - alpha)^(1 + 2s))`,
 /// `s = exp(-(d / 0.25)^2)` and `d` the pixel's mean channel difference
 /// between the two. A large difference (the picture really changed) gets
 /// the weight `alpha`; a small one (the style flickering on the same
-/// content) up to `1 - (1 - alpha)^2`: a plain recursive blend with weight
-/// `alpha` removes only part of the flicker (on a panning photo, weight 0.5
-/// with the true motion took 1.7x off, not 2x), while weighting small
-/// changes more removes flicker without holding on to real changes
-/// (ghosting). `alpha` in 0..=1 (0: `out` unchanged, 1: the previous
-/// output wherever trusted); `confidence` is one plane.
+/// content) up to `1 - (1 - alpha)^3` (0.875 for 0.5). Why: a plain
+/// recursive blend with weight `alpha` removes only part of the flicker (on
+/// a panning photo, weight 0.5 with the true motion took 1.7x off, not 2x),
+/// while weighting small changes more removes flicker without holding on to
+/// real changes (ghosting). `alpha` in 0..=1 (0: `out` unchanged, 1: the
+/// previous output wherever trusted); `confidence` is one plane.
 pub fn temporal_blend(out: &mut [f32], warped_prev: &[f32], confidence: &[f32], alpha: f32) -> Result<(), KernelError> {
     let n = confidence.len();
     if n == 0 {

@@ -66,8 +66,8 @@ fn ramp_down(v: f32, lo: f32, hi: f32) -> f32 {
 pub(crate) fn temporal_confidence(
     flow: &[f32],
     back: &[f32],
-    luma: &[f32],
-    prev_luma: &[f32],
+    image: &[f32],
+    prev_image: &[f32],
     w: usize,
     h: usize,
     out: &mut [f32],
@@ -75,6 +75,7 @@ pub(crate) fn temporal_confidence(
     let n = w * h;
     let (fx, fy) = flow.split_at(n);
     let (bx, by) = back.split_at(n);
+    let luma = |i: usize| LUMA[0] * image[i] + LUMA[1] * image[n + i] + LUMA[2] * image[2 * n + i];
     for y in 0..h {
         for x in 0..w {
             let i = y * w + x;
@@ -91,12 +92,15 @@ pub(crate) fn temporal_confidence(
             let consistent = ramp_down(e, t, 2.0 * t);
             // Where the picture is flat a wrong vector fetches the same colours: disagreeing flows
             // (common there, nothing to match) do not matter.
-            let at = |x: usize, y: usize| luma[y * w + x];
-            let gx = (at((x + 1).min(w - 1), y) - at(x.saturating_sub(1), y)).abs();
-            let gy = (at(x, (y + 1).min(h - 1)) - at(x, y.saturating_sub(1))).abs();
+            let gx = (luma(y * w + (x + 1).min(w - 1)) - luma(y * w + x.saturating_sub(1))).abs();
+            let gy = (luma((y + 1).min(h - 1) * w + x) - luma(y.saturating_sub(1) * w + x)).abs();
             let flat = ramp_down(gx.max(gy), 0.02, 0.06);
             let consistent = consistent.max(flat);
-            let photometric = ramp_down((luma[i] - prev_luma[i]).abs(), 0.08, 0.2);
+            let mut diff = 0f32;
+            for c in 0..3 {
+                diff = diff.max((image[c * n + i] - prev_image[c * n + i]).abs());
+            }
+            let photometric = ramp_down(diff, 0.08, 0.2);
             out[i] = consistent * photometric;
         }
     }
@@ -111,7 +115,7 @@ pub(crate) fn temporal_blend(out: &mut [f32], warped_prev: &[f32], confidence: &
             + (out[2 * n + i] - warped_prev[2 * n + i]).abs())
             / 3.0;
         let small = (-(d / SMALL_CHANGE) * (d / SMALL_CHANGE)).exp();
-        let w = confidence[i] * (1.0 - keep * keep.powf(small));
+        let w = confidence[i] * (1.0 - keep * keep.powf(2.0 * small));
         for c in 0..3 {
             let o = &mut out[c * n + i];
             *o += w * (warped_prev[c * n + i] - *o);

@@ -117,7 +117,9 @@ fn flow_params(w: usize, h: usize) -> FlowParams {
 struct History {
     w: usize,
     h: usize,
-    /// The previous input's luma and the previous output before the strength blend.
+    /// The previous input (canonical) and its luma, and the previous output before the
+    /// strength blend.
+    input: Vec<f32>,
     luma: Vec<f32>,
     styled: Vec<f32>,
     valid: bool,
@@ -137,7 +139,7 @@ pub struct Stylizer {
     flow: Vec<f32>,
     back: Vec<f32>,
     back_warped: Vec<f32>,
-    prev_luma_warped: Vec<f32>,
+    prev_input_warped: Vec<f32>,
     prev_warped: Vec<f32>,
     confidence: Vec<f32>,
     ws: FlowWorkspace,
@@ -161,7 +163,7 @@ impl Stylizer {
             flow: Vec::new(),
             back: Vec::new(),
             back_warped: Vec::new(),
-            prev_luma_warped: Vec::new(),
+            prev_input_warped: Vec::new(),
             prev_warped: Vec::new(),
             confidence: Vec::new(),
             ws: FlowWorkspace::new(),
@@ -273,19 +275,19 @@ impl Stylizer {
                 self.flow.resize(2 * n, 0.0);
                 self.back.resize(2 * n, 0.0);
                 self.back_warped.resize(2 * n, 0.0);
-                self.prev_luma_warped.resize(n, 0.0);
+                self.prev_input_warped.resize(3 * n, 0.0);
                 self.prev_warped.resize(3 * n, 0.0);
                 self.confidence.resize(n, 0.0);
                 optical_flow(&self.luma, &hist.luma, w, h, &params, &mut self.ws, &mut self.flow)?;
                 optical_flow(&hist.luma, &self.luma, w, h, &params, &mut self.ws, &mut self.back)?;
                 warp(&self.back, 2, w, h, &self.flow, &mut self.back_warped)?;
-                warp(&hist.luma, 1, w, h, &self.flow, &mut self.prev_luma_warped)?;
+                warp(&hist.input, 3, w, h, &self.flow, &mut self.prev_input_warped)?;
                 warp(&hist.styled, 3, w, h, &self.flow, &mut self.prev_warped)?;
                 temporal_confidence(
                     &self.flow,
                     &self.back_warped,
-                    &self.luma,
-                    &self.prev_luma_warped,
+                    &self.input,
+                    &self.prev_input_warped,
                     w,
                     h,
                     &mut self.confidence,
@@ -296,6 +298,7 @@ impl Stylizer {
         hist.w = w;
         hist.h = h;
         hist.luma.clone_from(&self.luma);
+        hist.input.clone_from(&self.input);
         hist.styled.clone_from(&self.styled);
         hist.valid = true;
         Ok(())

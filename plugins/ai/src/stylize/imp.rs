@@ -146,7 +146,7 @@ impl ObjectImpl for AiStylize {
                     .blurb(
                         "Weight of the previous stylized frame, warped to the current one by optical flow, \
                          where forward and backward flow agree and the colours match: this weight where the \
-                         style changed a lot, up to 1-(1-w)^2 where it changed little (flicker). 0 = every \
+                         style changed a lot, up to 1-(1-w)^3 where it changed little (flicker). 0 = every \
                          frame on its own, which flickers; the history is dropped at scene cuts, flushes, seeks \
                          and caps changes",
                     )
