@@ -4,6 +4,7 @@
 //! ([`contract`], [`manifest`]), the per-frame super-resolution path ([`upscale`]) and the
 //! built-in models ([`builtin`]). Pixel work is done by `gst-ai-kernels`.
 
+pub mod audio;
 pub mod builtin;
 pub mod contract;
 pub mod device;
