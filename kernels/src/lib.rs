@@ -2,9 +2,11 @@
 //! tensors models consume (`pack`), converting model output back to frames
 //! (`unpack`, `copy_alpha`), resampling tensors (`resize`) and splitting large
 //! frames into overlapping tiles whose outputs are blended back together
-//! (`plan_tiles`, `TileMerger`), and motion estimation and compensation for
+//! (`plan_tiles`, `TileMerger`), motion estimation and compensation for
 //! frame-rate conversion (`luma`, `optical_flow`, `warp`, `interpolate`,
-//! `scene_change`).
+//! `scene_change`), the steps around a style model (`retensor`,
+//! `preserve_colors`, `mix`, `temporal_confidence`, `temporal_blend`) and
+//! face crops for lip sync (`crop_resize`, `paste_feathered`).
 //!
 //! The public types and entry points at the crate root validate every size and
 //! then dispatch to an implementation; today that is always `cpu`, and the API
@@ -14,6 +16,7 @@
 mod convert;
 mod cpu;
 mod error;
+mod face;
 mod flow;
 mod frame;
 mod resize;
@@ -23,6 +26,7 @@ mod tile;
 
 pub use convert::{copy_alpha, pack, unpack};
 pub use error::KernelError;
+pub use face::{FaceBox, crop_resize, paste_feathered};
 pub use flow::{FlowParams, FlowWorkspace, interpolate, luma, optical_flow, scene_change, warp};
 pub use frame::{Colorimetry, Frame, FrameMut, PixelFormat, YuvMatrix};
 pub use resize::{Filter, resize};
