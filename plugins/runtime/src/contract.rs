@@ -6,7 +6,6 @@
 //! error naming the tensor, what was expected and what was found.
 
 use gst_ai_kernels::{ChannelOrder, Layout, TensorSpec, ValueRange};
-use half::f16;
 
 use crate::error::{Error, Result};
 use crate::model::{ElemType, InputData, Model, TensorInfo};
@@ -223,14 +222,8 @@ impl SrContract {
         let (w, h) = self.static_size.unwrap_or((round_up(48, self.multiple), round_up(32, self.multiple)));
         let (shape, n) = self.input_shape(w, h);
         let data = vec![0.5f32; n];
-        let half: Vec<f16>;
-        let input = match self.input_elem {
-            ElemType::F16 => {
-                half = data.iter().map(|&v| f16::from_f32(v)).collect();
-                InputData::F16(&half)
-            }
-            _ => InputData::F32(&data),
-        };
+        let mut half = Vec::new();
+        let input = InputData::for_elem(self.input_elem, &data, &mut half);
         let dims = model.run_single(&self.input, shape, input, |dims, _| Ok(dims.to_vec())).map_err(|e| match e {
             Error::Inference { model, why } => Error::Inference {
                 model,

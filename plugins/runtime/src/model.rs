@@ -288,3 +288,19 @@ pub enum InputData<'a> {
     F32(&'a [f32]),
     F16(&'a [f16]),
 }
+
+impl<'a> InputData<'a> {
+    /// `data` as the element type the model's input wants: itself for float32, or converted into
+    /// `half` (kept by the caller between frames) for float16.
+    pub fn for_elem(elem: ElemType, data: &'a [f32], half: &'a mut Vec<f16>) -> Self {
+        match elem {
+            ElemType::F16 => {
+                use half::slice::HalfFloatSliceExt;
+                half.resize(data.len(), f16::ZERO);
+                half.convert_from_f32_slice(data);
+                InputData::F16(half)
+            }
+            _ => InputData::F32(data),
+        }
+    }
+}

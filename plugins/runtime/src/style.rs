@@ -11,11 +11,10 @@ use gst_ai_kernels::{
     warp,
 };
 use half::f16;
-use half::slice::HalfFloatSliceExt;
 
 use crate::contract::{Family, SrContract, infer_layout};
 use crate::error::{Error, Result};
-use crate::model::{ElemType, InputData, Model};
+use crate::model::{InputData, Model};
 use crate::upscale::{TileParams, Upscaler};
 
 const FAMILY_NAME: &str = "style transfer";
@@ -227,14 +226,7 @@ impl Stylizer {
         resize(&self.input, 3, w, h, &mut self.small, sw, sh, Filter::Bicubic)?;
         self.tensor.resize(n, 0.0);
         retensor(&self.small, TensorSpec::CANONICAL, sw, sh, c.spec, &mut self.tensor)?;
-        let data = match c.input_elem {
-            ElemType::F16 => {
-                self.tensor16.resize(n, f16::ZERO);
-                self.tensor16.convert_from_f32_slice(&self.tensor);
-                InputData::F16(&self.tensor16)
-            }
-            _ => InputData::F32(&self.tensor),
-        };
+        let data = InputData::for_elem(c.input_elem, &self.tensor, &mut self.tensor16);
         let (shape, _) = c.input_shape(sw, sh);
         let spec = c.spec;
         let model = self.runner.model();

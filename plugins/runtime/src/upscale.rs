@@ -8,11 +8,10 @@ use gst_ai_kernels::{
     Frame, FrameMut, Layout, Rect, TensorSpec, Tile, TileMerger, copy_alpha, pack, plan_tiles, unpack,
 };
 use half::f16;
-use half::slice::HalfFloatSliceExt;
 
 use crate::contract::SrContract;
 use crate::error::{Error, Result};
-use crate::model::{ElemType, InputData, Model};
+use crate::model::{InputData, Model};
 
 /// Tiling parameters, read from the element's properties for every frame (they may change live).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,14 +160,7 @@ impl Upscaler {
         self.input.resize(n, 0.0);
         let rect = Rect { x: (tile.x - left) as isize, y: (tile.y - top) as isize, width: pw, height: ph };
         pack(src, rect, c.spec, &mut self.input)?;
-        let data = match c.input_elem {
-            ElemType::F16 => {
-                self.input16.resize(n, f16::ZERO);
-                self.input16.convert_from_f32_slice(&self.input);
-                InputData::F16(&self.input16)
-            }
-            _ => InputData::F32(&self.input),
-        };
+        let data = InputData::for_elem(c.input_elem, &self.input, &mut self.input16);
         let (s, spec) = (c.scale, c.spec);
         let name = &self.model.name;
         let cropped = &mut self.cropped;
