@@ -76,8 +76,9 @@ pub fn mix(input: &[f32], out: &mut [f32], strength: f32) -> Result<(), KernelEr
 /// Per-pixel trust (0..1) in the previous frame's content brought to the
 /// current frame along `flow` (current -> previous). `back` is the
 /// previous -> current flow already warped to the current frame (sampled at
-/// `p + flow(p)`), `image` the current frame (3 planes) and `prev_image`
-/// the previous frame warped the same way. A pixel is trusted when
+/// `p + flow(p)`), `luma` the current frame's luma (as `luma` makes it),
+/// `image` the current frame (3 planes) and `prev_image` the previous frame
+/// warped the same way. A pixel is trusted when
 /// 1. it comes from inside the previous frame,
 /// 2. forward and backward flow agree (Sundaram et al.'s test: with
 ///    `e = |flow + back|^2` and `t = 0.01 (|flow|^2 + |back|^2) + 0.5`,
@@ -92,9 +93,11 @@ pub fn mix(input: &[f32], out: &mut [f32], strength: f32) -> Result<(), KernelEr
 ///    motion boundary at the flow's reduced resolution) is not trusted.
 ///
 /// The result is the product of the three.
+#[allow(clippy::too_many_arguments)] // mirrors the CUDA twin's flat signature
 pub fn temporal_confidence(
     flow: &[f32],
     back: &[f32],
+    luma: &[f32],
     image: &[f32],
     prev_image: &[f32],
     w: usize,
@@ -104,10 +107,11 @@ pub fn temporal_confidence(
     let n = image_len(w, h, 1, "temporal_confidence image")?;
     check("temporal_confidence flow", flow.len(), 2 * n)?;
     check("temporal_confidence back flow", back.len(), 2 * n)?;
+    check("temporal_confidence luma", luma.len(), n)?;
     check("temporal_confidence image", image.len(), 3 * n)?;
     check("temporal_confidence previous image", prev_image.len(), 3 * n)?;
     check("temporal_confidence output", out.len(), n)?;
-    cpu::style::temporal_confidence(flow, back, image, prev_image, w, h, out);
+    cpu::style::temporal_confidence(flow, back, luma, image, prev_image, w, h, out);
     Ok(())
 }
 

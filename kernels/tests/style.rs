@@ -3,7 +3,7 @@
 //! frame, forward/backward agreement, colour match).
 
 use gst_ai_kernels::{
-    ChannelOrder, KernelError, Layout, TensorSpec, ValueRange, mix, preserve_colors, retensor, temporal_blend,
+    ChannelOrder, KernelError, Layout, TensorSpec, ValueRange, luma, mix, preserve_colors, retensor, temporal_blend,
     temporal_confidence,
 };
 
@@ -91,13 +91,15 @@ fn temporal_confidence_tests_inside_agreement_and_colour() {
     let (w, h) = (20, 10);
     let n = w * h;
     let image = ramp(3 * n); // textured: no flat pixels
+    let mut lum = vec![0f32; n];
+    luma(&image, w, h, &mut lum).unwrap();
     let mut flow = vec![0f32; 2 * n];
     let mut back = vec![0f32; 2 * n];
     // Everything moved 3 px right: the current pixel was 3 px to the left in the previous frame.
     flow[..n].fill(-3.0);
     back[..n].fill(3.0);
     let mut c = vec![0f32; n];
-    temporal_confidence(&flow, &back, &image, &image, w, h, &mut c).unwrap();
+    temporal_confidence(&flow, &back, &lum, &image, &image, w, h, &mut c).unwrap();
     for y in 0..h {
         for x in 0..w {
             let want = if x >= 3 { 1.0 } else { 0.0 }; // columns 0..2 came from outside the frame
@@ -109,14 +111,14 @@ fn temporal_confidence_tests_inside_agreement_and_colour() {
     // Colour mismatch at another, in the blue channel only.
     let mut prev = image.clone();
     prev[2 * n + 2 * w + 8] = (prev[2 * n + 2 * w + 8] + 0.3) % 1.0;
-    temporal_confidence(&flow, &back, &image, &prev, w, h, &mut c).unwrap();
+    temporal_confidence(&flow, &back, &lum, &image, &prev, w, h, &mut c).unwrap();
     assert_eq!(c[5 * w + 10], 0.0);
     assert_eq!(c[2 * w + 8], 0.0);
     assert_eq!(c[5 * w + 11], 1.0);
     // On a flat picture disagreeing flows do not matter: the colours fetched are the same.
     let flat = vec![0.5f32; 3 * n];
     let mut cf = vec![0f32; n];
-    temporal_confidence(&flow, &back, &flat, &flat, w, h, &mut cf).unwrap();
+    temporal_confidence(&flow, &back, &vec![0.5f32; n], &flat, &flat, w, h, &mut cf).unwrap();
     assert_eq!(cf[5 * w + 10], 1.0);
     // The blend follows the confidence.
     let mut out = vec![0f32; 3 * n];

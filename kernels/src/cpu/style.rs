@@ -63,9 +63,11 @@ fn ramp_down(v: f32, lo: f32, hi: f32) -> f32 {
     ((hi - v) / (hi - lo)).clamp(0.0, 1.0)
 }
 
+#[allow(clippy::too_many_arguments)] // mirrors the public, flat signature
 pub(crate) fn temporal_confidence(
     flow: &[f32],
     back: &[f32],
+    luma: &[f32],
     image: &[f32],
     prev_image: &[f32],
     w: usize,
@@ -75,7 +77,6 @@ pub(crate) fn temporal_confidence(
     let n = w * h;
     let (fx, fy) = flow.split_at(n);
     let (bx, by) = back.split_at(n);
-    let luma = |i: usize| LUMA[0] * image[i] + LUMA[1] * image[n + i] + LUMA[2] * image[2 * n + i];
     for y in 0..h {
         for x in 0..w {
             let i = y * w + x;
@@ -92,8 +93,8 @@ pub(crate) fn temporal_confidence(
             let consistent = ramp_down(e, t, 2.0 * t);
             // Where the picture is flat a wrong vector fetches the same colours: disagreeing flows
             // (common there, nothing to match) do not matter.
-            let gx = (luma(y * w + (x + 1).min(w - 1)) - luma(y * w + x.saturating_sub(1))).abs();
-            let gy = (luma((y + 1).min(h - 1) * w + x) - luma(y.saturating_sub(1) * w + x)).abs();
+            let gx = (luma[y * w + (x + 1).min(w - 1)] - luma[y * w + x.saturating_sub(1)]).abs();
+            let gy = (luma[(y + 1).min(h - 1) * w + x] - luma[y.saturating_sub(1) * w + x]).abs();
             let flat = ramp_down(gx.max(gy), 0.02, 0.06);
             let consistent = consistent.max(flat);
             let mut diff = 0f32;

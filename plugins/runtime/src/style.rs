@@ -278,6 +278,7 @@ impl Stylizer {
                 temporal_confidence(
                     &self.flow,
                     &self.back_warped,
+                    &self.luma,
                     &self.input,
                     &self.prev_input_warped,
                     w,
