@@ -13,6 +13,12 @@ use std::time::Duration;
 use gst::prelude::*;
 use gst_video::prelude::*;
 
+/// A little-endian f32 file (the golden vectors of the scripts in `models/`).
+pub fn read_f32(path: &std::path::Path) -> Vec<f32> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+}
+
 /// Runs the launch line `desc` and returns its error messages joined, failing the test when it
 /// reaches EOS or posts no error.
 pub fn expect_error(desc: &str) -> String {

@@ -10,7 +10,7 @@ use gst::prelude::*;
 use gst_ai_kernels::{Filter, warp};
 use gst_ai_tests::clip::{Image, from_planar, psnr, to_planar};
 use gst_ai_tests::frames::{buffer_image, frame_buffer};
-use gst_ai_tests::{demo_photo, expect_error, init, load_rgb, parse, run_frames, run_pipeline, test_model};
+use gst_ai_tests::{demo_photo, expect_error, init, load_rgb, parse, read_f32, run_frames, run_pipeline, test_model};
 use gst_check::Harness;
 
 /// Runs `desc` (ending in `appsink name=sink`) and returns (pts ns, duration ns, flags) of every
@@ -276,10 +276,6 @@ fn scene_cut_duplicates_instead_of_morphing() {
     // Within a scene, in-between frames of identical pictures are those pictures.
     assert_eq!(out[1].rgb, a.rgb);
     assert_eq!(out[5].rgb, b.rgb);
-}
-
-fn read_f32(path: &std::path::Path) -> Vec<f32> {
-    std::fs::read(path).unwrap().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
 }
 
 #[test]

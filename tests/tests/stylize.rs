@@ -8,7 +8,7 @@
 use gst_ai_tests::clip::{Image, psnr};
 use gst_ai_tests::frames::{buffer_image, frame_buffer, random_frame};
 use gst_ai_tests::motion::{flicker, pan_zoom};
-use gst_ai_tests::{Rng, demo_photo, expect_error, init, load_rgb, run_frames, run_raw, test_model};
+use gst_ai_tests::{Rng, demo_photo, expect_error, init, load_rgb, read_f32, run_frames, run_raw, test_model};
 use gst_check::Harness;
 use gst_video::prelude::*;
 
@@ -16,9 +16,8 @@ fn style_model(name: &str) -> String {
     test_model(&format!("style/{name}")).display().to_string()
 }
 
-fn read_f32(name: &str) -> Vec<f32> {
-    let bytes = std::fs::read(test_model(&format!("style/{name}"))).unwrap();
-    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+fn read_golden(name: &str) -> Vec<f32> {
+    read_f32(&test_model(&format!("style/{name}")))
 }
 
 fn golden_input() -> Image {
@@ -56,7 +55,7 @@ fn max_diff_to_golden(out: &Image, golden: &[f32]) -> f32 {
 fn transformer_net_matches_pytorch() {
     let input = golden_input();
     let out = stylize_one(&input, &format!("model={} temporal-consistency=0", style_model("transformer_net_dyn.onnx")));
-    let d = max_diff_to_golden(&out, &read_f32("golden_dyn.bin"));
+    let d = max_diff_to_golden(&out, &read_golden("golden_dyn.bin"));
     eprintln!("TransformerNet dynamic: max diff {d} (8-bit units)");
     assert!(d <= 1.0, "max diff {d} to PyTorch");
     // The output is not the input: the model really ran.
@@ -70,7 +69,7 @@ fn static_224_model_is_resized_to_fit() {
         &input,
         &format!("model={} fit=resize temporal-consistency=0", style_model("transformer_net_224.onnx")),
     );
-    let d = max_diff_to_golden(&out, &read_f32("golden_224.bin"));
+    let d = max_diff_to_golden(&out, &read_golden("golden_224.bin"));
     eprintln!("TransformerNet 224 fit=resize: max diff {d} (8-bit units)");
     assert!(d <= 2.0, "max diff {d} to PyTorch's bicubic -> model -> bicubic");
     // Tiling a frame smaller than the model's size runs it once on the reflect-padded frame; it

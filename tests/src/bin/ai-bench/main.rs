@@ -19,7 +19,7 @@ use std::time::Instant;
 use gst_ai_kernels::Filter;
 use gst_ai_runtime::builtin;
 use gst_ai_runtime::model::ModelSource;
-use gst_ai_tests::clip::{Image, pan};
+use gst_ai_tests::clip::{Image, pan, to_planar};
 use gst_ai_tests::{demo_photo, load_rgb, run_frames};
 use ort::session::{Session, builder::GraphOptimizationLevel};
 use ort::value::TensorRef;
@@ -49,6 +49,17 @@ fn main() {
 mod interpolate;
 mod style;
 
+/// A session on `bytes` as the runtime makes one: same ONNX Runtime library and environment, same
+/// options (full graph optimisation, no spinning); the "bare model" the elements are compared with.
+fn bare_session(bytes: &[u8]) -> Result<Session, String> {
+    let env = gst_ai_runtime::env::environment().map_err(|e| e.to_string())?;
+    Session::builder(&env)
+        .and_then(|b| b.with_optimization_level(GraphOptimizationLevel::All).map_err(Into::into))
+        .and_then(|b| b.with_intra_op_spinning(false).map_err(Into::into))
+        .and_then(|mut b| b.commit_from_memory(bytes))
+        .map_err(|e| e.to_string())
+}
+
 struct Row {
     what: String,
     frames: usize,
@@ -69,13 +80,8 @@ fn bench_upscale() -> Result<(), String> {
     // The bare session: same ONNX Runtime library, same environment, same model bytes, same
     // options as the runtime uses (full graph optimisation, no spinning), fed a ready-made tensor.
     let ModelSource::Builtin { bytes, name, .. } = builtin::SR_X2 else { unreachable!("the built-in is embedded") };
-    let env = gst_ai_runtime::env::environment().map_err(|e| e.to_string())?;
-    let mut session = Session::builder(&env)
-        .and_then(|b| b.with_optimization_level(GraphOptimizationLevel::All).map_err(Into::into))
-        .and_then(|b| b.with_intra_op_spinning(false).map_err(Into::into))
-        .and_then(|mut b| b.commit_from_memory(bytes))
-        .map_err(|e| e.to_string())?;
-    let input: Vec<f32> = (0..3 * w * h).map(|i| clip[0].rgb[(i % (w * h)) * 3 + i / (w * h)] as f32 / 255.0).collect();
+    let mut session = bare_session(bytes)?;
+    let input = to_planar(&clip[0]);
     let mut bare = |n: usize| -> Result<f64, String> {
         let t0 = Instant::now();
         for _ in 0..n {

@@ -10,10 +10,9 @@ use std::time::Instant;
 
 use gst_ai_runtime::builtin;
 use gst_ai_runtime::model::ModelSource;
-use gst_ai_tests::clip::{Image, pan, psnr};
+use gst_ai_tests::clip::{Image, pan, psnr, to_planar};
 use gst_ai_tests::motion::{flicker, pan_zoom};
 use gst_ai_tests::{demo_photo, load_rgb, run_frames};
-use ort::session::{Session, builder::GraphOptimizationLevel};
 use ort::value::TensorRef;
 
 const STYLES: [(&str, ModelSource); 3] =
@@ -26,7 +25,6 @@ pub fn bench() -> Result<(), String> {
     let photo = Image { width: pw, height: ph, rgb };
     let big = photo.resized(w + 96, h + 54, gst_ai_kernels::Filter::Bicubic);
     let clip = pan(&big, w, h, frames);
-    let env = gst_ai_runtime::env::environment().map_err(|e| e.to_string())?;
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
 
     println!();
@@ -38,13 +36,8 @@ pub fn bench() -> Result<(), String> {
     println!("|{:-<10}|{:-<17}|{:-<17}|{:-<10}|{:-<19}|{:-<10}|", "", "", "", "", "", "");
     for (style, source) in STYLES {
         let ModelSource::Builtin { bytes, .. } = source else { unreachable!("built-ins are embedded") };
-        let mut session = Session::builder(&env)
-            .and_then(|b| b.with_optimization_level(GraphOptimizationLevel::All).map_err(Into::into))
-            .and_then(|b| b.with_intra_op_spinning(false).map_err(Into::into))
-            .and_then(|mut b| b.commit_from_memory(bytes))
-            .map_err(|e| e.to_string())?;
-        let input: Vec<f32> =
-            (0..3 * w * h).map(|i| clip[0].rgb[(i % (w * h)) * 3 + i / (w * h)] as f32 / 255.0).collect();
+        let mut session = super::bare_session(bytes)?;
+        let input = to_planar(&clip[0]);
         let mut bare = |n: usize| -> Result<f64, String> {
             let t0 = Instant::now();
             for _ in 0..n {
