@@ -44,48 +44,56 @@ fn plugin_is_listed() {
     assert!(text.contains("libgstai.so"), "{text}");
 }
 
-#[test]
-fn every_aistylize_property_is_documented() {
-    let text = inspect("aistylize");
-    for (prop, words) in [
-        ("model", "AnimeGANv2"),
-        ("style", "pencil"),
-        ("strength", "0 gives the input exactly"),
-        ("temporal-consistency", "optical flow"),
-        ("preserve-colors", "chroma"),
-        ("fit", "resize"),
-        ("tile-size", "0 = the whole frame"),
-        ("tile-overlap", "feathered"),
-        ("scene-threshold", "unrelated"),
-        ("device", "cuda:N"),
-        ("stats", "p95"),
-    ] {
+/// Asserts that gst-inspect's text for `element` lists every property of `props`, each with the
+/// given words within its description; returns the text.
+fn assert_documented(element: &str, props: &[(&str, &str)]) -> String {
+    let text = inspect(element);
+    for (prop, words) in props {
         // Long names run into the colon: "  temporal-consistency: ...".
         let at = text
             .find(&format!("  {prop} "))
             .or_else(|| text.find(&format!("  {prop}:")))
-            .unwrap_or_else(|| panic!("property {prop} not listed:\n{text}"));
+            .unwrap_or_else(|| panic!("{element} property {prop} not listed:\n{text}"));
         let block = &text[at..text.len().min(at + 900)];
-        assert!(block.contains(words), "property {prop} lacks '{words}':\n{block}");
+        assert!(block.contains(words), "{element} property {prop} lacks '{words}':\n{block}");
     }
+    text
+}
+
+#[test]
+fn every_aistylize_property_is_documented() {
+    assert_documented(
+        "aistylize",
+        &[
+            ("model", "AnimeGANv2"),
+            ("style", "pencil"),
+            ("strength", "0 gives the input exactly"),
+            ("temporal-consistency", "optical flow"),
+            ("preserve-colors", "chroma"),
+            ("fit", "resize"),
+            ("tile-size", "0 = the whole frame"),
+            ("tile-overlap", "feathered"),
+            ("scene-threshold", "unrelated"),
+            ("device", "cuda:N"),
+            ("stats", "p95"),
+        ],
+    );
 }
 
 #[test]
 fn every_property_is_documented() {
-    let text = inspect("aiupscale");
-    for (prop, words) in [
-        ("model", "built-in"),
-        ("tile-size", "0 = the whole frame"),
-        ("tile-overlap", "feathered"),
-        ("device", "cuda:N"),
-        ("precision", "fp16"),
-        ("scale", "read"),
-        ("stats", "p95"),
-    ] {
-        let at = text.find(&format!("  {prop} ")).unwrap_or_else(|| panic!("property {prop} not listed:\n{text}"));
-        let block = &text[at..text.len().min(at + 900)];
-        assert!(block.contains(words), "property {prop} lacks '{words}':\n{block}");
-    }
+    let text = assert_documented(
+        "aiupscale",
+        &[
+            ("model", "built-in"),
+            ("tile-size", "0 = the whole frame"),
+            ("tile-overlap", "feathered"),
+            ("device", "cuda:N"),
+            ("precision", "fp16"),
+            ("scale", "read"),
+            ("stats", "p95"),
+        ],
+    );
     assert!(text.contains("Filter/Effect/Video/Scaler"), "{text}");
 }
 
