@@ -255,4 +255,42 @@ impl<'a> FrameMut<'a> {
     pub(crate) fn validate(&self) -> Result<(), KernelError> {
         check_layout(self.format, self.width, self.height, std::array::from_fn(|i| self.planes[i].len()), self.strides)
     }
+
+    /// A writable view of the `w` x `h` pixels at (`x`, `y`), sharing this frame's memory: what
+    /// is written there lands in the frame, nothing outside it is touched. For 4:2:0 formats `x`
+    /// and `y` must be even (a chroma sample belongs to one 2x2 block), and so must `w` and `h`
+    /// unless the region reaches the frame's right or bottom edge.
+    pub fn region(&mut self, x: usize, y: usize, w: usize, h: usize) -> Result<FrameMut<'_>, KernelError> {
+        let fits =
+            x.checked_add(w).is_some_and(|e| e <= self.width) && y.checked_add(h).is_some_and(|e| e <= self.height);
+        if w == 0 || h == 0 || !fits {
+            return Err(KernelError::InvalidArgument(format!(
+                "region {w}x{h} at ({x}, {y}) is empty or not inside the {}x{} frame",
+                self.width, self.height
+            )));
+        }
+        if self.format.is_yuv() {
+            let odd_end = |start: usize, len: usize, limit: usize| len % 2 == 1 && start + len != limit;
+            if x % 2 == 1 || y % 2 == 1 || odd_end(x, w, self.width) || odd_end(y, h, self.height) {
+                return Err(KernelError::InvalidArgument(format!(
+                    "region {w}x{h} at ({x}, {y}) of a {} frame must lie on 2x2 chroma blocks",
+                    self.format
+                )));
+            }
+        }
+        let offset = |plane: usize| -> usize {
+            let stride = self.strides[plane];
+            match (self.format, plane) {
+                (PixelFormat::Rgb | PixelFormat::Bgr, _) => y * stride + 3 * x,
+                (PixelFormat::Gray8, _) | (PixelFormat::I420 | PixelFormat::Nv12, 0) => y * stride + x,
+                (PixelFormat::I420, _) => y / 2 * stride + x / 2,
+                (PixelFormat::Nv12, _) => y / 2 * stride + x,
+                _ => y * stride + 4 * x,
+            }
+        };
+        let n = self.format.n_planes();
+        let offsets: Vec<usize> = (0..n).map(offset).collect();
+        let planes: Vec<&mut [u8]> = self.planes.iter_mut().take(n).zip(offsets).map(|(p, o)| &mut p[o..]).collect();
+        FrameMut::new(self.format, w, h, planes, &self.strides[..n], self.colorimetry)
+    }
 }

@@ -6,7 +6,8 @@
 //! frame-rate conversion (`luma`, `optical_flow`, `warp`, `interpolate`,
 //! `scene_change`), the steps around a style model (`retensor`,
 //! `preserve_colors`, `mix`, `temporal_confidence`, `temporal_blend`) and
-//! face crops for lip sync (`crop_resize`, `paste_feathered`).
+//! face crops and mouth animation for lip sync (`crop_resize`, `paste_feathered`,
+//! `open_mouth`).
 //!
 //! The public types and entry points at the crate root validate every size and
 //! then dispatch to an implementation; today that is always `cpu`, and the API
@@ -26,7 +27,7 @@ mod tile;
 
 pub use convert::{copy_alpha, pack, unpack};
 pub use error::KernelError;
-pub use face::{FaceBox, crop_resize, paste_feathered};
+pub use face::{FaceBox, Mouth, crop_resize, open_mouth, paste_feathered};
 pub use flow::{FlowParams, FlowWorkspace, interpolate, luma, optical_flow, scene_change, warp};
 pub use frame::{Colorimetry, Frame, FrameMut, PixelFormat, YuvMatrix};
 pub use resize::{Filter, resize};

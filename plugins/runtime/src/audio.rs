@@ -99,32 +99,24 @@ impl MelSpectrogram {
         if samples.is_empty() {
             return Vec::new();
         }
-        // Pre-emphasis (scipy.signal.lfilter([1, -k], [1], x)).
-        let y: Vec<f32> =
-            (0..samples.len()).map(|i| samples[i] - if i > 0 { PREEMPHASIS * samples[i - 1] } else { 0.0 }).collect();
-        // Centred frames: reflect-pad n_fft/2 on each side (numpy "reflect": no edge repeat).
+        let len = samples.len();
+        self.columns(|i| reflect(i, len).map_or(0.0, |j| preemphasised(samples, j)), 0, 1 + len / HOP)
+    }
+
+    /// Mel columns `first..first + count` of a signal given as `y(i)`: its pre-emphasised
+    /// samples at any index, padding included (column `t` is centred on sample `t * HOP`, so it
+    /// reads `y(t * HOP - N_FFT / 2 ..)`). Rows of `count` values per mel band. What streaming
+    /// callers use: they own the samples and the padding rule.
+    pub fn columns(&self, y: impl Fn(isize) -> f32, first: usize, count: usize) -> Vec<f32> {
         let pad = N_FFT / 2;
-        let len = y.len();
-        let at = |i: isize| -> f32 {
-            if len == 1 {
-                return y[0];
-            }
-            let period = 2 * (len as isize - 1);
-            let mut j = i.rem_euclid(period);
-            if j >= len as isize {
-                j = period - j;
-            }
-            y[j as usize]
-        };
-        let frames = 1 + len / HOP;
         let bins = N_FFT / 2 + 1;
-        let mut out = vec![0f32; N_MELS * frames];
+        let mut out = vec![0f32; N_MELS * count];
         let mut frame = vec![0f32; N_FFT];
         let mut mag = vec![0f32; bins];
-        for t in 0..frames {
-            let start = (t * HOP) as isize - pad as isize;
+        for t in 0..count {
+            let start = ((first + t) * HOP) as isize - pad as isize;
             for (n, v) in frame.iter_mut().enumerate() {
-                *v = at(start + n as isize) * self.window[n];
+                *v = y(start + n as isize) * self.window[n];
             }
             for (k, m) in mag.iter_mut().enumerate() {
                 let (c, s) = (&self.cos[k * N_FFT..(k + 1) * N_FFT], &self.sin[k * N_FFT..(k + 1) * N_FFT]);
@@ -138,10 +130,33 @@ impl MelSpectrogram {
             for (b, filt) in self.filters.iter().enumerate() {
                 let e: f32 = filt.iter().zip(&mag).map(|(w, m)| w * m).sum();
                 let db = 20.0 * e.max(1e-5).log10() - 20.0;
-                out[b * frames + t] = (8.0 * (db + 100.0) / 100.0 - 4.0).clamp(-4.0, 4.0);
+                out[b * count + t] = (8.0 * (db + 100.0) / 100.0 - 4.0).clamp(-4.0, 4.0);
             }
         }
         out
+    }
+}
+
+/// Sample `i` of `x` after pre-emphasis (scipy.signal.lfilter([1, -k], [1], x): the first sample
+/// is kept as it is).
+pub fn preemphasised(x: &[f32], i: usize) -> f32 {
+    x[i] - if i > 0 { PREEMPHASIS * x[i - 1] } else { 0.0 }
+}
+
+/// Index `i` of a signal of `len` samples padded by reflection at both ends (numpy "reflect":
+/// no edge repeat; a single sample is repeated). None for an empty signal.
+pub fn reflect(i: isize, len: usize) -> Option<usize> {
+    match len {
+        0 => None,
+        1 => Some(0),
+        _ => {
+            let period = 2 * (len as isize - 1);
+            let mut j = i.rem_euclid(period);
+            if j >= len as isize {
+                j = period - j;
+            }
+            Some(j as usize)
+        }
     }
 }
 

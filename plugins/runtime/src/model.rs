@@ -232,6 +232,23 @@ impl Model {
         })
     }
 
+    /// The inputs as ONNX Runtime values (views of the callers' buffers).
+    fn input_values<'v>(
+        &self,
+        inputs: &'v [ModelInput<'v>],
+    ) -> Result<Vec<(std::borrow::Cow<'v, str>, ort::session::SessionInputValue<'v>)>> {
+        let fail = |e: &dyn std::fmt::Display| Error::Inference { model: self.name.clone(), why: e.to_string() };
+        let mut values = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            let value = match input.data {
+                InputData::F32(d) => TensorRef::from_array_view((input.shape, d)).map_err(|e| fail(&e))?.into(),
+                InputData::F16(d) => TensorRef::from_array_view((input.shape, d)).map_err(|e| fail(&e))?.into(),
+            };
+            values.push((input.name.into(), value));
+        }
+        Ok(values)
+    }
+
     /// Runs a model with one image input and hands its first output, as f32, to `consume`
     /// together with its shape. The input is `data` viewed with `shape` (no copy); f16 outputs
     /// are widened to f32 first.
@@ -249,14 +266,7 @@ impl Model {
     /// to `consume` with its shape.
     pub fn run<R>(&self, inputs: &[ModelInput<'_>], consume: impl FnOnce(&[usize], &[f32]) -> Result<R>) -> Result<R> {
         let fail = |e: &dyn std::fmt::Display| Error::Inference { model: self.name.clone(), why: e.to_string() };
-        let mut values: Vec<(std::borrow::Cow<'_, str>, ort::session::SessionInputValue<'_>)> = Vec::new();
-        for input in inputs {
-            let value = match input.data {
-                InputData::F32(d) => TensorRef::from_array_view((input.shape, d)).map_err(|e| fail(&e))?.into(),
-                InputData::F16(d) => TensorRef::from_array_view((input.shape, d)).map_err(|e| fail(&e))?.into(),
-            };
-            values.push((input.name.into(), value));
-        }
+        let values = self.input_values(inputs)?;
         let mut session = lock(&self.session);
         let outputs = session.run(values).map_err(|e| fail(&e))?;
         let out = &outputs[0];
@@ -272,6 +282,29 @@ impl Model {
             }
             Err(e) => Err(fail(&format!("output 0 is not a float32 or float16 tensor ({e})"))),
         }
+    }
+}
+
+impl Model {
+    /// Runs the model on named inputs and returns every output as (shape, f32 values): for
+    /// models with several small outputs (detectors).
+    pub fn run_all(&self, inputs: &[ModelInput<'_>]) -> Result<Vec<(Vec<usize>, Vec<f32>)>> {
+        let fail = |e: &dyn std::fmt::Display| Error::Inference { model: self.name.clone(), why: e.to_string() };
+        let values = self.input_values(inputs)?;
+        let mut session = lock(&self.session);
+        let outputs = session.run(values).map_err(|e| fail(&e))?;
+        let mut all = Vec::with_capacity(outputs.len());
+        for (i, (_, out)) in outputs.iter().enumerate() {
+            let dims = |s: &[i64]| s.iter().map(|&d| d.max(0) as usize).collect::<Vec<usize>>();
+            if let Ok((s, v)) = out.try_extract_tensor::<f32>() {
+                all.push((dims(s), v.to_vec()));
+            } else if let Ok((s, v)) = out.try_extract_tensor::<f16>() {
+                all.push((dims(s), v.iter().map(|x| x.to_f32()).collect()));
+            } else {
+                return Err(fail(&format!("output {i} is not a float32 or float16 tensor")));
+            }
+        }
+        Ok(all)
     }
 }
 
