@@ -4,6 +4,7 @@
 
 pub mod clip;
 pub mod frames;
+pub mod lipsync;
 pub mod motion;
 
 use std::path::PathBuf;

@@ -8,11 +8,13 @@ use gst::glib;
 
 pub mod common;
 pub mod interpolate;
+pub mod lipsync;
 pub mod stylize;
 pub mod upscale;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     interpolate::register(plugin)?;
+    lipsync::register(plugin)?;
     stylize::register(plugin)?;
     upscale::register(plugin)?;
     Ok(())

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use gst_ai_kernels::{FaceBox, crop_resize};
+use gst_ai_kernels::{FaceBox, crop_resize, paste_feathered};
 
 use crate::audio::{HOP, MEL_FPS, MEL_STEP, MelSpectrogram, N_FFT, N_MELS, SAMPLE_RATE, preemphasised, reflect};
 use crate::error::{Error, Result};
@@ -234,10 +234,14 @@ impl MouthDriver {
     /// Columns of the window that belong to the frame itself (~40 ms).
     const NOW: usize = 4;
     /// Loudness (log mean magnitude in normalised mel units, 0.2 per 20 dB) where the mouth
-    /// starts to open and where it is fully open: a voiced sound peaking at −36 dBFS and at
-    /// −8 dBFS.
-    const QUIET: f32 = 0.22;
-    const LOUD: f32 = 0.50;
+    /// starts to open and where it is fully open (linearly between): a voiced sound peaking at
+    /// −40 dBFS and at −2 dBFS.
+    const QUIET: f32 = 0.20;
+    const LOUD: f32 = 0.56;
+
+    /// Openings below this (a quarter of a pixel on a 100-pixel face) snap shut, so the frames
+    /// after a sound return to the input exactly.
+    const CLOSED: f32 = 0.02;
 
     pub fn new() -> Self {
         Self { open: 0.0, width: 1.0 }
@@ -261,7 +265,7 @@ impl MouthDriver {
         };
         let loud = level(Self::SPEECH);
         let t = ((loud - Self::QUIET) / (Self::LOUD - Self::QUIET)).clamp(0.0, 1.0);
-        let open = t * t * (3.0 - 2.0 * t);
+        let open = t;
         let bright = ((level(Self::UPPER) - loud + 0.15) / 0.3).clamp(0.0, 1.0);
         (open, 0.8 + 0.4 * bright)
     }
@@ -269,9 +273,9 @@ impl MouthDriver {
     /// Advances one frame towards the window's target; returns the smoothed (opening, width).
     pub fn step(&mut self, window: &[f32]) -> (f32, f32) {
         let (open, width) = Self::target(window);
-        let k = if open > self.open { 0.8 } else { 0.45 };
+        let k = if open > self.open { 0.8 } else { 0.6 };
         self.open += k * (open - self.open);
-        if self.open < 1e-3 {
+        if self.open < Self::CLOSED {
             self.open = 0.0;
         }
         self.width += 0.5 * (width - self.width);
@@ -280,8 +284,8 @@ impl MouthDriver {
 
     /// A frame without audio: the mouth closes as after silence.
     pub fn rest(&mut self) -> f32 {
-        self.open *= 0.55;
-        if self.open < 1e-3 {
+        self.open *= 0.4;
+        if self.open < Self::CLOSED {
             self.open = 0.0;
         }
         self.open
@@ -420,6 +424,30 @@ impl Wav2Lip {
             }
             Ok(rgb)
         })
+    }
+}
+
+impl Wav2Lip {
+    /// The whole face path on `image` (planar RGB 0..1, `w` x `h`): the box `face` cropped and
+    /// resized to the model's size, the model run with `mel`, its face resized back into the box
+    /// and blended in with a mask that rises over `feather` pixels from the box's edges.
+    #[allow(clippy::too_many_arguments)] // the image, its size, the box and the blend are all needed
+    pub fn apply(
+        &mut self,
+        model: &Model,
+        image: &mut [f32],
+        w: usize,
+        h: usize,
+        face: FaceBox,
+        mel: &[f32],
+        feather: f32,
+    ) -> Result<()> {
+        let s = self.contract.size;
+        let mut crop = vec![0f32; 3 * s * s];
+        crop_resize(image, w, h, face, &mut crop, s, s)?;
+        let patch = self.run(model, &crop, mel)?;
+        paste_feathered(image, w, h, face, &patch, s, s, feather)?;
+        Ok(())
     }
 }
 
@@ -656,7 +684,7 @@ mod tests {
             MouthDriver::target(&track.mel_window(&mel, first))
         };
         assert_eq!(at(200).0, 0.0, "silence");
-        assert!(at(700).0 > 0.9, "a loud voiced sound: {:?}", at(700));
+        assert!(at(700).0 > 0.7, "a loud voiced sound (-10 dBFS): {:?}", at(700));
         let quiet = {
             let mut t = AudioTrack::new();
             t.push(0, &voiced(16000, 0.002));
@@ -667,10 +695,11 @@ mod tests {
         let mut d = MouthDriver::new();
         let w = track.mel_window(&mel, 56);
         let (o1, _) = d.step(&w);
-        assert!(o1 > 0.7, "fast attack: {o1}");
+        let target = MouthDriver::target(&w).0;
+        assert!((o1 - 0.8 * target).abs() < 1e-6, "fast attack: 80% of the way in one frame: {o1}");
         let silent = track.mel_window(&mel, 0);
         let (o2, _) = d.step(&silent);
-        assert!(o2 < o1 && o2 > 0.0, "slower release: {o1} -> {o2}");
+        assert!((o2 - 0.4 * o1).abs() < 1e-6, "slower release: 60% of the way down: {o1} -> {o2}");
     }
 
     #[test]

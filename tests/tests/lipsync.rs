@@ -1,0 +1,224 @@
+//! `ailipsync`: audio matched to video by running time (click trains), silence and missing audio
+//! leave frames unchanged, streams of different lengths and EOS on either pad, the built-in
+//! animation's loudness tracking, the Wav2Lip path against PyTorch, face detection, and errors.
+
+use gst_ai_tests::clip::Image;
+use gst_ai_tests::lipsync::{self, Audio, Face};
+use gst_ai_tests::{expect_error, read_f32, test_model};
+
+const W: usize = 160;
+const H: usize = 128;
+const FACE: Face = [40, 16, 80, 96];
+const FPS: i32 = 25;
+
+fn face_box() -> String {
+    format!("face-box=\"<{}, {}, {}, {}>\"", FACE[0], FACE[1], FACE[2], FACE[3])
+}
+
+fn clip(n: usize) -> Vec<Image> {
+    vec![lipsync::face_image(W, H, FACE); n]
+}
+
+fn openings(frames: &[Image], base: &Image) -> Vec<f64> {
+    let closed = lipsync::mouth_opening(base, FACE);
+    frames.iter().map(|f| lipsync::mouth_opening(f, FACE) - closed).collect()
+}
+
+fn assert_clean(r: &lipsync::LipRun, frames: usize) {
+    assert!(r.errors.is_empty(), "errors: {:?}", r.errors);
+    assert!(r.eos, "no EOS");
+    assert_eq!(r.frames.len(), frames, "every video frame comes out once");
+}
+
+#[test]
+fn clicks_open_the_mouth_at_their_frames() {
+    // Clicks 10 ms into frames 10, 30 and 50; audio at 44.1 kHz stereo S16, converted inside.
+    let clicks = [10, 30, 50];
+    let times: Vec<f64> = clicks.iter().map(|&i| i as f64 / FPS as f64 + 0.01).collect();
+    let audio = Audio { samples: lipsync::click_train(2.6, 44100, &times), rate: 44100, channels: 2, start_ms: 0 };
+    let frames = clip(64);
+    let r = lipsync::run(&frames, FPS, Some(&audio), &face_box(), true);
+    assert_clean(&r, 64);
+    let open = openings(&r.frames, &frames[0]);
+    for &c in &clicks {
+        let window = c - 6..c + 7;
+        let peak = window.clone().max_by(|&a, &b| open[a].total_cmp(&open[b])).unwrap();
+        assert!(open[peak] > 20.0, "click at frame {c}: the mouth opens ({:?})", &open[window.clone()]);
+        assert!(peak.abs_diff(c) <= 1, "click at frame {c}: peak at frame {peak} ({:?})", &open[window]);
+    }
+    for i in (0..7).chain(16..25) {
+        assert!(r.frames[i].rgb == frames[i].rgb, "frame {i}, far from any click, is unchanged");
+    }
+}
+
+#[test]
+fn silence_and_no_audio_leave_frames_unchanged() {
+    let frames = clip(20);
+    let silence = Audio { samples: vec![0.0; 16000], rate: 48000, channels: 1, start_ms: 0 };
+    let r = lipsync::run(&frames, FPS, Some(&silence), &face_box(), false);
+    assert_clean(&r, 20);
+    for (i, f) in r.frames.iter().enumerate() {
+        assert!(f.rgb == frames[i].rgb, "frame {i} with silence");
+    }
+    let r = lipsync::run(&frames, FPS, None, &face_box(), false);
+    assert_clean(&r, 20);
+    assert!(r.frames.iter().zip(&frames).all(|(a, b)| a.rgb == b.rgb), "no audio pad: unchanged");
+}
+
+#[test]
+fn loudness_drives_the_mouth_opening() {
+    // Syllables at ~4 Hz with varying loudness; 16 kHz mono F32.
+    let env = |t: f64| {
+        let syll = (std::f64::consts::PI * 4.0 * t).sin().abs().powf(1.5);
+        syll * (0.55 + 0.45 * (2.0 * std::f64::consts::PI * 0.37 * t).sin())
+    };
+    let samples = lipsync::speech(4.0, 16000, env);
+    let n = 96;
+    let rms = lipsync::frame_rms(&samples, 16000, FPS as u32, n);
+    let audio = Audio { samples, rate: 16000, channels: 1, start_ms: 0 };
+    let frames = clip(n);
+    let r = lipsync::run(&frames, FPS, Some(&audio), &face_box(), false);
+    assert_clean(&r, n);
+    let open = openings(&r.frames, &frames[0]);
+    let corr = lipsync::correlation(&rms, &open);
+    println!("correlation(audio RMS, mouth opening) = {corr:.3}");
+    assert!(corr > 0.8, "the opening follows the loudness: r = {corr:.3}");
+}
+
+#[test]
+fn streams_of_different_lengths_and_eos_on_either_pad() {
+    // Audio ends after 1 s of a 2 s video: the frames after it pass unchanged.
+    let frames = clip(50);
+    let loud = |s: f64| Audio { samples: lipsync::speech(s, 16000, |_| 1.0), rate: 16000, channels: 1, start_ms: 0 };
+    let r = lipsync::run(&frames, FPS, Some(&loud(1.0)), &face_box(), false);
+    assert_clean(&r, 50);
+    let open = openings(&r.frames, &frames[0]);
+    assert!(open[5..20].iter().all(|&o| o > 20.0), "open while there is audio: {:?}", &open[..25]);
+    for (i, (out, orig)) in r.frames.iter().zip(&frames).enumerate().skip(30) {
+        assert!(out.rgb == orig.rgb, "frame {i}, after the audio ended, is unchanged");
+    }
+    // Audio of 3 s with a 1 s video: EOS after the last video frame.
+    let r = lipsync::run(&clip(25), FPS, Some(&loud(3.0)), &face_box(), false);
+    assert_clean(&r, 25);
+    // Audio that starts at 1 s: the frames before it are unchanged.
+    let late = Audio { start_ms: 1000, ..loud(1.0) };
+    let r = lipsync::run(&frames, FPS, Some(&late), &face_box(), false);
+    assert_clean(&r, 50);
+    let open = openings(&r.frames, &frames[0]);
+    assert!(r.frames[..25].iter().zip(&frames).all(|(a, b)| a.rgb == b.rgb), "before the audio");
+    assert!(open[27..40].iter().all(|&o| o > 20.0), "after it starts: {:?}", &open[25..45]);
+}
+
+#[test]
+fn wav2lip_matches_pytorch_through_crop_model_and_paste() {
+    use gst_ai_kernels::FaceBox;
+    use gst_ai_runtime::lipsync::Wav2Lip;
+    use gst_ai_runtime::{Device, ModelSource, Precision, load};
+    gst_ai_tests::init();
+    let dir = test_model("lipsync");
+    let model = load(&ModelSource::File(dir.join("wav2lip_tiny96.onnx")), Device::Cpu, Precision::Auto).unwrap();
+    let mut w2l = Wav2Lip::new(&model).unwrap();
+    assert_eq!(w2l.contract.size, 96);
+    let frame = std::fs::read(dir.join("w2l_frame.u8")).unwrap();
+    let (w, h) = (160, 128);
+    let mut image = vec![0f32; 3 * w * h];
+    for i in 0..w * h {
+        for c in 0..3 {
+            image[c * w * h + i] = frame[i * 3 + c] as f32 / 255.0;
+        }
+    }
+    let before = image.clone();
+    let mel = read_f32(&dir.join("w2l_mel.f32"));
+    let golden = read_f32(&dir.join("w2l_out.f32")); // 1x3x96x96 BGR
+    let face = FaceBox { x: 40.0, y: 16.0, w: 96.0, h: 96.0 };
+    w2l.apply(&model, &mut image, w, h, face, &mel, 0.0).unwrap();
+    let mut worst = 0f32;
+    for y in 0..h {
+        for x in 0..w {
+            for c in 0..3 {
+                let got = image[c * w * h + y * w + x];
+                let inside = (40..136).contains(&x) && (16..112).contains(&y);
+                let want = if inside {
+                    golden[(2 - c) * 96 * 96 + (y - 16) * 96 + (x - 40)]
+                } else {
+                    before[c * w * h + y * w + x]
+                };
+                worst = worst.max((got - want).abs());
+            }
+        }
+    }
+    println!("Wav2Lip path vs PyTorch: max abs difference {worst:.2e}");
+    assert!(worst < 1e-4, "max abs difference {worst}");
+}
+
+#[test]
+fn a_wav2lip_model_changes_only_the_face_box() {
+    let frames = clip(12);
+    let audio = Audio { samples: lipsync::speech(1.0, 16000, |_| 1.0), rate: 16000, channels: 1, start_ms: 0 };
+    let model = test_model("lipsync/wav2lip_tiny96.onnx");
+    let props = format!("{} model={} feather=0.1", face_box(), model.display());
+    let r = lipsync::run(&frames, FPS, Some(&audio), &props, false);
+    assert_clean(&r, 12);
+    let [fx, fy, fw, fh] = FACE;
+    for (f, orig) in r.frames.iter().zip(&frames) {
+        let mut changed_inside = 0;
+        for y in 0..H {
+            for x in 0..W {
+                let i = (y * W + x) * 3;
+                let differs = f.rgb[i..i + 3] != orig.rgb[i..i + 3];
+                let inside = (fx..fx + fw).contains(&x) && (fy..fy + fh).contains(&y);
+                assert!(inside || !differs, "pixel ({x}, {y}) outside the face box changed");
+                changed_inside += usize::from(differs);
+            }
+        }
+        assert!(changed_inside > fw * fh / 2, "the model's face is pasted ({changed_inside} pixels changed)");
+    }
+}
+
+#[test]
+fn a_face_detector_places_the_mouth() {
+    // The fixture detector "finds" the brightest 40x40 cell of its 320x240 input, boxed with
+    // half a cell around it: here the face drawn at (160, 80) in a 320x240 frame.
+    let (w, h) = (320, 240);
+    let face: Face = [160, 80, 40, 40];
+    let mut img = lipsync::face_image(w, h, face);
+    for p in img.rgb.chunks_mut(3) {
+        if p[1] == 100 {
+            // The background (the only green 100) goes black, so the face is the bright cell.
+            p.copy_from_slice(&[0, 0, 0]);
+        }
+    }
+    let frames = vec![img; 10];
+    let audio = Audio { samples: lipsync::speech(1.0, 16000, |_| 1.0), rate: 16000, channels: 1, start_ms: 0 };
+    let det = test_model("lipsync/facedet_ultraface_layout.onnx");
+    let props = format!("face-model={} face-padding=\"<0, 0, 0, 0>\"", det.display());
+    let r = lipsync::run(&frames, FPS, Some(&audio), &props, false);
+    assert_clean(&r, 10);
+    // The detected box is (140, 60, 80, 80): the mouth warp stays inside it.
+    let mut changed = 0;
+    for y in 0..h {
+        for x in 0..w {
+            let i = (y * w + x) * 3;
+            if r.frames[5].rgb[i..i + 3] != frames[5].rgb[i..i + 3] {
+                assert!((140..220).contains(&x) && (60..140).contains(&y), "({x}, {y}) changed");
+                changed += 1;
+            }
+        }
+    }
+    assert!(changed > 20, "the mouth moved ({changed} pixels)");
+}
+
+#[test]
+fn bad_settings_and_models_are_errors_on_the_bus() {
+    let src = "videotestsrc num-buffers=5 ! video/x-raw,width=160,height=128 ! ailipsync";
+    let e = expect_error(&format!("{src} ! fakesink"));
+    assert!(e.contains("needs a face") && e.contains("face-box"), "{e}");
+    let e = expect_error(&format!("{src} {} model=/nonexistent/w2l.onnx ! fakesink", face_box()));
+    assert!(e.contains("/nonexistent/w2l.onnx"), "{e}");
+    let sr = test_model("nearest_x2.onnx");
+    let e = expect_error(&format!("{src} {} model={} ! fakesink", face_box(), sr.display()));
+    assert!(e.contains("Wav2Lip"), "{e}");
+    let w2l = test_model("lipsync/wav2lip_tiny96.onnx");
+    let e = expect_error(&format!("{src} face-model={} ! fakesink", w2l.display()));
+    assert!(e.contains("UltraFace"), "{e}");
+}
