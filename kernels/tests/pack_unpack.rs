@@ -4,8 +4,8 @@ mod common;
 
 use common::*;
 use gst_ai_kernels::{
-    ChannelOrder, Colorimetry, KernelError, Layout, PixelFormat, Rect, TensorSpec, ValueRange, YuvMatrix, copy_alpha,
-    pack, unpack,
+    ChannelOrder, Colorimetry, FrameMut, KernelError, Layout, PixelFormat, Rect, TensorSpec, ValueRange, YuvMatrix,
+    copy_alpha, pack, unpack,
 };
 
 fn packed_formats() -> impl Iterator<Item = PixelFormat> {
@@ -394,4 +394,41 @@ fn unpack_yuv_matches_a_reference_formula() -> Result<(), KernelError> {
         }
     }
     Ok(())
+}
+
+#[test]
+fn a_region_writes_only_its_pixels() {
+    for format in [PixelFormat::Rgb, PixelFormat::Bgrx, PixelFormat::I420, PixelFormat::Nv12, PixelFormat::Gray8] {
+        let (w, h) = (10usize, 8usize);
+        let strides: Vec<usize> = (0..format.n_planes()).map(|p| format.plane_dims(p, w, h).0 + 3).collect();
+        let mut planes: Vec<Vec<u8>> =
+            (0..format.n_planes()).map(|p| vec![7u8; strides[p] * format.plane_dims(p, w, h).1]).collect();
+        let before = planes.clone();
+        {
+            let refs: Vec<&mut [u8]> = planes.iter_mut().map(|p| p.as_mut_slice()).collect();
+            let mut frame = FrameMut::new(format, w, h, refs, &strides, Colorimetry::default()).unwrap();
+            let mut sub = frame.region(2, 4, 4, 4).unwrap();
+            let white = vec![1f32; 3 * 4 * 4];
+            unpack(&white, 4, 4, TensorSpec::CANONICAL, 0, 0, &mut sub).unwrap();
+            assert!(frame.region(1, 0, 2, 2).is_err() || !format.is_yuv(), "{format}: odd x on 4:2:0");
+            assert!(frame.region(8, 0, 4, 2).is_err(), "{format}: past the right edge");
+        }
+        // Only the region's rows and columns (and, for 4:2:0, their chroma samples) changed.
+        for (p, plane) in planes.iter().enumerate() {
+            let (row_bytes, rows) = format.plane_dims(p, w, h);
+            let sub = if p > 0 { 2 } else { 1 }; // chroma planes are subsampled 2x2
+            let bytes_per_sample = row_bytes / w.div_ceil(sub); // NV12's UV pairs: 2
+            for y in 0..rows {
+                for b in 0..row_bytes {
+                    let (x, py) = (b / bytes_per_sample * sub, y * sub);
+                    let inside = (2..6).contains(&x) && (4..8).contains(&py);
+                    let changed = plane[y * strides[p] + b] != before[p][y * strides[p] + b];
+                    assert!(inside || !changed, "{format} plane {p}: byte {b} of row {y} outside the region changed");
+                    if p == 0 && inside {
+                        assert!(changed, "{format}: byte {b} of row {y} not written");
+                    }
+                }
+            }
+        }
+    }
 }

@@ -38,7 +38,7 @@ fn inspect(what: &str) -> String {
 #[test]
 fn plugin_is_listed() {
     let text = inspect("ai");
-    for element in ["aiupscale", "aiinterpolate", "aistylize"] {
+    for element in ["aiupscale", "aiinterpolate", "aistylize", "ailipsync"] {
         assert!(text.contains(element), "{element} missing from:\n{text}");
     }
     assert!(text.contains("libgstai.so"), "{text}");
@@ -78,6 +78,28 @@ fn every_aistylize_property_is_documented() {
             ("stats", "p95"),
         ],
     );
+}
+
+#[test]
+fn every_ailipsync_property_and_pad_is_documented() {
+    let text = assert_documented(
+        "ailipsync",
+        &[
+            ("model", "Wav2Lip"),
+            ("face-box", "<x, y, width, height>"),
+            ("face-model", "UltraFace"),
+            ("face-threshold", "last face is kept"),
+            ("face-padding", "<top, bottom, left, right>"),
+            ("smoothing", "averaged"),
+            ("feather", "0 = a hard box"),
+            ("mouth-open", "full loudness"),
+            ("device", "cuda:N"),
+            ("stats", "p95"),
+        ],
+    );
+    for pad in ["SINK template: 'video'", "SINK template: 'audio'", "Availability: On request", "audio/x-raw"] {
+        assert!(text.contains(pad), "'{pad}' missing:\n{text}");
+    }
 }
 
 #[test]

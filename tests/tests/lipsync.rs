@@ -222,3 +222,32 @@ fn bad_settings_and_models_are_errors_on_the_bus() {
     let e = expect_error(&format!("{src} face-model={} ! fakesink", w2l.display()));
     assert!(e.contains("UltraFace"), "{e}");
 }
+
+#[test]
+fn live_sources_run_with_the_audio_latency_reported() {
+    use gst::prelude::*;
+    gst_ai_tests::init();
+    let desc = format!(
+        "videotestsrc is-live=true num-buffers=25 ! video/x-raw,width=160,height=128,framerate=25/1 \
+         ! ailipsync name=l {} ! fakesink sync=true \
+         audiotestsrc is-live=true wave=ticks num-buffers=60 ! audio/x-raw,rate=48000,channels=2 ! l.audio",
+        face_box()
+    );
+    let pipeline = gst_ai_tests::parse(&desc);
+    let bus = pipeline.bus().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let timeout = gst::ClockTime::from_seconds(20);
+    let msg = bus.timed_pop_filtered(timeout, &[gst::MessageType::AsyncDone, gst::MessageType::Error]);
+    assert!(matches!(msg.as_ref().map(|m| m.view()), Some(gst::MessageView::AsyncDone(_))), "{msg:?}");
+    let mut q = gst::query::Latency::new();
+    assert!(pipeline.query(&mut q), "latency query answered");
+    let (live, min, _max) = q.result();
+    assert!(live, "a live pipeline");
+    assert!(min >= gst::ClockTime::from_mseconds(212), "the 212.5 ms of audio each frame waits for: {min}");
+    let msg = bus.timed_pop_filtered(timeout, &[gst::MessageType::Eos, gst::MessageType::Error]);
+    assert!(matches!(msg.as_ref().map(|m| m.view()), Some(gst::MessageView::Eos(_))), "{msg:?}");
+    let stats = pipeline.by_name("l").unwrap().property::<gst::Structure>("stats");
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert_eq!(stats.get::<u64>("frames").unwrap(), 25, "{stats}");
+    assert!(stats.get::<u64>("animated").unwrap() > 0, "the ticks move the mouth: {stats}");
+}

@@ -1,0 +1,79 @@
+//! lipsync: ailipsync on a 1280x720 talking-face clip at 25 fps with 48 kHz stereo speech (voiced
+//! syllables): frames per second through the element and the latency it adds per frame — the
+//! 212.5 ms of audio each frame waits for plus its processing time (mean and p95 of the
+//! element's own stats) — for the built-in animation and for a Wav2Lip-architecture model (the
+//! tiny random-weight test export, 96x96: the cost of the crop, run and feathered paste, not of a
+//! full-size Wav2Lip), beside the element with no audio pad (frames passed through). Then the
+//! correlation between the audio's loudness per frame and the mouth opening measured on the
+//! built-in's output frames.
+
+use gst::prelude::*;
+use gst_ai_runtime::lipsync::AudioTrack;
+use gst_ai_tests::lipsync::{self, Audio, Face};
+use gst_ai_tests::test_model;
+
+pub fn bench() -> Result<(), String> {
+    let frames: usize = std::env::var("GST_AI_BENCH_FRAMES").ok().and_then(|v| v.parse().ok()).unwrap_or(75);
+    let (w, h, fps) = (1280usize, 720usize, 25);
+    let face: Face = [480, 120, 320, 400];
+    let clip = vec![lipsync::face_image(w, h, face); frames];
+    let seconds = frames as f64 / fps as f64 + 0.5;
+    let env = |t: f64| {
+        let syllable = (std::f64::consts::PI * 4.0 * t).sin().abs().powf(1.5);
+        syllable * (0.55 + 0.45 * (2.0 * std::f64::consts::PI * 0.37 * t).sin())
+    };
+    let samples = lipsync::speech(seconds, 48000, env);
+    let rms = lipsync::frame_rms(&samples, 48000, fps as u32, frames);
+    let audio = Audio { samples, rate: 48000, channels: 2, start_ms: 0 };
+    let boxed = format!("face-box=\"<{}, {}, {}, {}>\"", face[0], face[1], face[2], face[3]);
+    let w2l = test_model("lipsync/wav2lip_tiny96.onnx");
+    let lookahead_ms = AudioTrack::lookahead_ns() as f64 / 1e6;
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+
+    println!();
+    println!("ailipsync, {w}x{h} RGB at {fps} fps, 48 kHz stereo S16 speech, {frames} frames, {threads} CPU threads");
+    println!(
+        "| {:<34} | {:>8} | {:>9} | {:>8} | {:>8} | {:>22} |",
+        "path", "fps", "animated", "mean ms", "p95 ms", "added latency p95 (ms)"
+    );
+    println!("|{:-<36}|{:-<10}|{:-<11}|{:-<10}|{:-<10}|{:-<24}|", "", "", "", "", "", "");
+    let cases = [
+        ("no audio pad (pass-through)", None, boxed.clone()),
+        ("built-in animation", Some(&audio), boxed.clone()),
+        ("Wav2Lip architecture, 96x96, tiny", Some(&audio), format!("{boxed} model={}", w2l.display())),
+    ];
+    let mut builtin_frames = Vec::new();
+    for (name, a, props) in cases {
+        let r = lipsync::run(&clip, fps, a, &props, true);
+        if !r.errors.is_empty() || r.frames.len() != frames {
+            return Err(format!("{name}: {} frames, errors {:?}", r.frames.len(), r.errors));
+        }
+        let stats = r.element.property::<gst::Structure>("stats");
+        let get = |f: &str| stats.get::<f64>(f).map_err(|e| format!("stats {f}: {e}"));
+        let animated = stats.get::<u64>("animated").map_err(|e| e.to_string())?;
+        let (mean, p95) = (get("mean-ms")?, get("p95-ms")?);
+        let added = if a.is_some() { lookahead_ms + p95 } else { p95 };
+        println!(
+            "| {:<34} | {:>8.1} | {:>9} | {:>8.2} | {:>8.2} | {:>22.1} |",
+            name,
+            frames as f64 / r.took.as_secs_f64(),
+            animated,
+            mean,
+            p95,
+            added
+        );
+        if name == "built-in animation" {
+            builtin_frames = r.frames;
+        }
+    }
+    let closed = lipsync::mouth_opening(&clip[0], face);
+    let open: Vec<f64> = builtin_frames.iter().map(|f| lipsync::mouth_opening(f, face) - closed).collect();
+    println!(
+        "built-in animation: correlation of the audio RMS per frame with the mouth opening measured on the output \
+         frames: {:.3}",
+        lipsync::correlation(&rms, &open)
+    );
+    println!("(fps: wall clock from PLAYING to EOS, pushing and collecting RGB frames included; the added latency");
+    println!(" is the audio look-ahead of {lookahead_ms:.1} ms plus the p95 processing time of one frame)");
+    Ok(())
+}
