@@ -310,8 +310,19 @@ impl Wav2LipContract {
     /// (`mel_spectrogram`/`audio_sequences`/`mel`/`audio`, `video_frames`/`face_sequences`/`face`/
     /// `image`), else by shape (…x1x80x16 is the mel, 6 channels the face).
     pub fn detect(model: &Model) -> Result<Self> {
+        Self::detect_io(&model.name, &model.inputs, &model.outputs)
+    }
+
+    /// [`Self::detect`] on a graph's inputs and outputs.
+    pub fn detect_io(name: &str, inputs: &[TensorInfo], outputs: &[TensorInfo]) -> Result<Self> {
+        struct Io<'a> {
+            name: &'a str,
+            inputs: &'a [TensorInfo],
+            outputs: &'a [TensorInfo],
+        }
+        let model = Io { name, inputs, outputs };
         let err =
-            |what: &str, expected: &str, found: String| Error::contract(&model.name, WAV2LIP, what, expected, found);
+            |what: &str, expected: &str, found: String| Error::contract(model.name, WAV2LIP, what, expected, found);
         if model.inputs.len() != 2 {
             let names: Vec<&str> = model.inputs.iter().map(|i| i.name.as_str()).collect();
             return Err(err("inputs", "2 (mel window, face)", format!("{} ({})", names.len(), names.join(", "))));
@@ -700,6 +711,38 @@ mod tests {
         let silent = track.mel_window(&mel, 0);
         let (o2, _) = d.step(&silent);
         assert!((o2 - 0.4 * o1).abs() < 1e-6, "slower release: 60% of the way down: {o1} -> {o2}");
+    }
+
+    fn info(name: &str, shape: &[i64]) -> TensorInfo {
+        TensorInfo { name: name.into(), elem: Some(ElemType::F32), elem_name: "float32".into(), shape: shape.to_vec() }
+    }
+
+    #[test]
+    fn wav2lip_inputs_are_found_by_name_or_shape() {
+        let out = [info("out", &[-1, 3, -1, -1])];
+        // The original repo's argument names, 256x256 variant, inputs in the other order.
+        let c = Wav2LipContract::detect_io(
+            "m",
+            &[info("face_sequences", &[-1, 6, 256, 256]), info("audio_sequences", &[-1, 1, 80, 16])],
+            &out,
+        )
+        .unwrap();
+        assert_eq!((c.mel_input.as_str(), c.face_input.as_str(), c.size), ("audio_sequences", "face_sequences", 256));
+        // Anonymous names: by shape.
+        let c =
+            Wav2LipContract::detect_io("m", &[info("x", &[1, 1, 80, 16]), info("y", &[1, 6, 96, 96])], &out).unwrap();
+        assert_eq!((c.mel_input.as_str(), c.face_input.as_str(), c.size), ("x", "y", 96));
+        // Wrong contracts name what was expected.
+        let e = Wav2LipContract::detect_io("m", &[info("input", &[1, 3, 64, 64])], &out).unwrap_err().to_string();
+        assert!(e.contains("Wav2Lip") && e.contains("2 (mel window, face)"), "{e}");
+        let e = Wav2LipContract::detect_io("m", &[info("mel", &[1, 1, 40, 16]), info("face", &[1, 6, 96, 96])], &out)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("Bx1x80x16"), "{e}");
+        let e = Wav2LipContract::detect_io("m", &[info("mel", &[1, 1, 80, 16]), info("face", &[1, 6, 96, 128])], &out)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("square"), "{e}");
     }
 
     #[test]
