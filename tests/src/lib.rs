@@ -244,6 +244,24 @@ fn to_strided(data: &[u8], row: usize, rows: usize, stride: usize) -> Vec<u8> {
     out
 }
 
+/// Hands every video sample `sink` receives to `each` with the video info of its caps.
+pub fn on_video_sample(
+    sink: &gst_app::AppSink,
+    each: impl Fn(&gst_video::VideoInfo, &gst::BufferRef) -> Result<(), gst::FlowError> + Send + Sync + 'static,
+) {
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |s| {
+                let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                let info = gst_video::VideoInfo::from_caps(sample.caps().ok_or(gst::FlowError::NotNegotiated)?)
+                    .map_err(|_| gst::FlowError::NotNegotiated)?;
+                each(&info, sample.buffer().ok_or(gst::FlowError::Error)?)?;
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+}
+
 /// What [`run_raw`] returns: the output frames' bytes, the output's video info (None when
 /// nothing came out) and the time from the first push to EOS.
 pub type RawRun = (Vec<Vec<u8>>, Option<gst_video::VideoInfo>, Duration);
@@ -267,21 +285,13 @@ pub fn run_raw(frames: &[Vec<u8>], info: &gst_video::VideoInfo, pipeline_tail: &
     let fps = info.fps();
     let collected = std::sync::Arc::new(std::sync::Mutex::new((Vec::new(), None)));
     let c2 = collected.clone();
-    sink.set_callbacks(
-        gst_app::AppSinkCallbacks::builder()
-            .new_sample(move |s| {
-                let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                let info = gst_video::VideoInfo::from_caps(sample.caps().ok_or(gst::FlowError::NotNegotiated)?)
-                    .map_err(|_| gst::FlowError::NotNegotiated)?;
-                let buffer = sample.buffer().ok_or(gst::FlowError::Error)?;
-                let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
-                let mut c = c2.lock().expect("not poisoned");
-                c.0.push(map.to_vec());
-                c.1 = Some(info);
-                Ok(gst::FlowSuccess::Ok)
-            })
-            .build(),
-    );
+    on_video_sample(&sink, move |info, buffer| {
+        let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
+        let mut c = c2.lock().expect("not poisoned");
+        c.0.push(map.to_vec());
+        c.1 = Some(info.clone());
+        Ok(())
+    });
     let buffers: Vec<gst::Buffer> = frames
         .iter()
         .enumerate()

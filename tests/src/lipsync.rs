@@ -116,17 +116,10 @@ pub fn run(frames: &[Image], fps: i32, audio: Option<&Audio>, props: &str, s16: 
     let sink = pipeline.by_name("sink").unwrap().downcast::<gst_app::AppSink>().unwrap();
     let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let o2 = out.clone();
-    sink.set_callbacks(
-        gst_app::AppSinkCallbacks::builder()
-            .new_sample(move |s| {
-                let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                let info = gst_video::VideoInfo::from_caps(sample.caps().ok_or(gst::FlowError::NotNegotiated)?)
-                    .map_err(|_| gst::FlowError::NotNegotiated)?;
-                o2.lock().unwrap().push(crate::frames::buffer_image(&info, sample.buffer().unwrap()));
-                Ok(gst::FlowSuccess::Ok)
-            })
-            .build(),
-    );
+    crate::on_video_sample(&sink, move |info, buffer| {
+        o2.lock().unwrap().push(crate::frames::buffer_image(info, buffer));
+        Ok(())
+    });
     let mut pushes: Vec<(gst_app::AppSrc, Vec<gst::Buffer>)> = Vec::new();
     let vbufs = frames
         .iter()

@@ -138,6 +138,12 @@ impl Timings {
         self.ms.push_back(ms);
     }
 
+    /// The `mean-ms`, `p95-ms` and `fps` fields of an element's `stats` structure.
+    pub fn fields(&self, b: gst::structure::Builder) -> gst::structure::Builder {
+        let (mean, p95) = self.mean_p95();
+        b.field("mean-ms", mean).field("p95-ms", p95).field("fps", if mean > 0.0 { 1000.0 / mean } else { 0.0 })
+    }
+
     /// (mean, 95th percentile) in milliseconds; zeros before the first frame.
     pub fn mean_p95(&self) -> (f64, f64) {
         if self.ms.is_empty() {

@@ -18,8 +18,8 @@ const NS: u128 = 1_000_000_000;
 /// it is.
 pub const SILENCE: f32 = 1e-4;
 
-/// Running time (ns) of sample `n` after `origin`.
-fn sample_time(origin: u64, n: usize) -> u64 {
+/// Running time (ns) of 16 kHz sample `n` after `origin`.
+pub fn sample_time(origin: u64, n: usize) -> u64 {
     origin + (n as u128 * NS / u128::from(SAMPLE_RATE)) as u64
 }
 
@@ -597,9 +597,7 @@ impl BoxSmoother {
             self.boxes.pop_front();
         }
         self.boxes.push_back(b);
-        let k = self.boxes.len() as f32;
-        let sum = self.boxes.iter().fold([0f32; 4], |s, b| [s[0] + b.x, s[1] + b.y, s[2] + b.w, s[3] + b.h]);
-        FaceBox { x: sum[0] / k, y: sum[1] / k, w: sum[2] / k, h: sum[3] / k }
+        self.last().unwrap_or(b)
     }
 
     /// The smoothed box of the frames so far (none before the first detection).

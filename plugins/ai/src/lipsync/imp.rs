@@ -16,7 +16,9 @@ use gst_video::{VideoFrameRef, VideoInfo};
 
 use gst_ai_kernels::{self as kernels, FaceBox, Mouth, Rect, TensorSpec};
 use gst_ai_runtime::audio::MelSpectrogram;
-use gst_ai_runtime::lipsync::{AudioTrack, BoxSmoother, FaceDetector, MouthDriver, Padding, SILENCE, Wav2Lip, Window};
+use gst_ai_runtime::lipsync::{
+    AudioTrack, BoxSmoother, FaceDetector, MouthDriver, Padding, SILENCE, Wav2Lip, Window, sample_time,
+};
 use gst_ai_runtime::model::{Model, ModelSource};
 use gst_ai_runtime::resample::{Resampler, SampleFormat};
 use gst_ai_runtime::{DeviceRequest, Precision};
@@ -126,7 +128,7 @@ impl State {
 
     /// Running time of the next converted sample.
     fn converted_time(a: &AudioIn) -> u64 {
-        a.start.unwrap_or(0) + (u128::from(a.out_samples) * 1_000_000_000 / 16_000) as u64
+        sample_time(a.start.unwrap_or(0), a.out_samples as usize)
     }
 
     /// Converts and places one audio buffer that starts at running time `rt`.
@@ -461,13 +463,12 @@ impl ObjectImpl for AiLipSync {
             "device" => s.device.to_value(),
             "stats" => {
                 let st = lock(&self.stats);
-                let (mean, p95) = st.times.mean_p95();
-                gst::Structure::builder("ai-lipsync-stats")
-                    .field("frames", st.frames)
-                    .field("animated", st.animated)
-                    .field("mean-ms", mean)
-                    .field("p95-ms", p95)
-                    .field("fps", if mean > 0.0 { 1000.0 / mean } else { 0.0 })
+                st.times
+                    .fields(
+                        gst::Structure::builder("ai-lipsync-stats")
+                            .field("frames", st.frames)
+                            .field("animated", st.animated),
+                    )
                     .build()
                     .to_value()
             }

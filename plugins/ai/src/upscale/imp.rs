@@ -218,12 +218,8 @@ impl ObjectImpl for AiUpscale {
             "precision" => s.precision.to_value(),
             "stats" => {
                 let st = lock(&self.stats);
-                let (mean, p95) = st.times.mean_p95();
-                gst::Structure::builder("ai-upscale-stats")
-                    .field("frames", st.frames)
-                    .field("mean-ms", mean)
-                    .field("p95-ms", p95)
-                    .field("fps", if mean > 0.0 { 1000.0 / mean } else { 0.0 })
+                st.times
+                    .fields(gst::Structure::builder("ai-upscale-stats").field("frames", st.frames))
                     .build()
                     .to_value()
             }
