@@ -37,3 +37,29 @@ pub const STYLE_OIL: ModelSource = ModelSource::Builtin {
 
 /// The built-in models a `model` property may name as `builtin:<name>`.
 pub const ALL: [ModelSource; 5] = [SR_X2, SR_X4, STYLE_PENCIL, STYLE_CARTOON, STYLE_OIL];
+
+/// aisrc's built-in text-to-video model (models/t2v_builtin.md): a diffusers-layout folder whose
+/// files are embedded one by one.
+pub mod t2v {
+    macro_rules! part {
+        ($path:literal) => {
+            include_bytes!(concat!("../../../models/t2v_builtin/", $path))
+        };
+    }
+    macro_rules! text {
+        ($path:literal) => {
+            include_str!(concat!("../../../models/t2v_builtin/", $path))
+        };
+    }
+    pub const MODEL_INDEX: &str = text!("model_index.json");
+    pub const SCHEDULER: &[u8] = part!("scheduler/scheduler_config.json");
+    pub const VOCAB: &str = text!("tokenizer/vocab.json");
+    pub const MERGES: &str = text!("tokenizer/merges.txt");
+    pub const TOKENIZER_CONFIG: &str = text!("tokenizer/tokenizer_config.json");
+    pub const UNET_CONFIG: &str = text!("unet/config.json");
+    pub const VAE_CONFIG: &str = text!("vae_decoder/config.json");
+    pub const TEXT_ENCODER: &[u8] = part!("text_encoder/model.onnx");
+    pub const UNET: &[u8] = part!("unet/model.onnx");
+    pub const VAE_DECODER: &[u8] = part!("vae_decoder/model.onnx");
+    pub const VAE_ENCODER: &[u8] = part!("vae_encoder/model.onnx");
+}

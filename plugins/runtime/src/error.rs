@@ -42,6 +42,10 @@ pub enum Error {
 
     #[error("{0}")]
     Unsupported(String),
+
+    /// The caller asked a long job (a generation) to stop.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -17,7 +17,10 @@ pub mod onnx_graph;
 pub mod rate;
 pub mod resample;
 pub mod rife;
+pub mod scheduler;
 pub mod style;
+pub mod t2v;
+pub mod tokenizer;
 pub mod upscale;
 
 pub use contract::SrContract;

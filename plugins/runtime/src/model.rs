@@ -86,6 +86,8 @@ impl ModelSource {
 pub enum ElemType {
     F32,
     F16,
+    I64,
+    I32,
     Other,
 }
 
@@ -94,6 +96,8 @@ impl ElemType {
         match t {
             TensorElementType::Float32 => Self::F32,
             TensorElementType::Float16 => Self::F16,
+            TensorElementType::Int64 => Self::I64,
+            TensorElementType::Int32 => Self::I32,
             _ => Self::Other,
         }
     }
@@ -243,6 +247,8 @@ impl Model {
             let value = match input.data {
                 InputData::F32(d) => TensorRef::from_array_view((input.shape, d)).map_err(|e| fail(&e))?.into(),
                 InputData::F16(d) => TensorRef::from_array_view((input.shape, d)).map_err(|e| fail(&e))?.into(),
+                InputData::I64(d) => TensorRef::from_array_view((input.shape, d)).map_err(|e| fail(&e))?.into(),
+                InputData::I32(d) => TensorRef::from_array_view((input.shape, d)).map_err(|e| fail(&e))?.into(),
             };
             values.push((input.name.into(), value));
         }
@@ -320,6 +326,9 @@ pub struct ModelInput<'a> {
 pub enum InputData<'a> {
     F32(&'a [f32]),
     F16(&'a [f16]),
+    /// Token ids and timesteps.
+    I64(&'a [i64]),
+    I32(&'a [i32]),
 }
 
 impl<'a> InputData<'a> {

@@ -1,0 +1,219 @@
+//! Text-to-video against diffusers: the schedulers against vectors recorded from diffusers'
+//! DDIMScheduler and EulerDiscreteScheduler, the tokenizer against transformers' CLIPTokenizer,
+//! and the whole pipeline on a tiny random-weight model made from diffusers' and transformers'
+//! real classes (tests/models/t2v_tiny, models/make_t2v_golden.py) against diffusers'
+//! TextToVideoSDPipeline run on the same initial latents.
+
+use std::path::PathBuf;
+
+use gst_ai_runtime::Device;
+use gst_ai_runtime::scheduler::{Config, Kind, Scheduler};
+use gst_ai_runtime::t2v::{Folder, Pipeline, Request};
+use serde_json::Value;
+
+fn models() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/models")
+}
+
+fn read_json(rel: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(models().join(rel)).unwrap()).unwrap()
+}
+
+fn read_f32(rel: &str) -> Vec<f32> {
+    let b = std::fs::read(models().join(rel)).unwrap();
+    b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+}
+
+fn max_abs(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+#[test]
+fn schedulers_match_diffusers() {
+    let all = read_json("t2v_sched/schedulers.json");
+    let cases = all["cases"].as_array().unwrap();
+    assert!(cases.len() >= 20);
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let config = Config::parse(&case["config"].to_string()).unwrap();
+        let kind = if case["scheduler"] == "DDIMScheduler" { Kind::Ddim } else { Kind::Euler };
+        let n = case["num_inference_steps"].as_u64().unwrap() as usize;
+        let s = Scheduler::new(kind, &config, n).unwrap();
+        assert_eq!(s.timesteps(), &floats(&case["timesteps"])[..], "{name}: timesteps");
+        for (t, a) in case["alphas_cumprod_probe"].as_object().unwrap() {
+            let t: usize = t.parse().unwrap();
+            let want = a.as_f64().unwrap() as f32;
+            assert!((config.alphas_cumprod[t] - want).abs() <= 2e-6 * want.max(1e-3), "{name}: alphas_cumprod[{t}]");
+        }
+        let init = case["init_noise_sigma"].as_f64().unwrap();
+        assert!(
+            (s.init_noise_sigma() - init).abs() < 1e-5 * init,
+            "{name}: init_noise_sigma {} vs {init}",
+            s.init_noise_sigma()
+        );
+        if kind == Kind::Euler {
+            for (got, want) in s.sigmas().iter().zip(floats(&case["sigmas"])) {
+                assert!((got - want).abs() < 2e-5 * want.max(1e-3), "{name}: sigma {got} vs {want}");
+            }
+        }
+        let mut x: Vec<f32> = floats(&case["sample_init"]).iter().map(|&v| v as f32).collect();
+        let eta = case["eta"].as_f64().unwrap_or(0.0);
+        for (k, step) in case["steps"].as_array().unwrap().iter().enumerate() {
+            let out: Vec<f32> = floats(&step["model_output"]).iter().map(|&v| v as f32).collect();
+            if kind == Kind::Euler {
+                let f = step["scale_model_input_factor"].as_f64().unwrap();
+                assert!((s.input_scale(k) - f).abs() < 1e-5, "{name} step {k}: scale_model_input");
+            }
+            let noise: Option<Vec<f32>> =
+                step.get("variance_noise").map(|v| floats(v).iter().map(|&v| v as f32).collect());
+            s.step(k, &out, &mut x, eta, noise.as_deref());
+            let want: Vec<f32> = floats(&step["prev_sample"]).iter().map(|&v| v as f32).collect();
+            let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+            let d = max_abs(&x, &want);
+            assert!(d <= 2e-5 * scale, "{name} step {k}: prev_sample differs by {d} (scale {scale})");
+        }
+    }
+}
+
+#[test]
+fn tokenizer_matches_transformers() {
+    let folder = Folder::open(&models().join("t2v_tiny")).unwrap();
+    let golden = read_json("t2v_tiny/golden/golden.json");
+    let cases = golden["tokenizer"]["cases"].as_array().unwrap();
+    assert!(cases.len() >= 5);
+    for case in cases {
+        let text = case["text"].as_str().unwrap();
+        let want: Vec<i64> = case["input_ids"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+        let got = folder.tokenizer.encode(text);
+        assert_eq!(got.ids, want, "{text:?}");
+    }
+    // The same from tokenizer.json alone.
+    let dir = std::env::temp_dir().join(format!("gst-ai-tokjson-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["tokenizer.json", "tokenizer_config.json"] {
+        std::fs::copy(models().join("t2v_tiny/tokenizer").join(f), dir.join(f)).unwrap();
+    }
+    let from_json = gst_ai_runtime::tokenizer::ClipTokenizer::from_dir(&dir).unwrap();
+    for case in cases {
+        let text = case["text"].as_str().unwrap();
+        assert_eq!(from_json.encode(text).ids, folder.tokenizer.encode(text).ids, "{text:?} via tokenizer.json");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn golden_run(kind: Kind) -> (Vec<f32>, Vec<f32>) {
+    let folder = Folder::open(&models().join("t2v_tiny")).unwrap();
+    let p = Pipeline::load(folder, Device::Cpu).unwrap();
+    assert_eq!((p.vae_factor, p.latent_channels), (2, 4));
+    let r = Request {
+        prompt: "a red circle moving right".into(),
+        negative_prompt: String::new(),
+        seed: 0,
+        steps: 6,
+        guidance: 7.5,
+        scheduler: kind,
+        eta: 0.0,
+        frames: 4,
+        width: 16,
+        height: 16,
+        image: None,
+        strength: 1.0,
+    };
+    let latents = read_f32("t2v_tiny/golden/latents.f32");
+    let mut steps = Vec::new();
+    let x = p
+        .denoise(&r, Some(&latents), &mut |i, n, t| {
+            steps.push((i, n, t));
+            true
+        })
+        .unwrap();
+    assert_eq!(steps.iter().map(|s| s.2).collect::<Vec<_>>(), [831.0, 665.0, 499.0, 333.0, 167.0, 1.0]);
+    assert_eq!(steps.last().map(|s| (s.0, s.1)), Some((6, 6)));
+    let clip = p.decode(&x, 4, 8, 8).unwrap();
+    assert_eq!((clip.frames, clip.width, clip.height), (4, 16, 16));
+    // To diffusers' output: [F, H, W, 3] in 0..1.
+    let mut frames = Vec::with_capacity(4 * 16 * 16 * 3);
+    for f in 0..4 {
+        let fr = clip.frame(f);
+        for y in 0..16 {
+            for xx in 0..16 {
+                for c in 0..3 {
+                    frames.push((fr[c * 256 + y * 16 + xx] * 0.5 + 0.5).clamp(0.0, 1.0));
+                }
+            }
+        }
+    }
+    (x, frames)
+}
+
+#[test]
+fn pipeline_matches_diffusers_ddim() {
+    let (latents, frames) = golden_run(Kind::Ddim);
+    let dl = max_abs(&latents, &read_f32("t2v_tiny/golden/latents_ddim_final.f32"));
+    let df = max_abs(&frames, &read_f32("t2v_tiny/golden/frames_ddim.f32"));
+    println!("DDIM: final latents max abs diff {dl:.2e}, frames {df:.2e}");
+    // Latents reach about ±25; ONNX Runtime in Python is 2.8e-5 from PyTorch on them.
+    assert!(dl < 2e-4, "final latents differ by {dl}");
+    // DDIM and Euler frames differ by 2e-3: this tolerance tells them apart.
+    assert!(df < 1e-4, "frames differ by {df}");
+}
+
+#[test]
+fn pipeline_matches_diffusers_euler() {
+    let (latents, frames) = golden_run(Kind::Euler);
+    let dl = max_abs(&latents, &read_f32("t2v_tiny/golden/latents_euler_final.f32"));
+    let df = max_abs(&frames, &read_f32("t2v_tiny/golden/frames_euler.f32"));
+    println!("Euler: final latents max abs diff {dl:.2e}, frames {df:.2e}");
+    assert!(dl < 2e-4, "final latents differ by {dl}");
+    assert!(df < 1e-4, "frames differ by {df}");
+    let ddim = read_f32("t2v_tiny/golden/frames_ddim.f32");
+    assert!(max_abs(&frames, &ddim) > 1e-3, "the Euler run must differ from the DDIM one");
+}
+
+#[test]
+fn text_embeddings_match_transformers() {
+    let folder = Folder::open(&models().join("t2v_tiny")).unwrap();
+    let p = Pipeline::load(folder, Device::Cpu).unwrap();
+    let ids = vec![p.tokenize("").0, p.tokenize("a red circle moving right").0];
+    let (states, dim) = p.encode_text(&ids).unwrap();
+    assert_eq!(dim, 32);
+    let d = max_abs(&states, &read_f32("t2v_tiny/golden/text_embeds.f32"));
+    assert!(d < 1e-5, "text embeddings differ by {d}");
+}
+
+#[test]
+fn missing_parts_and_wrong_contracts_are_named() {
+    let dir = std::env::temp_dir().join(format!("gst-ai-t2v-missing-{}", std::process::id()));
+    let src = models().join("t2v_tiny");
+    for sub in ["scheduler", "tokenizer", "text_encoder", "vae_decoder"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+        for e in std::fs::read_dir(src.join(sub)).unwrap().flatten() {
+            std::fs::copy(e.path(), dir.join(sub).join(e.file_name())).unwrap();
+        }
+    }
+    let e = Folder::open(&dir).err().unwrap().to_string();
+    assert!(e.contains("unet/model.onnx"), "{e}");
+    // An image model where the video UNet should be: the SR fixture has a 4-D input.
+    std::fs::create_dir_all(dir.join("unet")).unwrap();
+    std::fs::copy(models().join("nearest_x2.onnx"), dir.join("unet/model.onnx")).unwrap();
+    let folder = Folder::open(&dir).unwrap();
+    let e = Pipeline::load(folder, Device::Cpu).err().unwrap().to_string();
+    assert!(e.contains("sample") || e.contains("UNet"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let e = Folder::open(&models().join("no_such_folder")).err().unwrap().to_string();
+    assert!(e.contains("no_such_folder"), "{e}");
+}
+
+#[test]
+fn sizes_the_model_cannot_make_are_refused() {
+    let p = Pipeline::load(Folder::open(&models().join("t2v_tiny")).unwrap(), Device::Cpu).unwrap();
+    assert!(p.check_size(4, 16, 16).is_ok());
+    let e = p.check_size(4, 18, 16).unwrap_err().to_string();
+    assert!(e.contains("width 18") && e.contains("multiple of 4"), "{e}");
+    assert!(p.check_size(0, 16, 16).is_err());
+}
