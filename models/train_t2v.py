@@ -11,7 +11,7 @@ It is written in the same folder layout as a diffusers/Optimum ONNX export, so a
 through the same code as any other model:
 
     models/t2v_builtin/model_index.json
-    models/t2v_builtin/scheduler/scheduler_config.json   DDIM, linear betas 1e-4..0.02, epsilon
+    models/t2v_builtin/scheduler/scheduler_config.json   DDIM, linear betas 1e-4..0.02, v-prediction
     models/t2v_builtin/tokenizer/vocab.json, merges.txt  CLIP-style byte-level BPE of our words
     models/t2v_builtin/text_encoder/model.onnx           input_ids [B,77] int64 -> [B,77,32]
     models/t2v_builtin/unet/model.onnx                   sample [B,3,8,24,24], timestep [B] int64,
@@ -45,6 +45,7 @@ OUT = os.path.join(REPO, "models", "t2v_builtin")
 CKPT_DIR = os.path.join(REPO, "target", "t2v_train")
 
 FRAMES, SIZE, UPSCALE = 8, 24, 4
+SPEED = 1.5  # pixels per frame at 24x24: 10.5 pixels over a clip
 COLOURS = {
     "red": (0.92, 0.12, 0.10),
     "green": (0.12, 0.80, 0.15),
@@ -154,7 +155,7 @@ class Tokenizer:
 def render(colour, shape, direction, rng):
     """One clip [3, F, S, S] in -1..1, with analytic anti-aliasing."""
     r = rng.uniform(3.5, 4.5)
-    speed = rng.uniform(1.0, 1.5)
+    speed = SPEED
     dx, dy = DIRECTIONS[direction]
     travel = speed * (FRAMES - 1)
     along = rng.uniform(r + 0.5, SIZE - r - 0.5 - travel)
@@ -169,28 +170,31 @@ def render(colour, shape, direction, rng):
     fg = np.array(COLOURS[colour], np.float32)[:, None, None]
     bg = np.array(BACKGROUND, np.float32)[:, None, None]
     clip = np.empty((3, FRAMES, SIZE, SIZE), np.float32)
+    differ = np.empty((FRAMES, SIZE, SIZE), np.float32)
     for f in range(FRAMES):
         cx, cy = x0 + dx * speed * f, y0 + dy * speed * f
-        if shape == "circle":
-            d = np.hypot(xx - cx, yy - cy) - r
-        else:
-            d = np.maximum(np.abs(xx - cx), np.abs(yy - cy)) - r * 0.9
-        cover = np.clip(0.5 - d, 0.0, 1.0)
+        disc = np.clip(0.5 - (np.hypot(xx - cx, yy - cy) - r), 0.0, 1.0)
+        box = np.clip(0.5 - (np.maximum(np.abs(xx - cx), np.abs(yy - cy)) - r * 0.9), 0.0, 1.0)
+        cover = disc if shape == "circle" else box
+        differ[f] = np.abs(disc - box)
         clip[:, f] = bg + (fg - bg) * cover
+    render.differ = differ  # where a circle and a square of this clip would differ
     return clip * 2 - 1
 
 
 def batch(n, rng, tok, drop=0.1):
     train = combos(False)
-    clips, ids = [], []
+    clips, ids, differ = [], [], []
     for _ in range(n):
         c, s, d = train[rng.integers(len(train))]
         clips.append(render(c, s, d, rng))
+        differ.append(render.differ)
         if rng.random() < drop:
             ids.append(tok(""))
         else:
             t = TEMPLATES[rng.integers(len(TEMPLATES))]
             ids.append(tok(t.format(c=c, s=s, d=d)))
+    batch.differ = torch.from_numpy(np.stack(differ))[:, None]
     return torch.from_numpy(np.stack(clips)), torch.tensor(ids, dtype=torch.int64)
 
 
@@ -245,7 +249,9 @@ class UNet(nn.Module):
         self.text = nn.Sequential(nn.Linear(heads * text_dim, 128), nn.SiLU(), nn.Linear(128, 128))
         self.time = nn.Sequential(nn.Linear(64, 128), nn.SiLU(), nn.Linear(128, 128))
         a, b, c = ch
-        self.inp = nn.Conv3d(3, a, (1, 3, 3), padding=(0, 1, 1))
+        # The input also gets x, y and frame-index coordinate channels (-1..1): convolutions alone
+        # hardly know where they are, and a motion is a position that depends on the frame.
+        self.inp = nn.Conv3d(3 + 3, a, (1, 3, 3), padding=(0, 1, 1))
         self.d0 = Res(a, a)
         self.down1 = nn.Conv3d(a, a, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
         self.d1 = Res(a, b)
@@ -262,7 +268,10 @@ class UNet(nn.Module):
         att = torch.softmax(torch.einsum("bld,hd->bhl", ehs, self.query) / math.sqrt(ehs.shape[-1]), dim=-1)
         pooled = torch.einsum("bhl,bld->bhd", att, ehs).flatten(1)
         e = F.silu(self.time(timestep_embedding(timestep)) + self.text(pooled))
-        h0 = self.d0(self.inp(sample), e)
+        b, _, f, h, w = sample.shape
+        ramp = lambda n: (torch.arange(n, dtype=sample.dtype) + 0.5) * (2.0 / n) - 1.0  # noqa: E731
+        coords = torch.stack(torch.broadcast_tensors(ramp(f)[:, None, None], ramp(h)[None, :, None], ramp(w)[None, None, :]))
+        h0 = self.d0(self.inp(torch.cat([sample, coords[None].expand(b, -1, -1, -1, -1)], 1)), e)
         h1 = self.d1(self.down1(h0), e)
         h = self.m2(self.m1(self.down2(h1), e), e)
         h = F.interpolate(h, scale_factor=(1, 2, 2), mode="nearest")
@@ -291,7 +300,7 @@ def alphas_cumprod():
 
 
 def ddim_sample(text, unet, ids, steps=STEPS, guidance=GUIDANCE, seed=0, uncond_ids=None):
-    """DDIM, eta 0, "leading" spacing with steps_offset 1: the formulas aisrc implements."""
+    """DDIM, eta 0, "leading" spacing with steps_offset 1, v-prediction: the formulas aisrc implements."""
     ac = alphas_cumprod()
     n = ids.shape[0]
     g = torch.Generator().manual_seed(seed)
@@ -302,12 +311,13 @@ def ddim_sample(text, unet, ids, steps=STEPS, guidance=GUIDANCE, seed=0, uncond_
     ts = [k * step + 1 for k in range(steps)][::-1]
     for t in ts:
         tt = torch.full((2 * n,), t, dtype=torch.int64)
-        eps = unet(torch.cat([x, x]), tt, torch.cat([unc, cond]))
-        eu, ec = eps.chunk(2)
-        eps = eu + guidance * (ec - eu)
+        v = unet(torch.cat([x, x]), tt, torch.cat([unc, cond]))
+        vu, vc = v.chunk(2)
+        v = vu + guidance * (vc - vu)
         a_t = ac[t]
         a_p = ac[t - step] if t - step >= 0 else ac[0]
-        x0 = (x - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+        x0 = a_t.sqrt() * x - (1 - a_t).sqrt() * v
+        eps = a_t.sqrt() * v + (1 - a_t).sqrt() * x
         x = a_p.sqrt() * x0 + (1 - a_p).sqrt() * eps
     return x
 
@@ -392,7 +402,7 @@ def export(text, unet, tok):
     os.makedirs(os.path.join(OUT, "scheduler"), exist_ok=True)
     with open(os.path.join(OUT, "scheduler", "scheduler_config.json"), "w") as f:
         json.dump({"_class_name": "DDIMScheduler", "num_train_timesteps": T_TRAIN, "beta_start": BETA0,
-                   "beta_end": BETA1, "beta_schedule": "linear", "prediction_type": "epsilon",
+                   "beta_end": BETA1, "beta_schedule": "linear", "prediction_type": "v_prediction",
                    "timestep_spacing": "leading", "steps_offset": 1, "set_alpha_to_one": False,
                    "clip_sample": False}, f, indent=1)
     with open(os.path.join(OUT, "model_index.json"), "w") as f:
@@ -444,6 +454,8 @@ def main():
     ap.add_argument("--export-only", action="store_true")
     ap.add_argument("--fresh", action="store_true")
     ap.add_argument("--no-eval", action="store_true")
+    ap.add_argument("--shape-weight", type=float, default=0.0)
+    ap.add_argument("--eval-every", type=float, default=10, help="minutes between quick held-out checks")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -471,14 +483,20 @@ def main():
     rng = np.random.default_rng(step + 1)
     budget = args.minutes * 60
     t0 = time.time() - elapsed
-    last_save = time.time()
+    last_save = last_eval = time.time()
     while not args.export_only and time.time() - t0 < budget:
         x0, ids = batch(args.batch, rng, tok)
         t = torch.randint(0, T_TRAIN, (args.batch,))
         noise = torch.randn_like(x0)
         a = ac[t][:, None, None, None, None]
         xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
-        loss = F.mse_loss(unet(xt, t, text(ids)), noise)
+        # v-prediction: with eps-prediction the x0 implied at high noise is the model's error
+        # divided by sqrt(alpha_bar), which a small model trained briefly never gets small enough.
+        v = a.sqrt() * noise - (1 - a).sqrt() * x0
+        # --shape-weight: the few pixels where a circle and a square differ (the corners) weigh
+        # more; with plain MSE the model learned colour and motion but ignored the shape word.
+        w = 1 + args.shape_weight * batch.differ
+        loss = (w * (unet(xt, t, text(ids)) - v) ** 2).mean() / w.mean()
         # one-cycle-ish: warm up 200 steps, cosine to 5% over the budget
         frac = min(1.0, (time.time() - t0) / budget)
         lr = 2e-3 * min(1.0, (step + 1) / 200) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
@@ -496,6 +514,10 @@ def main():
         step += 1
         if step % 50 == 0:
             print(f"step {step} loss {loss.item():.4f} lr {lr:.2e} {(time.time() - t0) / 60:.1f} min", flush=True)
+        if args.eval_every and time.time() - last_eval > args.eval_every * 60:
+            last_eval = time.time()
+            r = evaluate(ema_t, ema_u, tok, seeds=2, held_out=True)
+            print(f"step {step} held-out adherence: " + ", ".join(f"{k} {v:.1%}" for k, v in r.items()), flush=True)
         if time.time() - last_save > 120:
             torch.save({"text": text.state_dict(), "unet": unet.state_dict(), "ema_t": ema_t.state_dict(),
                         "ema_u": ema_u.state_dict(), "opt": opt.state_dict(), "step": step,

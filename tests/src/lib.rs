@@ -6,6 +6,7 @@ pub mod clip;
 pub mod frames;
 pub mod lipsync;
 pub mod motion;
+pub mod t2v;
 
 use std::path::PathBuf;
 use std::sync::Once;

@@ -38,7 +38,7 @@ fn inspect(what: &str) -> String {
 #[test]
 fn plugin_is_listed() {
     let text = inspect("ai");
-    for element in ["aiupscale", "aiinterpolate", "aistylize", "ailipsync"] {
+    for element in ["aiupscale", "aiinterpolate", "aistylize", "ailipsync", "aisrc"] {
         assert!(text.contains(element), "{element} missing from:\n{text}");
     }
     assert!(text.contains("libgstai.so"), "{text}");
@@ -78,6 +78,33 @@ fn every_aistylize_property_is_documented() {
             ("stats", "p95"),
         ],
     );
+}
+
+#[test]
+fn every_aisrc_property_is_documented() {
+    let text = assert_documented(
+        "aisrc",
+        &[
+            ("prompt", "next clip"),
+            ("negative-prompt", "classifier-free"),
+            ("seed", "bit-identical"),
+            ("steps", "model's recommendation"),
+            ("guidance-scale", "uncond"),
+            ("scheduler", "scheduler_config.json"),
+            ("eta", "deterministic"),
+            ("num-frames", "Frames per clip"),
+            ("model", "unet/model.onnx"),
+            ("image", "Image-to-video"),
+            ("strength", "denoising"),
+            ("num-clips", "0: generate until stopped"),
+            ("is-live", "running time"),
+            ("device", "cuda:N"),
+            ("stats", "seconds-per-step"),
+        ],
+    );
+    for words in ["SRC template: 'src'", "video/x-raw", "ddim", "euler"] {
+        assert!(text.contains(words), "aisrc: '{words}' missing from:\n{text}");
+    }
 }
 
 #[test]

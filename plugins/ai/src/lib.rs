@@ -9,12 +9,14 @@ use gst::glib;
 pub mod common;
 pub mod interpolate;
 pub mod lipsync;
+pub mod source;
 pub mod stylize;
 pub mod upscale;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     interpolate::register(plugin)?;
     lipsync::register(plugin)?;
+    source::register(plugin)?;
     stylize::register(plugin)?;
     upscale::register(plugin)?;
     Ok(())

@@ -31,11 +31,12 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let want = |s: &str| args.is_empty() || args.iter().any(|a| a == s);
     let mut failed = false;
-    let sections: [(&str, Section); 4] = [
+    let sections: [(&str, Section); 5] = [
         ("upscale", bench_upscale),
         ("interpolate", interpolate::bench),
         ("style", style::bench),
         ("lipsync", lipsync::bench),
+        ("t2v", t2v::bench),
     ];
     for (name, f) in sections {
         if want(name)
@@ -53,6 +54,7 @@ fn main() {
 mod interpolate;
 mod lipsync;
 mod style;
+mod t2v;
 
 /// A session on `bytes` as the runtime makes one: same ONNX Runtime library and environment, same
 /// options (full graph optimisation, no spinning); the "bare model" the elements are compared with.
