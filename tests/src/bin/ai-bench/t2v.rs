@@ -39,7 +39,7 @@ pub fn bench() -> Result<(), String> {
     let x = vec![0.1f32; 2 * 3 * 8 * 24 * 24];
     let states = vec![0.05f32; 2 * 77 * 32];
     let mut call = |ts: i64| -> Result<(), String> {
-        let t = vec![ts; 2];
+        let t = [ts; 2];
         let inputs = ort::inputs![
             "sample" => TensorRef::from_array_view(([2usize, 3, 8, 24, 24], &x[..])).map_err(|e| e.to_string())?,
             "timestep" => TensorRef::from_array_view(([2usize], &t[..])).map_err(|e| e.to_string())?,
