@@ -52,7 +52,7 @@ pub mod t2v {
         };
     }
     pub const MODEL_INDEX: &str = text!("model_index.json");
-    pub const SCHEDULER: &[u8] = part!("scheduler/scheduler_config.json");
+    pub const SCHEDULER: &str = text!("scheduler/scheduler_config.json");
     pub const VOCAB: &str = text!("tokenizer/vocab.json");
     pub const MERGES: &str = text!("tokenizer/merges.txt");
     pub const TOKENIZER_CONFIG: &str = text!("tokenizer/tokenizer_config.json");

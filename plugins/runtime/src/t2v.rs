@@ -99,6 +99,11 @@ fn defaults(index: &serde_json::Value, unet_cfg: &serde_json::Value, vae_cfg: &s
     }
 }
 
+/// The word list of model_index.json's `_gst_ai` block, where a folder has one.
+fn vocabulary(index: &serde_json::Value) -> Option<Vec<String>> {
+    index["_gst_ai"]["vocabulary"].as_array().map(|a| a.iter().filter_map(|w| w.as_str().map(String::from)).collect())
+}
+
 fn latent_multiple(unet_cfg: &serde_json::Value) -> usize {
     unet_cfg["block_out_channels"].as_array().map(|a| 1usize << a.len().saturating_sub(1)).unwrap_or(8)
 }
@@ -178,9 +183,7 @@ impl Folder {
             scaling_factor: vae_cfg["scaling_factor"].as_f64().unwrap_or(0.18215) as f32,
             latent_multiple: latent_multiple(&unet_cfg),
             defaults: defaults(&index, &unet_cfg, &vae_cfg),
-            vocabulary: index["_gst_ai"]["vocabulary"]
-                .as_array()
-                .map(|a| a.iter().filter_map(|w| w.as_str().map(String::from)).collect()),
+            vocabulary: vocabulary(&index),
             hash: format!("{hash:016x}"),
         })
     }
@@ -194,7 +197,7 @@ impl Folder {
         let vae_cfg = json(b::VAE_CONFIG, path)?;
         let tok_cfg = json(b::TOKENIZER_CONFIG, path)?;
         let mut hash = FNV_OFFSET;
-        for bytes in [b::MODEL_INDEX.as_bytes(), b::SCHEDULER, b::TEXT_ENCODER, b::UNET, b::VAE_DECODER] {
+        for bytes in [b::MODEL_INDEX.as_bytes(), b::SCHEDULER.as_bytes(), b::TEXT_ENCODER, b::UNET, b::VAE_DECODER] {
             hash = fnv1a(hash, bytes);
         }
         let source = |name, bytes| ModelSource::Builtin { name, bytes, manifest: "" };
@@ -205,13 +208,11 @@ impl Folder {
             unet: source("t2v_unet", b::UNET),
             vae_decoder: source("t2v_vae_decoder", b::VAE_DECODER),
             vae_encoder: Some(source("t2v_vae_encoder", b::VAE_ENCODER)),
-            scheduler: scheduler::Config::parse(std::str::from_utf8(b::SCHEDULER).unwrap_or_default())?,
+            scheduler: scheduler::Config::parse(b::SCHEDULER)?,
             scaling_factor: vae_cfg["scaling_factor"].as_f64().unwrap_or(1.0) as f32,
             latent_multiple: latent_multiple(&unet_cfg),
             defaults: defaults(&index, &unet_cfg, &vae_cfg),
-            vocabulary: index["_gst_ai"]["vocabulary"]
-                .as_array()
-                .map(|a| a.iter().filter_map(|w| w.as_str().map(String::from)).collect()),
+            vocabulary: vocabulary(&index),
             hash: format!("{hash:016x}"),
         })
     }

@@ -135,8 +135,10 @@ impl ClipTokenizer {
         if config.is_null() {
             config = serde_json::json!({});
         }
-        if let Some(max) = v["truncation"]["max_length"].as_u64() {
-            config["model_max_length"].as_u64().is_none().then(|| config["model_max_length"] = max.into());
+        if let Some(max) = v["truncation"]["max_length"].as_u64()
+            && config["model_max_length"].as_u64().is_none()
+        {
+            config["model_max_length"] = max.into();
         }
         Self::build(vocab, merges, &config, path)
     }

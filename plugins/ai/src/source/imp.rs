@@ -456,6 +456,10 @@ fn worker(
     stop: Arc<AtomicBool>,
 ) {
     let mut warned_prompt: Option<String> = None;
+    // The decoded start image, kept while its path and modification time stay the same: decoding
+    // it runs a whole GStreamer pipeline, which every clip need not repeat.
+    type Key = (String, Option<std::time::SystemTime>);
+    let mut start_image: Option<(Key, Vec<f32>)> = None;
     let mut clip: u64 = 0;
     while num_clips == 0 || clip < num_clips as u64 {
         if stop.load(Ordering::SeqCst) {
@@ -494,12 +498,19 @@ fn worker(
             }
         }
         if !settings.image.is_empty() {
-            match super::image::load(&settings.image, request.width, request.height) {
-                Ok(img) => request.image = Some(img),
-                Err(e) => {
-                    let _ = tx.send(Msg::Error(format!("aisrc: {e}")));
-                    return;
-                }
+            let key = (settings.image.clone(), std::fs::metadata(&settings.image).and_then(|m| m.modified()).ok());
+            match start_image.as_ref().filter(|(k, _)| *k == key) {
+                Some((_, img)) => request.image = Some(img.clone()),
+                None => match super::image::load(&settings.image, request.width, request.height) {
+                    Ok(img) => {
+                        request.image = Some(img.clone());
+                        start_image = Some((key, img));
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Msg::Error(format!("aisrc: {e}")));
+                        return;
+                    }
+                },
             }
         }
         drop(el);
