@@ -299,8 +299,8 @@ fn the_checker_reads_rendered_clips() {
 #[test]
 fn builtin_follows_held_out_prompts() {
     // A short version of the benchmark's adherence check (which runs more seeds): combinations
-    // of colour, shape and direction that were never in the training data. Colour and direction
-    // are asserted; the shape word is the model's weak point and is measured by `make bench`.
+    // of colour, shape and direction that were never in the training data, one clip each (the
+    // generation is deterministic, so this cannot flake). At most one of the 8 may miss.
     let a = t2v::adherence(&t2v::HELD_OUT, &[11], "");
     println!(
         "held-out adherence over {} clips: colour {:.0}%, shape {:.0}%, direction {:.0}%, all {:.0}%; misses {:?}",
@@ -313,5 +313,7 @@ fn builtin_follows_held_out_prompts() {
     );
     assert!(a.colour >= 0.875, "colour followed in only {:.0}% of held-out clips", a.colour * 100.0);
     assert!(a.direction >= 0.875, "direction followed in only {:.0}% of held-out clips", a.direction * 100.0);
+    assert!(a.shape >= 0.875, "shape followed in only {:.0}% of held-out clips", a.shape * 100.0);
+    assert!(a.all >= 0.875, "all three followed in only {:.0}% of held-out clips", a.all * 100.0);
     assert!(root().join("models/t2v_builtin.md").is_file(), "the built-in model has a card");
 }

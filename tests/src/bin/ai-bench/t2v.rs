@@ -1,4 +1,4 @@
-//! t2v: aisrc with the built-in model (96x96, 8 frames, 25 DDIM steps, guidance 5, batched CFG)
+//! t2v: aisrc with the built-in model (96x96, 8 frames, 25 DDIM steps, guidance 2, batched CFG)
 //! — seconds per denoising step and per clip through the element, beside the bare UNet
 //! session's time per call (the same [uncond; cond] batch of 2) in the same run; then prompt
 //! adherence: clips generated for the colour x shape x direction combinations held out of
@@ -59,7 +59,7 @@ pub fn bench() -> Result<(), String> {
 
     println!();
     println!(
-        "aisrc, built-in model: 96x96, 8 frames, 25 DDIM steps, guidance 5 (UNet batch [uncond; cond] of 2), \
+        "aisrc, built-in model: 96x96, 8 frames, 25 DDIM steps, guidance 2 (UNet batch [uncond; cond] of 2), \
          {clips} clips, {threads} CPU threads"
     );
     println!("| {:<44} | {:>10} | {:>10} | {:>14} |", "what", "ms/step", "s/clip", "vs bare UNet");
