@@ -23,8 +23,9 @@ build: setup
 demo: build
 	$(CARGO) run --release -q -p gst-ai-tests --bin ai-demo
 
+# GST_AI_REQUIRE_NVRTC: setup installed NVRTC, so a CUDA kernel that is not compiled is a failure.
 test: build
-	$(CARGO) test --release --workspace --no-fail-fast
+	GST_AI_REQUIRE_NVRTC=1 $(CARGO) test --release --workspace --no-fail-fast
 
 bench: build
 	@scripts/bootstrap.sh --bench

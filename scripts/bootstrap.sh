@@ -3,7 +3,9 @@
 #   - Debian's GStreamer development packages, tools and plugins (apt-get, as root);
 #   - the ONNX Runtime 1.31.1 shared library, taken from the `onnxruntime` wheel on PyPI (with
 #     pip: no other host, nothing built) into .deps/onnxruntime/ of this checkout, where the
-#     plugin looks for it by default.
+#     plugin looks for it by default;
+#   - NVRTC (CUDA 13's run-time compiler, `libnvrtc.so.13`) from the `nvidia-cuda-nvrtc` wheel into
+#     .deps/nvrtc/, so that every CUDA kernel is compiled by the tests on any machine, GPU or not.
 # With --bench it also installs FFmpeg, which `make bench` measures against.
 # Idempotent: a second run checks and returns in a second. Called by `make setup`.
 set -euo pipefail
@@ -12,6 +14,8 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 ORT_VERSION=1.31.1
 ORT_DIR="$ROOT/.deps/onnxruntime"
 ORT_LIB="$ORT_DIR/libonnxruntime.so.$ORT_VERSION"
+NVRTC_VERSION=13.5.37
+NVRTC_DIR="$ROOT/.deps/nvrtc"
 
 PACKAGES=(
   pkg-config
@@ -72,4 +76,32 @@ PY
   say "ONNX Runtime installed in $ORT_DIR"
 else
   say "ONNX Runtime $ORT_VERSION: present in $ORT_DIR"
+fi
+
+if [ ! -f "$NVRTC_DIR/libnvrtc.so.13" ] || [ "$(cat "$NVRTC_DIR/VERSION" 2>/dev/null)" != "$NVRTC_VERSION" ]; then
+  say "fetching NVRTC $NVRTC_VERSION (the nvidia-cuda-nvrtc wheel, with pip)"
+  ntmp="$(mktemp -d)"
+  python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$ntmp" "nvidia-cuda-nvrtc==$NVRTC_VERSION"
+  mkdir -p "$NVRTC_DIR"
+  python3 - "$ntmp" "$NVRTC_DIR" <<'PY'
+import glob, os, sys, zipfile
+tmp, dest = sys.argv[1:3]
+wheels = glob.glob(os.path.join(tmp, "nvidia_cuda_nvrtc-*.whl"))
+if not wheels:
+    sys.exit("no nvidia-cuda-nvrtc wheel was downloaded")
+with zipfile.ZipFile(wheels[0]) as z:
+    names = [n for n in z.namelist() if "/lib/libnvrtc" in n]
+    for n in names:
+        target = os.path.join(dest, os.path.basename(n))
+        with z.open(n) as src, open(target + ".part", "wb") as out:
+            out.write(src.read())
+        os.replace(target + ".part", target)
+if not os.path.exists(os.path.join(dest, "libnvrtc.so.13")):
+    sys.exit("the wheel holds no libnvrtc.so.13")
+PY
+  echo "$NVRTC_VERSION" > "$NVRTC_DIR/VERSION"
+  rm -rf "$ntmp"
+  say "NVRTC installed in $NVRTC_DIR"
+else
+  say "NVRTC $NVRTC_VERSION: present in $NVRTC_DIR"
 fi

@@ -37,6 +37,9 @@ pub enum KernelError {
     Uncovered { x: usize, y: usize },
     /// A size computation does not fit in `usize` (or the allocation failed).
     TooLarge { what: &'static str },
+    /// The CUDA backend cannot work: a library is missing, a kernel does not compile, a call
+    /// failed; the text says which.
+    Cuda(String),
 }
 
 impl fmt::Display for KernelError {
@@ -67,6 +70,7 @@ impl fmt::Display for KernelError {
                 write!(f, "output pixel ({x}, {y}) was not covered by any tile")
             }
             Self::TooLarge { what } => write!(f, "{what} is too large"),
+            Self::Cuda(msg) => write!(f, "CUDA: {msg}"),
         }
     }
 }

@@ -16,6 +16,7 @@
 
 mod convert;
 mod cpu;
+pub mod cuda;
 mod error;
 mod face;
 mod flow;

@@ -172,7 +172,7 @@ pub fn device_pspec() -> glib::ParamSpec {
 
 /// Resolves a `device` property value to a device and the reason for the choice; the error is
 /// the message an element posts when it cannot start.
-pub fn resolve_device(device: &str) -> Result<(Device, &'static str), gst::ErrorMessage> {
+pub fn resolve_device(device: &str) -> Result<(Device, String), gst::ErrorMessage> {
     let request: DeviceRequest = device.parse().map_err(|e| start_error(&e))?;
     device::resolve(request).map_err(|e| start_error(&e))
 }

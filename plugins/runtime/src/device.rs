@@ -60,20 +60,30 @@ impl fmt::Display for Device {
     }
 }
 
-/// Why CUDA cannot be used in this build. The CUDA path (kernels through cudarc, ONNX Runtime's
-/// CUDA execution provider) is not part of this build yet.
-pub const CUDA_UNAVAILABLE: &str =
-    "this build of gst-ai has no CUDA path yet (kernels and ONNX Runtime run on the CPU only)";
+/// Why CUDA cannot be used in this build even where a GPU is usable: the CUDA kernels compile
+/// (NVRTC, see docs/gpu.md) but nothing launches them yet, and ONNX Runtime's CUDA execution
+/// provider is not wired in.
+pub const CUDA_UNAVAILABLE: &str = "this build's CUDA path is not complete yet (its kernels compile with NVRTC but \
+     are not run, and ONNX Runtime's CUDA provider is not used): kernels and models run on the CPU";
+
+/// Why CUDA device `ordinal` cannot be used: what the probe found (no driver, no such device) and,
+/// where the device itself is fine, that this build cannot use it yet.
+fn cuda_unusable(ordinal: u32) -> String {
+    match gst_ai_kernels::cuda::probe(ordinal as usize) {
+        Err(why) => why,
+        Ok(d) => format!("{} ({}) was found, but {CUDA_UNAVAILABLE}", d.name, Device::Cuda { ordinal }),
+    }
+}
 
 /// Resolves a request to a device: `auto` picks CUDA when usable, else the CPU, and returns the
 /// reason alongside so the element can log which it chose and why. `cuda` when CUDA is not
 /// usable is an error, never a silent fallback.
-pub fn resolve(request: DeviceRequest) -> Result<(Device, &'static str)> {
+pub fn resolve(request: DeviceRequest) -> Result<(Device, String)> {
     match request {
-        DeviceRequest::Cpu => Ok((Device::Cpu, "asked for")),
-        DeviceRequest::Auto => Ok((Device::Cpu, CUDA_UNAVAILABLE)),
-        DeviceRequest::Cuda(_) => {
-            Err(Error::DeviceUnavailable { device: request.to_string(), why: CUDA_UNAVAILABLE.to_string() })
+        DeviceRequest::Cpu => Ok((Device::Cpu, "asked for".to_string())),
+        DeviceRequest::Auto => Ok((Device::Cpu, cuda_unusable(0))),
+        DeviceRequest::Cuda(n) => {
+            Err(Error::DeviceUnavailable { device: request.to_string(), why: cuda_unusable(n.unwrap_or(0)) })
         }
     }
 }

@@ -1,0 +1,85 @@
+//! The CUDA kernels compile: every source in `kernels/cu/` goes through NVRTC and every
+//! `extern "C" __global__` function it defines comes out as a PTX entry. NVRTC needs no GPU, so
+//! this runs in CI (`make test` installs NVRTC from the `nvidia-cuda-nvrtc` wheel and sets
+//! `GST_AI_REQUIRE_NVRTC=1`, which turns a missing NVRTC into a failure instead of a skip).
+//! Results of the kernels are compared with their CPU twins on the GPU machine (docs/gpu.md).
+
+use gst_ai_kernels::KernelError;
+use gst_ai_kernels::cuda::{self, SOURCES, compile, entry_points};
+
+fn nvrtc_or_skip(test: &str) -> bool {
+    match cuda::nvrtc() {
+        Ok(found) => {
+            println!("NVRTC: {found}");
+            true
+        }
+        Err(why) if std::env::var_os("GST_AI_REQUIRE_NVRTC").is_some() => {
+            panic!("GST_AI_REQUIRE_NVRTC is set but {why}")
+        }
+        Err(why) => {
+            eprintln!("{test}: skipped, {why}");
+            false
+        }
+    }
+}
+
+#[test]
+fn every_kernel_compiles_with_nvrtc() {
+    if !nvrtc_or_skip("every_kernel_compiles_with_nvrtc") {
+        return;
+    }
+    let modules = cuda::modules().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(modules.len(), SOURCES.len());
+    let mut entries = 0;
+    for ((name, ptx), (src_name, src)) in modules.iter().zip(SOURCES) {
+        assert_eq!(name, src_name);
+        let text = ptx.to_src();
+        let names = entry_points(src);
+        assert!(!names.is_empty(), "{name}.cu defines no kernel");
+        for entry in names {
+            assert!(text.contains(&format!(".entry {entry}(")), "{name}.cu: no PTX entry for {entry}");
+            entries += 1;
+        }
+    }
+    for expected in ["pack", "unpack_packed", "unpack_420", "resize_rows", "resize_columns", "tile_accumulate"] {
+        assert!(SOURCES.iter().any(|(_, s)| entry_points(s).contains(&expected)), "no kernel {expected}");
+    }
+    println!("{} sources, {entries} kernels compiled", SOURCES.len());
+    // Compiled once per process: the second call returns the same modules.
+    assert!(std::ptr::eq(modules, cuda::modules().unwrap()));
+}
+
+#[test]
+fn a_kernel_that_does_not_compile_is_an_error_naming_it() {
+    if !nvrtc_or_skip("a_kernel_that_does_not_compile_is_an_error_naming_it") {
+        return;
+    }
+    let e = compile("broken", "extern \"C\" __global__ void f(float* x) { x[0] = not_declared; }").unwrap_err();
+    let text = e.to_string();
+    assert!(matches!(e, KernelError::Cuda(_)), "{e:?}");
+    assert!(text.contains("broken.cu") && text.contains("not_declared"), "{text}");
+}
+
+#[test]
+fn every_source_file_is_compiled() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cu");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok()?.strip_suffix(".cu").map(String::from))
+        .collect();
+    files.sort();
+    let mut listed: Vec<String> = SOURCES.iter().map(|(n, _)| n.to_string()).collect();
+    listed.sort();
+    assert_eq!(files, listed, "kernels/cu/*.cu and cuda::SOURCES differ");
+}
+
+#[test]
+fn probing_a_device_never_panics() {
+    // Without a driver (CI) this says so; with one, there is still no device 4096.
+    let e = cuda::probe(4096).unwrap_err();
+    assert!(e.contains("driver") || e.contains("no CUDA device 4096"), "{e}");
+    match cuda::probe(0) {
+        Ok(d) => println!("cuda:0 is {} (compute {}.{})", d.name, d.capability.0, d.capability.1),
+        Err(why) => println!("cuda:0 unusable: {why}"),
+    }
+}
