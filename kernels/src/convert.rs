@@ -33,6 +33,13 @@ pub(crate) fn check_tensor_len(what: &str, len: usize, width: usize, height: usi
 ///
 /// Pixels of `rect` outside the frame are reflected (see [`Rect`]).
 pub fn pack(frame: &Frame<'_>, rect: Rect, spec: TensorSpec, out: &mut [f32]) -> Result<(), KernelError> {
+    check_pack(frame, rect, out.len())?;
+    cpu::pack::pack(frame, rect, spec, out);
+    Ok(())
+}
+
+/// The checks of [`pack`], shared with its CUDA twin.
+pub(crate) fn check_pack(frame: &Frame<'_>, rect: Rect, out_len: usize) -> Result<(), KernelError> {
     frame.validate()?;
     if rect.width == 0 {
         return Err(KernelError::ZeroSize { what: "rect width" });
@@ -40,9 +47,7 @@ pub fn pack(frame: &Frame<'_>, rect: Rect, spec: TensorSpec, out: &mut [f32]) ->
     if rect.height == 0 {
         return Err(KernelError::ZeroSize { what: "rect height" });
     }
-    check_tensor_len("pack output", out.len(), rect.width, rect.height)?;
-    cpu::pack::pack(frame, rect, spec, out);
-    Ok(())
+    check_tensor_len("pack output", out_len, rect.width, rect.height)
 }
 
 /// Writes the whole of `frame` from a 3 x `tensor_h` x `tensor_w` tensor in
@@ -65,6 +70,25 @@ pub fn unpack(
     crop_y: usize,
     frame: &mut FrameMut<'_>,
 ) -> Result<(), KernelError> {
+    check_unpack(tensor.len(), tensor_w, tensor_h, crop_x, crop_y, frame)?;
+    cpu::unpack::unpack(
+        &cpu::TensorView { data: tensor, width: tensor_w, height: tensor_h, spec },
+        crop_x,
+        crop_y,
+        frame,
+    );
+    Ok(())
+}
+
+/// The checks of [`unpack`], shared with its CUDA twin.
+pub(crate) fn check_unpack(
+    tensor_len: usize,
+    tensor_w: usize,
+    tensor_h: usize,
+    crop_x: usize,
+    crop_y: usize,
+    frame: &FrameMut<'_>,
+) -> Result<(), KernelError> {
     frame.validate()?;
     if tensor_w == 0 {
         return Err(KernelError::ZeroSize { what: "tensor width" });
@@ -72,7 +96,7 @@ pub fn unpack(
     if tensor_h == 0 {
         return Err(KernelError::ZeroSize { what: "tensor height" });
     }
-    check_tensor_len("unpack input", tensor.len(), tensor_w, tensor_h)?;
+    check_tensor_len("unpack input", tensor_len, tensor_w, tensor_h)?;
     let fits = |crop: usize, size: usize, limit: usize| crop.checked_add(size).is_some_and(|end| end <= limit);
     if !fits(crop_x, frame.width, tensor_w) || !fits(crop_y, frame.height, tensor_h) {
         return Err(KernelError::InvalidArgument(format!(
@@ -80,12 +104,6 @@ pub fn unpack(
             frame.width, frame.height
         )));
     }
-    cpu::unpack::unpack(
-        &cpu::TensorView { data: tensor, width: tensor_w, height: tensor_h, spec },
-        crop_x,
-        crop_y,
-        frame,
-    );
     Ok(())
 }
 

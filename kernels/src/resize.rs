@@ -30,6 +30,27 @@ pub fn resize(
     dh: usize,
     filter: Filter,
 ) -> Result<(), KernelError> {
+    check(src.len(), channels, sw, sh, dst.len(), dw, dh)?;
+    cpu::resize::resize(
+        src,
+        cpu::resize::Shape { channels, width: sw, height: sh },
+        dst,
+        cpu::resize::Shape { channels, width: dw, height: dh },
+        filter,
+    );
+    Ok(())
+}
+
+/// The size checks of [`resize`], shared with its CUDA twin.
+pub(crate) fn check(
+    src_len: usize,
+    channels: usize,
+    sw: usize,
+    sh: usize,
+    dst_len: usize,
+    dw: usize,
+    dh: usize,
+) -> Result<(), KernelError> {
     for (value, what) in [
         (channels, "resize channel count"),
         (sw, "resize source width"),
@@ -44,18 +65,11 @@ pub fn resize(
     let plane_len = |w: usize, h: usize| {
         w.checked_mul(h).and_then(|n| n.checked_mul(channels)).ok_or(KernelError::TooLarge { what: "resize image" })
     };
-    for (len, w, h, what) in [(src.len(), sw, sh, "resize source"), (dst.len(), dw, dh, "resize destination")] {
+    for (len, w, h, what) in [(src_len, sw, sh, "resize source"), (dst_len, dw, dh, "resize destination")] {
         let need = plane_len(w, h)?;
         if len != need {
             return Err(KernelError::BufferLength { what: format!("{what} ({channels}x{h}x{w})"), len, need });
         }
     }
-    cpu::resize::resize(
-        src,
-        cpu::resize::Shape { channels, width: sw, height: sh },
-        dst,
-        cpu::resize::Shape { channels, width: dw, height: dh },
-        filter,
-    );
     Ok(())
 }

@@ -9,7 +9,9 @@ fn gains(c: Colorimetry) -> (f64, f64, f64) {
     if c.full_range { (0.0, 255.0, 255.0) } else { (16.0, 219.0, 224.0) }
 }
 
-/// YUV bytes -> RGB in 0..255.
+/// YUV bytes -> RGB in 0..255. `repr(C)`: passed as is to the CUDA kernels (`convert.cu`).
+#[repr(C)]
+#[derive(Clone, Copy)]
 pub(crate) struct YuvToRgb {
     y_off: f32,
     y_gain: f32,
@@ -49,7 +51,10 @@ impl YuvToRgb {
 }
 
 /// RGB in 0..255 -> Y, and U/V without their +128 offset (so chroma can be
-/// summed over a block before offsetting and rounding).
+/// summed over a block before offsetting and rounding). `repr(C)`: passed as is to the CUDA
+/// kernels (`convert.cu`).
+#[repr(C)]
+#[derive(Clone, Copy)]
 pub(crate) struct RgbToYuv {
     y_off: f32,
     y: [f32; 3],

@@ -13,6 +13,10 @@
 //! cudarc's own `dlopen` by name finds it (the loader matches an already loaded object by its
 //! soname).
 
+mod launch;
+
+pub use launch::Gpu;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
