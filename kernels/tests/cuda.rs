@@ -111,6 +111,11 @@ fn fresh_seed() -> u64 {
     seed
 }
 
+/// Equal bit for bit (NaN included), as the CUDA twins promise.
+fn same_bits(a: &[f32], b: &[f32]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
 const COLORIMETRIES: [Colorimetry; 3] = [
     Colorimetry { matrix: YuvMatrix::Bt601, full_range: false },
     Colorimetry { matrix: YuvMatrix::Bt709, full_range: true },
@@ -136,8 +141,10 @@ fn pack_on_the_gpu_equals_the_cpu_bit_for_bit() -> Result<(), KernelError> {
                     let mut gpu_out = vec![f32::NAN; 3 * rw * rh];
                     pack(&view, rect, spec, &mut cpu)?;
                     gpu.pack(&view, rect, spec, &mut gpu_out)?;
-                    let same = cpu.iter().zip(&gpu_out).all(|(a, b)| a.to_bits() == b.to_bits());
-                    assert!(same, "pack {format} {w}x{h} {colorimetry:?} {spec:?} {rect:?}: CUDA differs from the CPU");
+                    assert!(
+                        same_bits(&cpu, &gpu_out),
+                        "pack {format} {w}x{h} {colorimetry:?} {spec:?} {rect:?}: CUDA differs from the CPU"
+                    );
                     cases += 1;
                 }
             }
@@ -199,8 +206,10 @@ fn resize_on_the_gpu_equals_the_cpu_bit_for_bit() -> Result<(), KernelError> {
                 let mut on_gpu = vec![f32::NAN; channels * dw * dh];
                 resize(&src, channels, sw, sh, &mut cpu, dw, dh, filter)?;
                 gpu.resize(&src, channels, sw, sh, &mut on_gpu, dw, dh, filter)?;
-                let same = cpu.iter().zip(&on_gpu).all(|(a, b)| a.to_bits() == b.to_bits());
-                assert!(same, "resize {filter:?} {channels}x{sh}x{sw} -> {dh}x{dw}: CUDA differs from the CPU");
+                assert!(
+                    same_bits(&cpu, &on_gpu),
+                    "resize {filter:?} {channels}x{sh}x{sw} -> {dh}x{dw}: CUDA differs from the CPU"
+                );
                 cases += 1;
             }
         }

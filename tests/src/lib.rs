@@ -51,20 +51,43 @@ pub fn test_model(name: &str) -> PathBuf {
 }
 
 /// What a pipeline run ended with.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct RunResult {
     /// The error messages posted on the bus, as "domain-error: text (debug)".
     pub errors: Vec<String>,
     pub eos: bool,
     /// Element messages posted, by structure name.
     pub element_messages: Vec<gst::Structure>,
+    /// The warning messages posted, formatted like the errors.
+    pub warnings: Vec<String>,
+}
+
+impl RunResult {
+    /// The element messages named `name`, in the order they were posted.
+    pub fn messages<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a gst::Structure> {
+        self.element_messages.iter().filter(move |s| s.name() == name)
+    }
+}
+
+fn describe(e: &gst::glib::Error, debug: Option<impl std::fmt::Debug>) -> String {
+    format!("{}: {} ({:?})", e.domain().as_str(), e, debug)
 }
 
 /// Runs `pipeline` until EOS or the first error (or `timeout`), then sets it to NULL. Never
 /// panics on a pipeline failure: the caller asserts on the result.
 pub fn run_pipeline(pipeline: &gst::Pipeline, timeout: Duration) -> RunResult {
+    run_pipeline_with(pipeline, timeout, |_| false)
+}
+
+/// [`run_pipeline`], calling `on_message` with every bus message first (to change properties
+/// while playing, say); when it returns true the run ends there, without EOS.
+pub fn run_pipeline_with(
+    pipeline: &gst::Pipeline,
+    timeout: Duration,
+    mut on_message: impl FnMut(&gst::Message) -> bool,
+) -> RunResult {
     let bus = pipeline.bus().expect("a pipeline has a bus");
-    let mut result = RunResult { errors: Vec::new(), eos: false, element_messages: Vec::new() };
+    let mut result = RunResult::default();
     if let Err(e) = pipeline.set_state(gst::State::Playing) {
         result.errors.push(format!("set_state(Playing) failed: {e}"));
     }
@@ -78,15 +101,19 @@ pub fn run_pipeline(pipeline: &gst::Pipeline, timeout: Duration) -> RunResult {
         let Some(msg) = bus.timed_pop(gst::ClockTime::from_nseconds(left.as_nanos() as u64)) else {
             continue;
         };
+        if on_message(&msg) {
+            break;
+        }
         match msg.view() {
             gst::MessageView::Eos(..) => {
                 result.eos = true;
                 break;
             }
             gst::MessageView::Error(e) => {
-                result.errors.push(format!("{}: {} ({:?})", e.error().domain().as_str(), e.error(), e.debug()));
+                result.errors.push(describe(&e.error(), e.debug()));
                 break;
             }
+            gst::MessageView::Warning(w) => result.warnings.push(describe(&w.error(), w.debug())),
             gst::MessageView::Element(e) => {
                 if let Some(s) = e.structure() {
                     result.element_messages.push(s.to_owned());
@@ -95,10 +122,12 @@ pub fn run_pipeline(pipeline: &gst::Pipeline, timeout: Duration) -> RunResult {
             _ => {}
         }
     }
-    // Collect errors posted while the state change failed, then stop.
-    while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
-        if let gst::MessageView::Error(e) = msg.view() {
-            result.errors.push(format!("{}: {} ({:?})", e.error().domain().as_str(), e.error(), e.debug()));
+    // Collect errors (and warnings) posted while the state change failed, then stop.
+    while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error, gst::MessageType::Warning]) {
+        match msg.view() {
+            gst::MessageView::Error(e) => result.errors.push(describe(&e.error(), e.debug())),
+            gst::MessageView::Warning(w) => result.warnings.push(describe(&w.error(), w.debug())),
+            _ => {}
         }
     }
     pipeline.set_state(gst::State::Null).expect("a pipeline can always go to NULL");

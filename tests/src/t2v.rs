@@ -91,9 +91,10 @@ pub fn recognise(frames: &[Vec<u8>], width: usize, height: usize) -> Option<Read
     Some(Reading { colour, shape, direction })
 }
 
-/// What one aisrc run produced.
+/// What one aisrc run produced: the frames, their timestamps and tags, and the bus's account.
 #[derive(Debug, Default)]
 pub struct Generated {
+    pub run: crate::RunResult,
     /// Packed RGB frames (the appsink asks for RGB).
     pub frames: Vec<Vec<u8>>,
     pub width: usize,
@@ -101,10 +102,6 @@ pub struct Generated {
     pub pts: Vec<Option<gst::ClockTime>>,
     pub durations: Vec<Option<gst::ClockTime>>,
     pub tags: Vec<gst::TagList>,
-    pub element_messages: Vec<gst::Structure>,
-    pub warnings: Vec<String>,
-    pub errors: Vec<String>,
-    pub eos: bool,
 }
 
 /// Runs `aisrc <props> ! <caps> ! appsink` until EOS, an error or `timeout`. `caps` is a caps
@@ -158,51 +155,10 @@ pub fn generate_with(
         }
         gst::PadProbeReturn::Ok
     });
-    let bus = pipeline.bus().expect("bus");
-    if let Err(e) = pipeline.set_state(gst::State::Playing) {
-        out.lock().expect("not poisoned").errors.push(format!("set_state(Playing) failed: {e}"));
-    }
-    let deadline = std::time::Instant::now() + timeout;
-    loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() {
-            out.lock().expect("not poisoned").errors.push(format!("timed out after {timeout:?}"));
-            break;
-        }
-        let Some(msg) = bus.timed_pop(gst::ClockTime::from_nseconds(left.as_nanos() as u64)) else { continue };
-        if on_message(&pipeline, &msg) {
-            break;
-        }
-        let mut g = out.lock().expect("not poisoned");
-        match msg.view() {
-            gst::MessageView::Eos(..) => {
-                g.eos = true;
-                break;
-            }
-            gst::MessageView::Error(e) => {
-                g.errors.push(format!("{} ({:?})", e.error(), e.debug()));
-                break;
-            }
-            gst::MessageView::Warning(w) => g.warnings.push(format!("{} ({:?})", w.error(), w.debug())),
-            gst::MessageView::Element(e) => {
-                if let Some(s) = e.structure() {
-                    g.element_messages.push(s.to_owned());
-                }
-            }
-            _ => {}
-        }
-    }
-    while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error, gst::MessageType::Warning]) {
-        let mut g = out.lock().expect("not poisoned");
-        match msg.view() {
-            gst::MessageView::Error(e) => g.errors.push(format!("{} ({:?})", e.error(), e.debug())),
-            gst::MessageView::Warning(w) => g.warnings.push(format!("{} ({:?})", w.error(), w.debug())),
-            _ => {}
-        }
-    }
-    pipeline.set_state(gst::State::Null).expect("a pipeline can always go to NULL");
-    let mut g = out.lock().expect("not poisoned");
-    std::mem::take(&mut *g)
+    let run = crate::run_pipeline_with(&pipeline, timeout, |msg| on_message(&pipeline, msg));
+    let mut g = std::mem::take(&mut *out.lock().expect("not poisoned"));
+    g.run = run;
+    g
 }
 
 /// Adherence of the built-in model: for each held-out combination and each seed, generates a
@@ -224,7 +180,7 @@ pub fn adherence(combos: &[(&str, &str, &str)], seeds: &[u64], extra_props: &str
         for &seed in seeds {
             let prompt = format!("a {colour} {shape} moving {direction}");
             let g = generate(&format!("prompt=\"{prompt}\" seed={seed} {extra_props}"), "", Duration::from_secs(120));
-            assert!(g.errors.is_empty() && g.eos, "{prompt}: {:?}", g.errors);
+            assert!(g.run.errors.is_empty() && g.run.eos, "{prompt}: {:?}", g.run.errors);
             n += 1;
             let r = recognise(&g.frames, g.width, g.height);
             let ok = r.as_ref().map(|r| (r.colour == colour, r.shape == shape, r.direction == direction));

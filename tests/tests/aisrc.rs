@@ -12,8 +12,8 @@ use gst_ai_tests::{init, root, test_model};
 const T: Duration = Duration::from_secs(120);
 
 fn ok(g: &t2v::Generated) {
-    assert!(g.errors.is_empty(), "errors: {:?}", g.errors);
-    assert!(g.eos, "no EOS");
+    assert!(g.run.errors.is_empty(), "errors: {:?}", g.run.errors);
+    assert!(g.run.eos, "no EOS");
 }
 
 #[test]
@@ -25,10 +25,10 @@ fn one_clip_at_the_models_size_and_rate_then_eos() {
         assert_eq!(*pts, Some(gst::ClockTime::from_nseconds(i as u64 * 125_000_000)), "pts of frame {i}");
         assert_eq!(*d, Some(gst::ClockTime::from_mseconds(125)));
     }
-    let steps: Vec<_> = g.element_messages.iter().filter(|s| s.name() == "aisrc-step").collect();
+    let steps: Vec<_> = g.run.messages("aisrc-step").collect();
     assert_eq!(steps.len(), 25, "one aisrc-step per step of the built-in's 25");
     assert_eq!(steps.last().unwrap().get::<u32>("step").unwrap(), 25);
-    let clips: Vec<_> = g.element_messages.iter().filter(|s| s.name() == "aisrc-clip").collect();
+    let clips: Vec<_> = g.run.messages("aisrc-clip").collect();
     assert_eq!(clips.len(), 1);
     assert_eq!(clips[0].get::<u32>("frames").unwrap(), 8);
     // Not a blank picture: the frames vary.
@@ -68,8 +68,8 @@ fn sizes_formats_and_rates_from_caps() {
 #[test]
 fn a_size_the_model_cannot_make_is_an_error_naming_it() {
     let g = generate("steps=2", "video/x-raw,width=100,height=96", T);
-    assert!(!g.eos);
-    let e = g.errors.join(" | ");
+    assert!(!g.run.eos);
+    let e = g.run.errors.join(" | ");
     assert!(e.contains("width 100") && e.contains("multiple of 16"), "{e}");
 }
 
@@ -122,12 +122,7 @@ fn a_prompt_changed_while_playing_applies_to_a_later_clip() {
         false
     });
     ok(&g);
-    let prompts: Vec<String> = g
-        .element_messages
-        .iter()
-        .filter(|s| s.name() == "aisrc-clip")
-        .map(|s| s.get::<String>("prompt").unwrap())
-        .collect();
+    let prompts: Vec<String> = g.run.messages("aisrc-clip").map(|s| s.get::<String>("prompt").unwrap()).collect();
     assert_eq!(prompts.len(), 4);
     assert_eq!(prompts[0], "a red circle moving right");
     // Clip 1 may already have started when the change arrived; clip 2 cannot have.
@@ -157,7 +152,7 @@ fn continuous_generation_stops_cleanly_mid_step() {
         }
         false
     });
-    assert!(g.errors.is_empty(), "{:?}", g.errors);
+    assert!(g.run.errors.is_empty(), "{:?}", g.run.errors);
     assert_eq!(steps_seen, 3);
     assert!(g.frames.is_empty(), "no frame before the first clip is done");
     // The worker is told to stop and not waited for: the state change is immediate.
@@ -168,17 +163,17 @@ fn continuous_generation_stops_cleanly_mid_step() {
 fn bad_prompts_are_warned_about() {
     let g = generate("prompt=\"\" steps=2", "", T);
     ok(&g);
-    assert!(g.warnings.iter().any(|w| w.contains("prompt is empty")), "{:?}", g.warnings);
+    assert!(g.run.warnings.iter().any(|w| w.contains("prompt is empty")), "{:?}", g.run.warnings);
 
     let g = generate("prompt=\"a purple triangle moving right\" steps=2", "", T);
     ok(&g);
-    let w = g.warnings.join(" | ");
+    let w = g.run.warnings.join(" | ");
     assert!(w.contains("purple") && w.contains("triangle") && !w.contains("right,"), "{w}");
 
     let long = vec!["red"; 100].join(" ");
     let g = generate(&format!("prompt=\"{long}\" steps=2"), "", T);
     ok(&g);
-    assert!(g.warnings.iter().any(|w| w.contains("longer than") && w.contains("77")), "{:?}", g.warnings);
+    assert!(g.run.warnings.iter().any(|w| w.contains("longer than") && w.contains("77")), "{:?}", g.run.warnings);
 }
 
 #[test]
@@ -193,12 +188,12 @@ fn a_model_folder_missing_a_part_is_named() {
     }
     let g = generate(&format!("model={}", dir.display()), "", T);
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(!g.eos);
-    let e = g.errors.join(" | ");
+    assert!(!g.run.eos);
+    let e = g.run.errors.join(" | ");
     assert!(e.contains("text_encoder/model.onnx"), "{e}");
 
     let g = generate("model=/no/such/folder", "", T);
-    assert!(g.errors.join(" ").contains("/no/such/folder"), "{:?}", g.errors);
+    assert!(g.run.errors.join(" ").contains("/no/such/folder"), "{:?}", g.run.errors);
 }
 
 #[test]
@@ -213,7 +208,7 @@ fn a_diffusers_folder_runs_in_the_element() {
     ok(&g);
     assert_eq!((g.frames.len(), g.width, g.height), (4, 16, 16));
     let g = generate(&format!("model={}", folder.display()), "video/x-raw,width=18,height=16", T);
-    assert!(g.errors.join(" ").contains("width 18"), "{:?}", g.errors);
+    assert!(g.run.errors.join(" ").contains("width 18"), "{:?}", g.run.errors);
 }
 
 fn mean_abs(a: &[u8], b: &[u8]) -> f64 {
@@ -244,7 +239,7 @@ fn image_to_video_starts_from_the_image() {
     assert!(s0 < 8.0, "strength 0: {s0}");
     assert!(s3 < s10, "less strength stays nearer the image: {s3} vs {s10}");
     let g = generate("image=/no/such/picture.png steps=2", "", T);
-    assert!(g.errors.join(" ").contains("/no/such/picture.png"), "{:?}", g.errors);
+    assert!(g.run.errors.join(" ").contains("/no/such/picture.png"), "{:?}", g.run.errors);
 }
 
 #[test]

@@ -329,7 +329,7 @@ fn live_source_degrades_instead_of_falling_behind() {
     assert_eq!(out, 80, "{stats}");
     // 4.2 ms per output frame is far less than flow needs at 640x360 on a CPU.
     assert!(degraded > 0, "{stats}");
-    let msg = r.element_messages.iter().find(|s| s.name() == "ai-interpolate-stats").expect("stats posted at EOS");
+    let msg = r.messages("ai-interpolate-stats").next().expect("stats posted at EOS");
     assert_eq!(msg.get::<u64>("frames-out").unwrap(), 80);
 }
 

@@ -349,7 +349,7 @@ fn builtin_model_encode_and_decode_back() {
     let stats = p.by_name("up").unwrap().property::<gst::Structure>("stats");
     assert_eq!(stats.get::<u64>("frames").unwrap(), 12, "{stats}");
     assert!(stats.get::<f64>("mean-ms").unwrap() > 0.0 && stats.get::<f64>("p95-ms").unwrap() > 0.0, "{stats}");
-    let loaded: Vec<_> = r.element_messages.iter().filter(|s| s.name() == "ai-model").collect();
+    let loaded: Vec<_> = r.messages("ai-model").collect();
     assert!(loaded.iter().any(|s| s.get::<String>("stage").unwrap() == "loaded"), "{:?}", r.element_messages);
     // Decode it back: 12 frames of 320x180.
     let p = parse(&format!(

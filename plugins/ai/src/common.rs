@@ -9,6 +9,7 @@ use gst::glib;
 use gst::prelude::*;
 use gst_ai_kernels::{Colorimetry, Frame, FrameMut, PixelFormat, YuvMatrix};
 use gst_ai_runtime::model::{Model, ModelSource};
+use gst_ai_runtime::rate::Rate;
 use gst_ai_runtime::{Device, DeviceRequest, Error, Precision, device};
 use gst_video::{VideoFormat, VideoFrameExt, VideoFrameRef, VideoInfo};
 
@@ -168,6 +169,11 @@ pub fn device_pspec() -> glib::ParamSpec {
         .default_value(Some("auto"))
         .mutable_ready()
         .build()
+}
+
+/// A caps frame rate as an exact positive rate; `None` for 0/1 (variable) or a negative one.
+pub fn rate_of(f: gst::Fraction) -> Option<Rate> {
+    (f.numer() > 0 && f.denom() > 0).then(|| Rate::new(f.numer() as u64, f.denom() as u64)).flatten()
 }
 
 /// Resolves a `device` property value to a device and the reason for the choice; the error is

@@ -164,10 +164,6 @@ fn fraction_of(rate: Rate) -> gst::Fraction {
     gst::Fraction::new(rate.num as i32, rate.den as i32)
 }
 
-fn rate_of(f: gst::Fraction) -> Option<Rate> {
-    (f.numer() > 0 && f.denom() > 0).then(|| Rate::new(f.numer() as u64, f.denom() as u64)).flatten()
-}
-
 /// `rate` times `factor`, as an exact fraction when factor has at most three decimals.
 fn scaled_rate(rate: Rate, factor: f64) -> Option<Rate> {
     let milli = (factor * 1000.0).round() as u64;
@@ -225,12 +221,12 @@ impl AiInterpolate {
 
     fn sink_caps(&self, caps: &gst::Caps) -> Result<(), String> {
         let in_info = VideoInfo::from_caps(caps).map_err(|e| format!("invalid input caps {caps}: {e}"))?;
-        let in_rate = rate_of(in_info.fps()).ok_or_else(|| {
+        let in_rate = common::rate_of(in_info.fps()).ok_or_else(|| {
             format!("aiinterpolate needs a fixed input frame rate; the caps have framerate {}", in_info.fps())
         })?;
         let out_caps = self.output_caps(caps, in_rate)?;
         let out_info = VideoInfo::from_caps(&out_caps).map_err(|e| format!("invalid output caps {out_caps}: {e}"))?;
-        let out_rate = rate_of(out_info.fps()).ok_or_else(|| format!("no output frame rate in {out_caps}"))?;
+        let out_rate = common::rate_of(out_info.fps()).ok_or_else(|| format!("no output frame rate in {out_caps}"))?;
         gst::info!(CAT, imp = self, "{}/{} fps -> {}/{} fps", in_rate.num, in_rate.den, out_rate.num, out_rate.den);
         // The tail of the old stream is drained by the caller before new caps take over.
         let mut st = lock(&self.state);

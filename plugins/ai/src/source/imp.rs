@@ -516,10 +516,9 @@ fn worker(
         drop(el);
         let t0 = Instant::now();
         let mut last = Instant::now();
-        let mut step_s = 0.0;
         let weak = element.clone();
         let result = pipeline.generate(&request, None, &mut |step, steps, timestep| {
-            step_s = last.elapsed().as_secs_f64();
+            let step_s = last.elapsed().as_secs_f64();
             last = Instant::now();
             if let Some(el) = weak.upgrade() {
                 let s = gst::Structure::builder("aisrc-step")
@@ -634,7 +633,7 @@ impl BaseSrcImpl for AiSrc {
     fn set_caps(&self, caps: &gst::Caps) -> Result<(), gst::LoggableError> {
         let info =
             gst_video::VideoInfo::from_caps(caps).map_err(|_| gst::loggable_error!(CAT, "invalid caps {caps}"))?;
-        if info.fps().numer() <= 0 {
+        if common::rate_of(info.fps()).is_none() {
             gst::element_imp_error!(
                 self,
                 gst::CoreError::Negotiation,
@@ -665,11 +664,10 @@ impl BaseSrcImpl for AiSrc {
     fn query(&self, query: &mut gst::QueryRef) -> bool {
         if let gst::QueryViewMut::Latency(q) = query.view_mut() {
             let guard = lock(&self.state);
-            let fps = guard.as_ref().and_then(|s| s.info.as_ref()).map(|i| i.fps());
+            let rate = guard.as_ref().and_then(|s| s.info.as_ref()).and_then(|i| common::rate_of(i.fps()));
             let live = lock(&self.settings).is_live;
-            if let Some(fps) = fps.filter(|f| f.numer() > 0) {
-                let frame =
-                    gst::ClockTime::SECOND.mul_div_floor(fps.denom() as u64, fps.numer() as u64).unwrap_or_default();
+            if let Some(rate) = rate {
+                let frame = gst::ClockTime::from_nseconds(rate.frame_start_ns(1));
                 q.set(live, if live { frame } else { gst::ClockTime::ZERO }, None);
                 return true;
             }
@@ -772,10 +770,8 @@ impl PushSrcImpl for AiSrc {
                 gst::FlowError::Error
             })?;
         }
-        let fps = info.fps();
-        let at = |n: u64| {
-            gst::ClockTime::SECOND.mul_div_floor(n * fps.denom() as u64, fps.numer() as u64).unwrap_or_default()
-        };
+        let rate = common::rate_of(info.fps()).ok_or(gst::FlowError::NotNegotiated)?;
+        let at = |n: u64| gst::ClockTime::from_nseconds(rate.frame_start_ns(n));
         let n = state.frame;
         let (mut pts, duration) = (at(n), at(n + 1) - at(n));
         let mut discont = n == 0;

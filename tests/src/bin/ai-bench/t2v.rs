@@ -17,21 +17,11 @@ pub fn bench() -> Result<(), String> {
 
     // The element: per-step seconds from its aisrc-step messages, per-clip from aisrc-clip.
     let g = t2v::generate(&format!("num-clips={clips}"), "", Duration::from_secs(600));
-    if !g.errors.is_empty() || !g.eos {
-        return Err(format!("aisrc: {:?}", g.errors));
+    if !g.run.errors.is_empty() || !g.run.eos {
+        return Err(format!("aisrc: {:?}", g.run.errors));
     }
-    let step_s: Vec<f64> = g
-        .element_messages
-        .iter()
-        .filter(|s| s.name() == "aisrc-step")
-        .filter_map(|s| s.get::<f64>("seconds").ok())
-        .collect();
-    let clip_s: Vec<f64> = g
-        .element_messages
-        .iter()
-        .filter(|s| s.name() == "aisrc-clip")
-        .filter_map(|s| s.get::<f64>("seconds").ok())
-        .collect();
+    let seconds = |name| -> Vec<f64> { g.run.messages(name).filter_map(|s| s.get::<f64>("seconds").ok()).collect() };
+    let (step_s, clip_s) = (seconds("aisrc-step"), seconds("aisrc-clip"));
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
 
     // The bare UNet: the same inputs the element gives it, one call per step.
