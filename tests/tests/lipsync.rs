@@ -112,7 +112,7 @@ fn streams_of_different_lengths_and_eos_on_either_pad() {
 #[test]
 fn wav2lip_matches_pytorch_through_crop_model_and_paste() {
     use gst_ai_kernels::FaceBox;
-    use gst_ai_runtime::lipsync::Wav2Lip;
+    use gst_ai_runtime::tasks::lipsync::Wav2Lip;
     use gst_ai_runtime::{Device, ModelSource, Precision, load};
     gst_ai_tests::init();
     let dir = test_model("lipsync");

@@ -8,9 +8,10 @@ use std::time::Instant;
 use gst::glib;
 use gst::prelude::*;
 use gst_ai_kernels::{Colorimetry, Frame, FrameMut, PixelFormat, YuvMatrix};
-use gst_ai_runtime::model::{Model, ModelSource};
-use gst_ai_runtime::rate::Rate;
-use gst_ai_runtime::{Device, DeviceRequest, Error, Precision, device};
+use gst_ai_runtime::backend::device;
+use gst_ai_runtime::backend::model::{Model, ModelSource};
+use gst_ai_runtime::dsp::rate::Rate;
+use gst_ai_runtime::{Device, DeviceRequest, Error, Precision};
 use gst_video::{VideoFormat, VideoFrameExt, VideoFrameRef, VideoInfo};
 
 /// The caps formats every image element accepts, in the order of preference.

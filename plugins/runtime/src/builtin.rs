@@ -1,7 +1,7 @@
 //! The built-in models, embedded in the plugin so that every element works with no model given.
 //! Each is made by a script in `models/` and described by a card there.
 
-use crate::model::ModelSource;
+use crate::backend::model::ModelSource;
 
 /// Learned x2 super-resolution (models/sr_x2.md).
 pub const SR_X2: ModelSource =

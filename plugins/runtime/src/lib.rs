@@ -1,30 +1,24 @@
 //! gst-ai's runtime: everything between a frame in system memory and a model's output that does
-//! not involve GStreamer. The ONNX Runtime environment and library discovery ([`env`]), devices
-//! ([`device`]), model loading and the shared session cache ([`model`]), model contracts
-//! ([`contract`], [`manifest`]), the per-frame super-resolution path ([`upscale`]) and the
-//! built-in models ([`builtin`]). Pixel work is done by `gst-ai-kernels`.
+//! not involve GStreamer, grouped by job:
+//! - [`backend`]: where a model runs: the ONNX Runtime environment, devices, loaded models and the
+//!   shared session pool, manifests, ONNX graph reading;
+//! - [`image`]: the image-to-image contract and the tiled runner every image family uses;
+//! - [`tasks`]: one engine per job (super-resolution, style, RIFE, lip sync, text-to-video);
+//! - [`dsp`]: audio features, resampling and frame-rate arithmetic;
+//! - [`builtin`]: the models embedded in the plugin; [`error`]: the one error type.
+//!
+//! Pixel work is done by `gst-ai-kernels`. `docs/architecture.md` describes the layers, the
+//! threads and the locks.
 
-pub mod audio;
+pub mod backend;
 pub mod builtin;
-pub mod contract;
-pub mod device;
-pub mod env;
+pub mod dsp;
 pub mod error;
-pub mod lipsync;
-pub mod manifest;
-pub mod model;
-pub mod onnx_graph;
-pub mod rate;
-pub mod resample;
-pub mod rife;
-pub mod scheduler;
-pub mod style;
-pub mod t2v;
-pub mod tokenizer;
-pub mod upscale;
+pub mod image;
+pub mod tasks;
 
-pub use contract::SrContract;
-pub use device::{Device, DeviceRequest, Precision};
+pub use backend::device::{Device, DeviceRequest, Precision};
+pub use backend::model::{InputData, Model, ModelSource, load};
 pub use error::{Error, Result};
-pub use model::{InputData, Model, ModelSource, load};
-pub use upscale::{TileParams, Upscaler};
+pub use image::contract::ImageContract;
+pub use image::tiled::{TileParams, TiledRunner};

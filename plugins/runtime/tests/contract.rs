@@ -6,16 +6,18 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use gst_ai_kernels::{ChannelOrder, Colorimetry, Frame, FrameMut, Layout, PixelFormat, ValueRange};
-use gst_ai_runtime::model::ElemType;
-use gst_ai_runtime::{Device, InputData, ModelSource, Precision, SrContract, TileParams, Upscaler, builtin, load};
+use gst_ai_runtime::backend::model::ElemType;
+use gst_ai_runtime::{
+    Device, ImageContract, InputData, ModelSource, Precision, TileParams, TiledRunner, builtin, load,
+};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/models").join(name)
 }
 
-fn detect(name: &str) -> gst_ai_runtime::Result<SrContract> {
+fn detect(name: &str) -> gst_ai_runtime::Result<ImageContract> {
     let m = load(&ModelSource::File(fixture(name)), Device::Cpu, Precision::Auto)?;
-    SrContract::detect(&m)
+    gst_ai_runtime::tasks::sr::detect(&m)
 }
 
 #[test]
@@ -59,7 +61,7 @@ fn sessions_are_shared() {
 #[test]
 fn builtin_model_is_x2_rgb() {
     let m = load(&builtin::SR_X2, Device::Cpu, Precision::Auto).unwrap();
-    let c = SrContract::detect(&m).unwrap();
+    let c = gst_ai_runtime::tasks::sr::detect(&m).unwrap();
     assert_eq!((c.scale, c.spec.layout, c.input_elem, c.static_size), (2, Layout::Nchw, ElemType::F32, None));
 }
 
@@ -95,8 +97,8 @@ fn srvgg_golden_against_pytorch() {
 #[test]
 fn upscaler_tiles_and_whole_frame_agree_on_builtin() {
     let m = load(&builtin::SR_X2, Device::Cpu, Precision::Auto).unwrap();
-    let c = SrContract::detect(&m).unwrap();
-    let mut up = Upscaler::new(m, c);
+    let c = gst_ai_runtime::tasks::sr::detect(&m).unwrap();
+    let mut up = TiledRunner::new(m, c);
     let (w, h) = (50usize, 38usize);
     let src_data: Vec<u8> = (0..w * h * 3).map(|i| ((i * 37 + (i / 7) * 11) % 251) as u8).collect();
     let src = Frame::new(PixelFormat::Rgb, w, h, &[&src_data], &[w * 3], Colorimetry::default()).unwrap();
@@ -124,8 +126,8 @@ fn upscaler_tiles_and_whole_frame_agree_on_builtin() {
 #[test]
 fn srvgg_tiled_equals_whole_repeatedly() {
     let m = load(&ModelSource::File(fixture("srvgg_x2_tiny.onnx")), Device::Cpu, Precision::Auto).unwrap();
-    let c = SrContract::detect(&m).unwrap();
-    let mut up = Upscaler::new(m, c);
+    let c = gst_ai_runtime::tasks::sr::detect(&m).unwrap();
+    let mut up = TiledRunner::new(m, c);
     let (w, h) = (61usize, 45usize);
     let src_data: Vec<u8> = (0..w * h * 3).map(|i| ((i * 37 + (i / 7) * 11) % 251) as u8).collect();
     let src = Frame::new(PixelFormat::Rgb, w, h, &[&src_data], &[w * 3], Colorimetry::default()).unwrap();

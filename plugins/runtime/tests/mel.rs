@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use gst_ai_runtime::audio::{MelSpectrogram, N_MELS};
+use gst_ai_runtime::dsp::audio::{MelSpectrogram, N_MELS};
 
 fn read_f32(name: &str) -> Vec<f32> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/models/lipsync").join(name);

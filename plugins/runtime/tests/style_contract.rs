@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use gst_ai_kernels::{Layout, ValueRange};
-use gst_ai_runtime::style::{StyleContract, StyleFamily};
+use gst_ai_runtime::tasks::style::{StyleContract, StyleFamily};
 use gst_ai_runtime::{Device, ModelSource, Precision, load};
 
 fn fixture(name: &str) -> ModelSource {

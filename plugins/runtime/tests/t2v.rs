@@ -7,8 +7,8 @@
 use std::path::PathBuf;
 
 use gst_ai_runtime::Device;
-use gst_ai_runtime::scheduler::{Config, Kind, Scheduler};
-use gst_ai_runtime::t2v::{Folder, Pipeline, Request};
+use gst_ai_runtime::tasks::t2v::scheduler::{Config, Kind, Scheduler};
+use gst_ai_runtime::tasks::t2v::{Folder, Pipeline, Request};
 use serde_json::Value;
 
 fn models() -> PathBuf {
@@ -98,7 +98,7 @@ fn tokenizer_matches_transformers() {
     for f in ["tokenizer.json", "tokenizer_config.json"] {
         std::fs::copy(models().join("t2v_tiny/tokenizer").join(f), dir.join(f)).unwrap();
     }
-    let from_json = gst_ai_runtime::tokenizer::ClipTokenizer::from_dir(&dir).unwrap();
+    let from_json = gst_ai_runtime::tasks::t2v::tokenizer::ClipTokenizer::from_dir(&dir).unwrap();
     for case in cases {
         let text = case["text"].as_str().unwrap();
         assert_eq!(from_json.encode(text).ids, folder.tokenizer.encode(text).ids, "{text:?} via tokenizer.json");

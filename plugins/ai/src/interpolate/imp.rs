@@ -1,6 +1,6 @@
 //! The implementation of `aiinterpolate`: a plain element with one sink and one source pad.
 //! Input frames are packed once into planar RGB floats; every output frame's position between
-//! two input frames comes from `gst_ai_runtime::rate` (exact integer arithmetic, one input frame
+//! two input frames comes from `gst_ai_runtime::dsp::rate` (exact integer arithmetic, one input frame
 //! of look-ahead); an output that lands exactly on an input frame is that frame's buffer, others
 //! are interpolated by the mode in use. Nothing is pushed downstream while a lock is held.
 
@@ -17,10 +17,10 @@ use gst_ai_kernels::{
     FlowParams, FlowWorkspace, Rect, TensorSpec, interpolate as flow_interpolate, luma, optical_flow, pack,
     scene_change, unpack,
 };
-use gst_ai_runtime::device::Precision;
-use gst_ai_runtime::model::{Model, ModelSource};
-use gst_ai_runtime::rate::{Rate, RateConverter};
-use gst_ai_runtime::rife::{Rife, RifeContract};
+use gst_ai_runtime::backend::device::Precision;
+use gst_ai_runtime::backend::model::{Model, ModelSource};
+use gst_ai_runtime::dsp::rate::{Rate, RateConverter};
+use gst_ai_runtime::tasks::rife::{Rife, RifeContract};
 
 use super::Mode;
 use crate::common::{self, AiPrecision, lock};

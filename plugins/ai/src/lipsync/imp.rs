@@ -15,12 +15,12 @@ use gst_base::subclass::prelude::*;
 use gst_video::{VideoFrameRef, VideoInfo};
 
 use gst_ai_kernels::{self as kernels, FaceBox, Mouth, Rect, TensorSpec};
-use gst_ai_runtime::audio::MelSpectrogram;
-use gst_ai_runtime::lipsync::{
+use gst_ai_runtime::backend::model::{Model, ModelSource};
+use gst_ai_runtime::dsp::audio::MelSpectrogram;
+use gst_ai_runtime::dsp::resample::{Resampler, SampleFormat};
+use gst_ai_runtime::tasks::lipsync::{
     AudioTrack, BoxSmoother, FaceDetector, MouthDriver, Padding, SILENCE, Wav2Lip, Window, sample_time,
 };
-use gst_ai_runtime::model::{Model, ModelSource};
-use gst_ai_runtime::resample::{Resampler, SampleFormat};
 use gst_ai_runtime::{DeviceRequest, Precision};
 
 use crate::common::{self, lock};

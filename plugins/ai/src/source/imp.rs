@@ -19,8 +19,8 @@ use gst_base::subclass::base_src::CreateSuccess;
 use gst_base::subclass::prelude::*;
 
 use gst_ai_kernels::{ChannelOrder, Layout, TensorSpec, ValueRange};
-use gst_ai_runtime::scheduler::Kind;
-use gst_ai_runtime::t2v::{Clip, Folder, Pipeline, Request};
+use gst_ai_runtime::tasks::t2v::scheduler::Kind;
+use gst_ai_runtime::tasks::t2v::{Clip, Folder, Pipeline, Request};
 
 use super::AiScheduler;
 use crate::common::{self, lock};

@@ -12,8 +12,8 @@ use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use gst_ai_runtime::model::ModelSource;
-use gst_ai_runtime::style::{self, StyleContract, StyleParams, Stylizer};
+use gst_ai_runtime::backend::model::ModelSource;
+use gst_ai_runtime::tasks::style::{self, StyleContract, StyleParams, Stylizer};
 use gst_ai_runtime::{DeviceRequest, Precision, TileParams, builtin};
 
 use super::{Fit, Style};

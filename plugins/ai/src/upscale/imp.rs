@@ -12,9 +12,9 @@ use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use gst_ai_runtime::device::Precision;
-use gst_ai_runtime::model::{ElemType, ModelSource};
-use gst_ai_runtime::{DeviceRequest, SrContract, TileParams, Upscaler, builtin};
+use gst_ai_runtime::backend::device::Precision;
+use gst_ai_runtime::backend::model::{ElemType, ModelSource};
+use gst_ai_runtime::{DeviceRequest, TileParams, TiledRunner, builtin};
 
 use crate::common::{self, AiPrecision, lock};
 
@@ -51,7 +51,7 @@ impl Default for Settings {
 }
 
 struct State {
-    upscaler: Upscaler,
+    runner: TiledRunner,
     /// Set once caps are negotiated; (input, output).
     info: Option<(gst_video::VideoInfo, gst_video::VideoInfo)>,
 }
@@ -72,7 +72,7 @@ pub struct AiUpscale {
 
 impl AiUpscale {
     fn scale(&self) -> Option<usize> {
-        lock(&self.state).as_ref().map(|s| s.upscaler.scale())
+        lock(&self.state).as_ref().map(|s| s.runner.scale())
     }
 }
 
@@ -268,7 +268,7 @@ impl BaseTransformImpl for AiUpscale {
             ModelSource::from_property(&settings.model, builtin::SR_X2).map_err(|e| common::start_error(&e))?;
         let name = source.display_name();
         let model = common::load_model(self.obj().upcast_ref(), &source, device, precision)?;
-        let contract = SrContract::detect(&model).map_err(|e| common::start_error(&e))?;
+        let contract = gst_ai_runtime::tasks::sr::detect(&model).map_err(|e| common::start_error(&e))?;
         match (precision, contract.input_elem) {
             (Precision::Fp16, ElemType::F32) => {
                 return Err(gst::error_msg!(
@@ -293,7 +293,7 @@ impl BaseTransformImpl for AiUpscale {
             );
         }
         gst::info!(CAT, imp = self, "model {name}: {contract:?}");
-        *lock(&self.state) = Some(State { upscaler: Upscaler::new(model, contract), info: None });
+        *lock(&self.state) = Some(State { runner: TiledRunner::new(model, contract), info: None });
         *lock(&self.stats) = Stats::default();
         self.obj().notify("scale");
         Ok(())
@@ -360,7 +360,7 @@ impl VideoFilterImpl for AiUpscale {
     ) -> Result<(), gst::LoggableError> {
         let mut state = lock(&self.state);
         let state = state.as_mut().ok_or_else(|| gst::loggable_error!(CAT, "caps set before the model was loaded"))?;
-        let k = state.upscaler.scale() as u32;
+        let k = state.runner.scale() as u32;
         if in_info.format() != out_info.format()
             || out_info.width() != in_info.width() * k
             || out_info.height() != in_info.height() * k
@@ -406,7 +406,7 @@ impl VideoFilterImpl for AiUpscale {
         let started = Instant::now();
         let result = common::frame_view(inframe).and_then(|src| {
             let mut dst = common::frame_view_mut(outframe)?;
-            state.upscaler.process(&src, &mut dst, params).map_err(|e| e.to_string())
+            state.runner.process(&src, &mut dst, params).map_err(|e| e.to_string())
         });
         match result {
             Ok(()) => {

@@ -8,7 +8,7 @@
 //! built-in's output frames.
 
 use gst::prelude::*;
-use gst_ai_runtime::lipsync::AudioTrack;
+use gst_ai_runtime::tasks::lipsync::AudioTrack;
 use gst_ai_tests::lipsync::{self, Audio, Face};
 use gst_ai_tests::test_model;
 

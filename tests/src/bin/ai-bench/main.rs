@@ -17,8 +17,8 @@
 use std::time::Instant;
 
 use gst_ai_kernels::Filter;
+use gst_ai_runtime::backend::model::ModelSource;
 use gst_ai_runtime::builtin;
-use gst_ai_runtime::model::ModelSource;
 use gst_ai_tests::clip::{Image, pan, to_planar};
 use gst_ai_tests::{demo_photo, load_rgb, run_frames};
 use ort::session::{Session, builder::GraphOptimizationLevel};
@@ -59,7 +59,7 @@ mod t2v;
 /// A session on `bytes` as the runtime makes one: same ONNX Runtime library and environment, same
 /// options (full graph optimisation, no spinning); the "bare model" the elements are compared with.
 fn bare_session(bytes: &[u8]) -> Result<Session, String> {
-    let env = gst_ai_runtime::env::environment().map_err(|e| e.to_string())?;
+    let env = gst_ai_runtime::backend::env::environment().map_err(|e| e.to_string())?;
     Session::builder(&env)
         .and_then(|b| b.with_optimization_level(GraphOptimizationLevel::All).map_err(Into::into))
         .and_then(|b| b.with_intra_op_spinning(false).map_err(Into::into))

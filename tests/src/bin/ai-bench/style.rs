@@ -8,8 +8,8 @@
 
 use std::time::Instant;
 
+use gst_ai_runtime::backend::model::ModelSource;
 use gst_ai_runtime::builtin;
-use gst_ai_runtime::model::ModelSource;
 use gst_ai_tests::clip::{Image, pan, psnr, to_planar};
 use gst_ai_tests::motion::{flicker, pan_zoom};
 use gst_ai_tests::{demo_photo, load_rgb, run_frames};

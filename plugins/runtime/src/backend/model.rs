@@ -12,10 +12,10 @@ use half::f16;
 use ort::session::{Session, builder::GraphOptimizationLevel};
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
-use crate::device::{Device, Precision};
-use crate::env::environment;
+use crate::backend::device::{Device, Precision};
+use crate::backend::env::environment;
+use crate::backend::manifest::Manifest;
 use crate::error::{Error, Result};
-use crate::manifest::Manifest;
 
 /// Where a model comes from.
 #[derive(Clone, Debug)]
@@ -67,7 +67,7 @@ impl ModelSource {
 
 impl ModelSource {
     /// The graph's nodes, read from the ONNX file (or the embedded bytes).
-    pub fn graph(&self) -> Result<crate::onnx_graph::Graph> {
+    pub fn graph(&self) -> Result<crate::backend::graph::Graph> {
         let read;
         let bytes = match self {
             Self::Builtin { bytes, .. } => *bytes,
@@ -77,7 +77,7 @@ impl ModelSource {
                 &read[..]
             }
         };
-        crate::onnx_graph::Graph::parse(bytes).map_err(|why| Error::ModelLoad { model: self.display_name(), why })
+        crate::backend::graph::Graph::parse(bytes).map_err(|why| Error::ModelLoad { model: self.display_name(), why })
     }
 }
 
@@ -199,7 +199,7 @@ impl Model {
         if device != Device::Cpu {
             return Err(Error::DeviceUnavailable {
                 device: device.to_string(),
-                why: crate::device::CUDA_UNAVAILABLE.to_string(),
+                why: crate::backend::device::CUDA_UNAVAILABLE.to_string(),
             });
         }
         let env = environment()?;

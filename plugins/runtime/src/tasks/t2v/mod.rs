@@ -7,11 +7,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::device::{Device, Precision};
+use crate::backend::device::{Device, Precision};
+use crate::backend::model::{ElemType, InputData, Model, ModelInput, ModelSource, TensorInfo, load};
 use crate::error::{Error, Result};
-use crate::model::{ElemType, InputData, Model, ModelInput, ModelSource, TensorInfo, load};
-use crate::scheduler::{self, Kind, Scheduler};
-use crate::tokenizer::ClipTokenizer;
+use scheduler::{Kind, Scheduler};
+use tokenizer::ClipTokenizer;
+
+pub mod scheduler;
+pub mod tokenizer;
 
 /// What a folder recommends when the user does not say.
 #[derive(Clone, Debug, PartialEq)]

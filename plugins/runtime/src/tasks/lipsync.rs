@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 
 use gst_ai_kernels::{FaceBox, crop_resize, paste_feathered};
 
-use crate::audio::{HOP, MEL_FPS, MEL_STEP, MelSpectrogram, N_FFT, N_MELS, SAMPLE_RATE, preemphasised, reflect};
+use crate::backend::model::{ElemType, InputData, Model, ModelInput, TensorInfo};
+use crate::dsp::audio::{HOP, MEL_FPS, MEL_STEP, MelSpectrogram, N_FFT, N_MELS, SAMPLE_RATE, preemphasised, reflect};
 use crate::error::{Error, Result};
-use crate::model::{ElemType, InputData, Model, ModelInput, TensorInfo};
 
 const NS: u128 = 1_000_000_000;
 

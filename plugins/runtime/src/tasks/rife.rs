@@ -7,8 +7,8 @@
 
 use half::f16;
 
+use crate::backend::model::{ElemType, InputData, Model, ModelInput, TensorInfo};
 use crate::error::{Error, Result};
-use crate::model::{ElemType, InputData, Model, ModelInput, TensorInfo};
 
 const FAMILY: &str = "RIFE interpolation";
 

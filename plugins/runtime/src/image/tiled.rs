@@ -1,4 +1,4 @@
-//! Super-resolution of one frame: split into tiles (or not), pack each tile into the model's
+//! An image model over one frame: split into tiles (or not), pack each tile into the model's
 //! tensor, run the model, merge the tiles with feathered weights, unpack into the output frame.
 //! Buffers are kept between frames; nothing here knows about GStreamer.
 
@@ -9,9 +9,9 @@ use gst_ai_kernels::{
 };
 use half::f16;
 
-use crate::contract::SrContract;
+use crate::backend::model::{InputData, Model};
 use crate::error::{Error, Result};
-use crate::model::{InputData, Model};
+use crate::image::contract::ImageContract;
 
 /// Tiling parameters, read from the element's properties for every frame (they may change live).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,9 +22,9 @@ pub struct TileParams {
     pub overlap: usize,
 }
 
-pub struct Upscaler {
+pub struct TiledRunner {
     model: Arc<Model>,
-    contract: SrContract,
+    contract: ImageContract,
     input: Vec<f32>,
     input16: Vec<f16>,
     /// A tile's output without its context margin.
@@ -33,8 +33,8 @@ pub struct Upscaler {
     merger: Option<((usize, usize, usize, usize), TileMerger)>,
 }
 
-impl Upscaler {
-    pub fn new(model: Arc<Model>, contract: SrContract) -> Self {
+impl TiledRunner {
+    pub fn new(model: Arc<Model>, contract: ImageContract) -> Self {
         Self { model, contract, input: Vec::new(), input16: Vec::new(), cropped: Vec::new(), merger: None }
     }
 
@@ -42,7 +42,7 @@ impl Upscaler {
         self.contract.scale
     }
 
-    pub fn contract(&self) -> &SrContract {
+    pub fn contract(&self) -> &ImageContract {
         &self.contract
     }
 

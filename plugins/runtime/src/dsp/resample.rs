@@ -1,5 +1,5 @@
 //! Streaming conversion of interleaved audio of any sample rate and channel count to mono f32 at
-//! another rate: what lip sync needs, because its audio features ([`crate::audio`]) are defined at
+//! another rate: what lip sync needs, because its audio features ([`crate::dsp::audio`]) are defined at
 //! 16 kHz mono whatever the stream carries.
 //!
 //! Channels are downmixed to their mean, then the mono signal is resampled by band-limited

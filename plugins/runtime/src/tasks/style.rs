@@ -12,10 +12,10 @@ use gst_ai_kernels::{
 };
 use half::f16;
 
-use crate::contract::{Family, SrContract, infer_layout};
+use crate::backend::model::{InputData, Model};
 use crate::error::{Error, Result};
-use crate::model::{InputData, Model};
-use crate::upscale::{TileParams, Upscaler};
+use crate::image::contract::{Family, ImageContract, infer_layout};
+use crate::image::tiled::{TileParams, TiledRunner};
 
 const FAMILY_NAME: &str = "style transfer";
 
@@ -32,7 +32,7 @@ pub enum StyleFamily {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StyleContract {
     /// The image contract (scale 1).
-    pub image: SrContract,
+    pub image: ImageContract,
     pub family: StyleFamily,
     /// The operator that produces the output (looking through layout operators), if found.
     pub final_op: Option<String>,
@@ -63,7 +63,7 @@ impl StyleContract {
             StyleFamily::AnimeGan => Family { name: FAMILY_NAME, range: ValueRange::Signed, multiple: 32 },
             StyleFamily::FastNeuralStyle => generic,
         };
-        let image = SrContract::detect_with(model, &defaults)?;
+        let image = ImageContract::detect_with(model, &defaults)?;
         if image.scale != 1 {
             return Err(Error::contract(
                 &model.name,
@@ -126,7 +126,7 @@ struct History {
 
 /// Stylizes frames of one stream; keeps its buffers and the temporal history between frames.
 pub struct Stylizer {
-    runner: Upscaler,
+    runner: TiledRunner,
     contract: StyleContract,
     input: Vec<f32>,
     styled: Vec<f32>,
@@ -150,7 +150,7 @@ pub struct Stylizer {
 impl Stylizer {
     pub fn new(model: Arc<Model>, contract: StyleContract) -> Self {
         Self {
-            runner: Upscaler::new(model, contract.image.clone()),
+            runner: TiledRunner::new(model, contract.image.clone()),
             contract,
             input: Vec::new(),
             styled: Vec::new(),

@@ -1,5 +1,5 @@
-//! Model contracts: matching a graph's inputs and outputs to what an element needs. The
-//! super-resolution family (MODELS.md): one image input, NCHW or NHWC, float32 or float16, three
+//! The image contract shared by the image-to-image families (super-resolution, style,
+//! restoration; MODELS.md): one image input, NCHW or NHWC, float32 or float16, three
 //! channels, static or dynamic height and width; one image output whose height and width are the
 //! same integer multiple of the input's. What the graph cannot say (value range, channel order)
 //! comes from the manifest, else the family's convention (RGB, 0..1). What cannot be matched is an
@@ -7,8 +7,8 @@
 
 use gst_ai_kernels::{ChannelOrder, Layout, TensorSpec, ValueRange};
 
+use crate::backend::model::{ElemType, InputData, Model, TensorInfo};
 use crate::error::{Error, Result};
-use crate::model::{ElemType, InputData, Model, TensorInfo};
 
 /// What a model family's contract assumes where neither the graph nor the manifest says.
 #[derive(Clone, Copy, Debug)]
@@ -20,12 +20,9 @@ pub struct Family {
     pub multiple: usize,
 }
 
-/// The super-resolution family: RGB 0..1, any size.
-pub const SUPER_RESOLUTION: Family = Family { name: "super-resolution", range: ValueRange::Unit, multiple: 1 };
-
-/// How to feed a super-resolution model and read it back.
+/// How to feed an image-to-image model (super-resolution, style, restoration) and read it back.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SrContract {
+pub struct ImageContract {
     pub input: String,
     pub output: String,
     pub input_elem: ElemType,
@@ -142,14 +139,9 @@ fn round_up(v: usize, m: usize) -> usize {
     v.div_ceil(m) * m
 }
 
-impl SrContract {
-    /// Matches `model` to the super-resolution contract; may run the model once on a small
-    /// probe input to learn the scale when the graph's shapes do not fix it.
-    pub fn detect(model: &Model) -> Result<Self> {
-        Self::detect_with(model, &SUPER_RESOLUTION)
-    }
-
-    /// [`detect`](Self::detect) for any image-to-image family, with its defaults.
+impl ImageContract {
+    /// Matches `model` to the image contract of `family`, with its defaults; may run the model
+    /// once on a small probe input to learn the scale when the graph's shapes do not fix it.
     pub fn detect_with(model: &Model, family: &Family) -> Result<Self> {
         if model.inputs.len() != 1 {
             let names: Vec<&str> = model.inputs.iter().map(|t| t.name.as_str()).collect();
@@ -178,7 +170,7 @@ impl SrContract {
             range: model.manifest.range.unwrap_or(family.range),
             order: model.manifest.channel_order.unwrap_or(ChannelOrder::Rgb),
         };
-        let mut c = SrContract {
+        let mut c = ImageContract {
             input: input.name.clone(),
             output: output.name.clone(),
             input_elem,
