@@ -18,7 +18,7 @@ pub mod image;
 pub mod tasks;
 
 pub use backend::device::{Device, DeviceRequest, Precision};
-pub use backend::model::{InputData, Model, ModelSource, load};
+pub use backend::model::{Cancel, InputData, Model, ModelSource, load};
 pub use error::{Error, Result};
 pub use image::contract::ImageContract;
 pub use image::tiled::{TileParams, TiledRunner};

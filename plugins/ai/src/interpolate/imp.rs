@@ -262,7 +262,7 @@ impl AiInterpolate {
         let (w, h) = (info.width() as usize, info.height() as usize);
         let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer.as_ref(), info)
             .map_err(|e| format!("cannot map input buffer: {e}"))?;
-        let view = common::frame_view(&frame)?;
+        let view = common::frame_view(&frame).map_err(|e| e.to_string())?;
         let (mut rgb, mut l) = recycled.map(|r| (r.rgb, r.luma)).unwrap_or_default();
         rgb.resize(3 * w * h, 0.0);
         l.resize(w * h, 0.0);
@@ -399,7 +399,7 @@ impl AiInterpolate {
             Self::stamp(st, ob, k);
             let mut frame =
                 gst_video::VideoFrameRef::from_buffer_ref_writable(ob, &st.out_info).map_err(|e| e.to_string())?;
-            let mut view = common::frame_view_mut(&mut frame)?;
+            let mut view = common::frame_view_mut(&mut frame).map_err(|e| e.to_string())?;
             unpack(&st.scratch, w, h, TensorSpec::CANONICAL, 0, 0, &mut view).map_err(|e| e.to_string())?;
         }
         let secs = started.elapsed().as_secs_f64();

@@ -746,7 +746,7 @@ impl AggregatorImpl for AiLipSync {
             let buf = buf.make_mut();
             let mut vframe = VideoFrameRef::from_buffer_ref_writable(buf, &info)
                 .map_err(|_| self.fail("cannot map a video frame for writing"))?;
-            let mut frame = common::frame_view_mut(&mut vframe).map_err(|e| self.fail(&e))?;
+            let mut frame = common::frame_view_mut(&mut vframe).map_err(|e| self.fail(&e.to_string()))?;
             st.process(&mut frame, window).map_err(|e| self.fail(&e))?
         };
         if let Window::Ready { first } = window {

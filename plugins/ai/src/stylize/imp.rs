@@ -2,6 +2,11 @@
 //! model is loaded (or taken from the process-wide cache) when the element goes to PAUSED; the
 //! blend properties may change while playing and apply from the next frame. Flushes, new
 //! segments (seeks) and new caps drop the temporal history.
+//!
+//! Locks: `settings` and `stats` are taken only for a copy or an update, never across a model
+//! run; `stylizer` is the streaming thread's (held across the run; sink events that reset the
+//! history arrive on the streaming thread too, and `start`/`stop` run when no buffer flows). So
+//! every property read, `stats` included, is answered while a frame is being stylized.
 
 use std::sync::{LazyLock, Mutex};
 use std::time::Instant;
@@ -14,54 +19,45 @@ use gst_video::subclass::prelude::*;
 
 use gst_ai_runtime::backend::model::ModelSource;
 use gst_ai_runtime::tasks::style::{self, StyleContract, StyleParams, Stylizer};
-use gst_ai_runtime::{DeviceRequest, Precision, TileParams, builtin};
+use gst_ai_runtime::{Precision, builtin};
 
 use super::{Fit, Style};
-use crate::common::{self, lock};
+use crate::common::{self, ElementError, ModelProps, Stats, TileProps, lock};
 
 static CAT: LazyLock<gst::DebugCategory> =
     LazyLock::new(|| gst::DebugCategory::new("aistylize", gst::DebugColorFlags::empty(), Some("AI style transfer")));
 
-const DEFAULT_MODEL: &str = "";
 const DEFAULT_STYLE: Style = Style::Cartoon;
 const DEFAULT_STRENGTH: f64 = 1.0;
 const DEFAULT_TEMPORAL: f64 = 0.5;
 const DEFAULT_PRESERVE_COLORS: bool = false;
 const DEFAULT_FIT: Fit = Fit::Resize;
-const DEFAULT_TILE_SIZE: u32 = 0;
 const DEFAULT_TILE_OVERLAP: u32 = 32;
 const DEFAULT_SCENE_THRESHOLD: f64 = 0.5;
-const DEFAULT_DEVICE: &str = "auto";
-const MAX_TILE_SIZE: u32 = 16384;
-const MAX_TILE_OVERLAP: u32 = 512;
 
 #[derive(Debug, Clone)]
 struct Settings {
-    model: String,
+    model: ModelProps,
     style: Style,
     strength: f64,
     temporal: f64,
     preserve_colors: bool,
     fit: Fit,
-    tile_size: u32,
-    tile_overlap: u32,
+    tiles: TileProps,
     scene_threshold: f64,
-    device: String,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            model: DEFAULT_MODEL.into(),
+            model: ModelProps::default(),
             style: DEFAULT_STYLE,
             strength: DEFAULT_STRENGTH,
             temporal: DEFAULT_TEMPORAL,
             preserve_colors: DEFAULT_PRESERVE_COLORS,
             fit: DEFAULT_FIT,
-            tile_size: DEFAULT_TILE_SIZE,
-            tile_overlap: DEFAULT_TILE_OVERLAP,
+            tiles: TileProps::new(DEFAULT_TILE_OVERLAP),
             scene_threshold: DEFAULT_SCENE_THRESHOLD,
-            device: DEFAULT_DEVICE.into(),
         }
     }
 }
@@ -76,30 +72,32 @@ impl Settings {
                 Fit::Resize => style::Fit::Resize,
                 Fit::Tile => style::Fit::Tile,
             },
-            tiles: TileParams { size: self.tile_size as usize, overlap: self.tile_overlap as usize },
+            tiles: self.tiles.params(),
             scene_threshold: self.scene_threshold as f32,
         }
     }
 }
 
-/// What the `stats` property reports.
-#[derive(Default)]
-struct Stats {
-    frames: u64,
-    passed_through: u64,
-    times: common::Timings,
-}
-
-#[derive(Default)]
 pub struct AiStylize {
     settings: Mutex<Settings>,
-    state: Mutex<Option<Stylizer>>,
-    stats: Mutex<Stats>,
+    stats: Stats,
+    /// The streaming thread's: the stylizer and its temporal history.
+    stylizer: Mutex<Option<Stylizer>>,
+}
+
+impl Default for AiStylize {
+    fn default() -> Self {
+        Self {
+            settings: Mutex::default(),
+            stats: Stats::new("ai-stylize-stats", &["passed-through", "scene-cuts"], &[]),
+            stylizer: Mutex::new(None),
+        }
+    }
 }
 
 impl AiStylize {
     fn reset_history(&self, why: &str) {
-        if let Some(s) = lock(&self.state).as_mut() {
+        if let Some(s) = lock(&self.stylizer).as_mut() {
             gst::debug!(CAT, imp = self, "temporal history reset ({why})");
             s.reset();
         }
@@ -116,18 +114,20 @@ impl ObjectSubclass for AiStylize {
 impl ObjectImpl for AiStylize {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            vec![
-                glib::ParamSpecString::builder("model")
-                    .nick("Model")
-                    .blurb(
-                        "Path of an ONNX style model: fast-neural-style (NCHW RGB 0..255, static 224x224 or \
-                         dynamic) or AnimeGANv2 (NHWC or NCHW, -1..1, ends in tanh), told apart from the graph; a \
-                         <model>.json beside it may set range, channel_order, layout and multiple. Empty: the \
-                         built-in style chosen by the style property",
-                    )
-                    .default_value(Some(DEFAULT_MODEL))
-                    .mutable_ready()
-                    .build(),
+            let mut v = ModelProps::pspecs(
+                "Path of an ONNX style model: fast-neural-style (NCHW RGB 0..255, static 224x224 or \
+                 dynamic) or AnimeGANv2 (NHWC or NCHW, -1..1, ends in tanh), told apart from the graph; a \
+                 <model>.json beside it may set range, channel_order, layout and multiple. Empty: the \
+                 built-in style chosen by the style property",
+                false,
+            );
+            v.extend(TileProps::pspecs(
+                "Edge of the square tiles a frame is cut into for models of any input size, to bound \
+                 memory (0 = the whole frame in one run)",
+                "Overlap between neighbouring tiles in pixels, blended with feathered weights",
+                DEFAULT_TILE_OVERLAP,
+            ));
+            v.extend([
                 glib::ParamSpecEnum::builder_with_default("style", DEFAULT_STYLE)
                     .nick("Style")
                     .blurb("The built-in style used when no model is given")
@@ -169,25 +169,6 @@ impl ObjectImpl for AiStylize {
                     )
                     .mutable_playing()
                     .build(),
-                glib::ParamSpecUInt::builder("tile-size")
-                    .nick("Tile size")
-                    .blurb(
-                        "Edge of the square tiles a frame is cut into for models of any input size, to bound \
-                         memory (0 = the whole frame in one run)",
-                    )
-                    .minimum(0)
-                    .maximum(MAX_TILE_SIZE)
-                    .default_value(DEFAULT_TILE_SIZE)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecUInt::builder("tile-overlap")
-                    .nick("Tile overlap")
-                    .blurb("Overlap between neighbouring tiles in pixels, blended with feathered weights")
-                    .minimum(0)
-                    .maximum(MAX_TILE_OVERLAP)
-                    .default_value(DEFAULT_TILE_OVERLAP)
-                    .mutable_playing()
-                    .build(),
                 glib::ParamSpecDouble::builder("scene-threshold")
                     .nick("Scene threshold")
                     .blurb(
@@ -199,7 +180,6 @@ impl ObjectImpl for AiStylize {
                     .default_value(DEFAULT_SCENE_THRESHOLD)
                     .mutable_playing()
                     .build(),
-                common::device_pspec(),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
                     .blurb(
@@ -209,63 +189,46 @@ impl ObjectImpl for AiStylize {
                     )
                     .read_only()
                     .build(),
-            ]
+            ]);
+            v
         });
         PROPERTIES.as_ref()
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let mut s = lock(&self.settings);
-        match pspec.name() {
-            "model" => s.model = value.get::<Option<String>>().expect("type checked upstream").unwrap_or_default(),
-            "style" => s.style = value.get().expect("type checked upstream"),
-            "strength" => s.strength = value.get().expect("type checked upstream"),
-            "temporal-consistency" => s.temporal = value.get().expect("type checked upstream"),
-            "preserve-colors" => s.preserve_colors = value.get().expect("type checked upstream"),
-            "fit" => s.fit = value.get().expect("type checked upstream"),
-            "tile-size" => s.tile_size = value.get().expect("type checked upstream"),
-            "tile-overlap" => s.tile_overlap = value.get().expect("type checked upstream"),
-            "scene-threshold" => s.scene_threshold = value.get().expect("type checked upstream"),
-            "device" => {
-                let d = value.get::<Option<String>>().expect("type checked upstream").unwrap_or_default();
-                if let Err(e) = d.parse::<DeviceRequest>() {
-                    gst::warning!(CAT, imp = self, "{e}; the element will refuse to start");
-                }
-                s.device = d;
+        let name = pspec.name();
+        if !(s.model.set(name, value, |w| gst::warning!(CAT, imp = self, "{w}")) || s.tiles.set(name, value)) {
+            match name {
+                "style" => s.style = value.get().expect("type checked upstream"),
+                "strength" => s.strength = value.get().expect("type checked upstream"),
+                "temporal-consistency" => s.temporal = value.get().expect("type checked upstream"),
+                "preserve-colors" => s.preserve_colors = value.get().expect("type checked upstream"),
+                "fit" => s.fit = value.get().expect("type checked upstream"),
+                "scene-threshold" => s.scene_threshold = value.get().expect("type checked upstream"),
+                other => unreachable!("unknown property {other}"),
             }
-            other => unreachable!("unknown property {other}"),
         }
-        gst::debug!(CAT, imp = self, "{} set to {:?}", pspec.name(), value);
+        gst::debug!(CAT, imp = self, "{name} set to {value:?}");
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        if pspec.name() == "stats" {
+            return self.stats.structure().to_value();
+        }
         let s = lock(&self.settings);
         match pspec.name() {
-            "model" => s.model.to_value(),
             "style" => s.style.to_value(),
             "strength" => s.strength.to_value(),
             "temporal-consistency" => s.temporal.to_value(),
             "preserve-colors" => s.preserve_colors.to_value(),
             "fit" => s.fit.to_value(),
-            "tile-size" => s.tile_size.to_value(),
-            "tile-overlap" => s.tile_overlap.to_value(),
             "scene-threshold" => s.scene_threshold.to_value(),
-            "device" => s.device.to_value(),
-            "stats" => {
-                drop(s);
-                let cuts = lock(&self.state).as_ref().map_or(0, |st| st.scene_cuts);
-                let st = lock(&self.stats);
-                st.times
-                    .fields(
-                        gst::Structure::builder("ai-stylize-stats")
-                            .field("frames", st.frames)
-                            .field("passed-through", st.passed_through)
-                            .field("scene-cuts", cuts),
-                    )
-                    .build()
-                    .to_value()
-            }
-            other => unreachable!("unknown property {other}"),
+            name => s
+                .model
+                .get(name)
+                .or_else(|| s.tiles.get(name))
+                .unwrap_or_else(|| unreachable!("unknown property {name}")),
         }
     }
 }
@@ -299,27 +262,27 @@ impl BaseTransformImpl for AiStylize {
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = lock(&self.settings).clone();
-        let (device, why) = common::resolve_device(&settings.device)?;
+        let (device, why) = settings.model.resolve_device()?;
         gst::info!(CAT, imp = self, "running on {device} ({why})");
         let builtin = match settings.style {
             Style::Pencil => builtin::STYLE_PENCIL,
             Style::Cartoon => builtin::STYLE_CARTOON,
             Style::Oil => builtin::STYLE_OIL,
         };
-        if !settings.model.trim().is_empty() && settings.style != DEFAULT_STYLE {
+        if !settings.model.model.trim().is_empty() && settings.style != DEFAULT_STYLE {
             gst::warning!(CAT, imp = self, "a model is given: style={:?} is ignored", settings.style);
         }
-        let source = ModelSource::from_property(&settings.model, builtin).map_err(|e| common::start_error(&e))?;
+        let source = ModelSource::from_property(&settings.model.model, builtin).map_err(|e| common::start_error(&e))?;
         let model = common::load_model(self.obj().upcast_ref(), &source, device, Precision::Auto)?;
         let contract = StyleContract::detect(&model).map_err(|e| common::start_error(&e))?;
         gst::info!(CAT, imp = self, "model {}: {contract:?}", model.name);
-        *lock(&self.state) = Some(Stylizer::new(model, contract));
-        *lock(&self.stats) = Stats::default();
+        *lock(&self.stylizer) = Some(Stylizer::new(model, contract));
+        self.stats.reset();
         Ok(())
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
-        *lock(&self.state) = None;
+        *lock(&self.stylizer) = None;
         Ok(())
     }
 
@@ -327,6 +290,7 @@ impl BaseTransformImpl for AiStylize {
         match event.view() {
             gst::EventView::FlushStop(_) => self.reset_history("flush"),
             gst::EventView::Segment(_) => self.reset_history("new segment"),
+            gst::EventView::Eos(_) => self.stats.post(&*self.obj()),
             _ => {}
         }
         self.parent_sink_event(event)
@@ -358,8 +322,8 @@ impl VideoFilterImpl for AiStylize {
         outframe: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let params = lock(&self.settings).params();
-        let mut state = lock(&self.state);
-        let Some(stylizer) = state.as_mut() else {
+        let mut stylizer = lock(&self.stylizer);
+        let Some(stylizer) = stylizer.as_mut() else {
             return Err(gst::FlowError::NotNegotiated);
         };
         let started = Instant::now();
@@ -368,30 +332,24 @@ impl VideoFilterImpl for AiStylize {
             stylizer.reset();
             return match inframe.copy(outframe) {
                 Ok(()) => {
-                    lock(&self.stats).passed_through += 1;
+                    self.stats.add("passed-through", 1);
                     Ok(gst::FlowSuccess::Ok)
                 }
-                Err(e) => {
-                    gst::element_imp_error!(self, gst::StreamError::Failed, ["aistylize: cannot copy a frame: {e}"]);
-                    Err(gst::FlowError::Error)
-                }
+                Err(e) => Err(common::post(&*self.obj(), "aistylize", &ElementError::Frame(e.to_string()))),
             };
         }
+        let cuts = stylizer.scene_cuts;
         let result = common::frame_view(inframe).and_then(|src| {
             let mut dst = common::frame_view_mut(outframe)?;
-            stylizer.process(&src, &mut dst, &params).map_err(|e| e.to_string())
+            stylizer.process(&src, &mut dst, &params).map_err(ElementError::from)
         });
+        self.stats.add("scene-cuts", stylizer.scene_cuts.saturating_sub(cuts));
         match result {
             Ok(()) => {
-                let mut stats = lock(&self.stats);
-                stats.frames += 1;
-                stats.times.record(started.elapsed().as_secs_f64() * 1e3);
+                self.stats.frame(started.elapsed().as_secs_f64() * 1e3);
                 Ok(gst::FlowSuccess::Ok)
             }
-            Err(e) => {
-                gst::element_imp_error!(self, gst::StreamError::Failed, ["aistylize: {e}"]);
-                Err(gst::FlowError::Error)
-            }
+            Err(e) => Err(common::post(&*self.obj(), "aistylize", &e)),
         }
     }
 }

@@ -2,7 +2,13 @@
 //! with width and height multiplied by the model's scale. The model is loaded (or taken from the
 //! process-wide cache) when the element goes to PAUSED; tile parameters may change while
 //! playing and apply from the next frame.
+//!
+//! Locks: `settings` (properties) and `stats` are taken only for a copy or an update; the scale
+//! is an atomic; `runner` is the streaming thread's, held across the model run, and only
+//! `start`/`stop` (when no buffer flows) take it besides. So caps queries and every property read
+//! are answered while a frame is being upscaled.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{LazyLock, Mutex};
 use std::time::Instant;
 
@@ -14,65 +20,53 @@ use gst_video::subclass::prelude::*;
 
 use gst_ai_runtime::backend::device::Precision;
 use gst_ai_runtime::backend::model::{ElemType, ModelSource};
-use gst_ai_runtime::{DeviceRequest, TileParams, TiledRunner, builtin};
+use gst_ai_runtime::{TiledRunner, builtin};
 
-use crate::common::{self, AiPrecision, lock};
+use crate::common::{self, ElementError, ModelProps, Stats, TileProps, lock};
 
 static CAT: LazyLock<gst::DebugCategory> =
     LazyLock::new(|| gst::DebugCategory::new("aiupscale", gst::DebugColorFlags::empty(), Some("AI super-resolution")));
 
-const DEFAULT_MODEL: &str = "";
-const DEFAULT_TILE_SIZE: u32 = 0;
 const DEFAULT_TILE_OVERLAP: u32 = 16;
-const DEFAULT_DEVICE: &str = "auto";
-const DEFAULT_PRECISION: AiPrecision = AiPrecision::Auto;
-const MAX_TILE_SIZE: u32 = 16384;
-const MAX_TILE_OVERLAP: u32 = 512;
 
 #[derive(Debug, Clone)]
 struct Settings {
-    model: String,
-    tile_size: u32,
-    tile_overlap: u32,
-    device: String,
-    precision: AiPrecision,
+    model: ModelProps,
+    tiles: TileProps,
 }
 
 impl Default for Settings {
     fn default() -> Self {
+        Self { model: ModelProps::default(), tiles: TileProps::new(DEFAULT_TILE_OVERLAP) }
+    }
+}
+
+pub struct AiUpscale {
+    settings: Mutex<Settings>,
+    /// The model's scale, 0 until it is loaded: read by caps negotiation and the `scale` property.
+    scale: AtomicU32,
+    stats: Stats,
+    /// The streaming thread's: the runner and its buffers.
+    runner: Mutex<Option<TiledRunner>>,
+}
+
+impl Default for AiUpscale {
+    fn default() -> Self {
         Self {
-            model: DEFAULT_MODEL.into(),
-            tile_size: DEFAULT_TILE_SIZE,
-            tile_overlap: DEFAULT_TILE_OVERLAP,
-            device: DEFAULT_DEVICE.into(),
-            precision: DEFAULT_PRECISION,
+            settings: Mutex::default(),
+            scale: AtomicU32::new(0),
+            stats: Stats::new("ai-upscale-stats", &[], &[]),
+            runner: Mutex::new(None),
         }
     }
 }
 
-struct State {
-    runner: TiledRunner,
-    /// Set once caps are negotiated; (input, output).
-    info: Option<(gst_video::VideoInfo, gst_video::VideoInfo)>,
-}
-
-/// What the `stats` property reports.
-#[derive(Default)]
-struct Stats {
-    frames: u64,
-    times: common::Timings,
-}
-
-#[derive(Default)]
-pub struct AiUpscale {
-    settings: Mutex<Settings>,
-    state: Mutex<Option<State>>,
-    stats: Mutex<Stats>,
-}
-
 impl AiUpscale {
     fn scale(&self) -> Option<usize> {
-        lock(&self.state).as_ref().map(|s| s.runner.scale())
+        match self.scale.load(Ordering::SeqCst) {
+            0 => None,
+            k => Some(k as usize),
+        }
     }
 }
 
@@ -124,50 +118,23 @@ impl ObjectImpl for AiUpscale {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             vec![
-                glib::ParamSpecString::builder("model")
-                    .nick("Model")
-                    .blurb(
-                        "Path of an ONNX super-resolution model (one 3-channel image input, NCHW or NHWC, \
-                         float32 or float16; output an integer multiple of the input). A <model>.json beside \
-                         it may set range (\"0..1\", \"-1..1\", \"0..255\"), channel_order (\"rgb\", \"bgr\"), \
-                         layout, multiple and scale. Empty: the built-in learned x2 model; builtin:sr_x4: the built-in x4",
-                    )
-                    .default_value(Some(DEFAULT_MODEL))
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecUInt::builder("tile-size")
-                    .nick("Tile size")
-                    .blurb(
-                        "Edge of the square tiles the frame is cut into, in input pixels, to bound memory on \
-                         large frames (0 = the whole frame in one run). Models with a fixed input size are \
-                         always tiled at that size",
-                    )
-                    .minimum(0)
-                    .maximum(MAX_TILE_SIZE)
-                    .default_value(DEFAULT_TILE_SIZE)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecUInt::builder("tile-overlap")
-                    .nick("Tile overlap")
-                    .blurb(
-                        "Overlap between neighbouring tiles in input pixels: each tile also sees this much of its \
-                         neighbours as context, and overlaps are blended with feathered weights, so no seam \
-                         shows (capped below half a tile)",
-                    )
-                    .minimum(0)
-                    .maximum(MAX_TILE_OVERLAP)
-                    .default_value(DEFAULT_TILE_OVERLAP)
-                    .mutable_playing()
-                    .build(),
-                common::device_pspec(),
-                glib::ParamSpecEnum::builder_with_default("precision", DEFAULT_PRECISION)
-                    .nick("Precision")
-                    .blurb(
-                        "Numeric precision of inference: auto uses the model's own element type; fp16 for a \
-                         float32 model needs the CUDA device",
-                    )
-                    .mutable_ready()
-                    .build(),
+                ModelProps::pspecs(
+                    "Path of an ONNX super-resolution model (one 3-channel image input, NCHW or NHWC, \
+                     float32 or float16; output an integer multiple of the input). A <model>.json beside \
+                     it may set range (\"0..1\", \"-1..1\", \"0..255\"), channel_order (\"rgb\", \"bgr\"), \
+                     layout, multiple and scale. Empty: the built-in learned x2 model; builtin:sr_x4: the built-in x4",
+                    true,
+                ),
+                TileProps::pspecs(
+                    "Edge of the square tiles the frame is cut into, in input pixels, to bound memory on \
+                     large frames (0 = the whole frame in one run). Models with a fixed input size are \
+                     always tiled at that size",
+                    "Overlap between neighbouring tiles in input pixels: each tile also sees this much of its \
+                     neighbours as context, and overlaps are blended with feathered weights, so no seam \
+                     shows (capped below half a tile)",
+                    DEFAULT_TILE_OVERLAP,
+                ),
+                vec![
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
                     .blurb(
@@ -184,50 +151,32 @@ impl ObjectImpl for AiUpscale {
                     .default_value(0)
                     .read_only()
                     .build(),
+                ],
             ]
+            .concat()
         });
         PROPERTIES.as_ref()
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let mut s = lock(&self.settings);
-        match pspec.name() {
-            "model" => s.model = value.get::<Option<String>>().expect("type checked upstream").unwrap_or_default(),
-            "tile-size" => s.tile_size = value.get().expect("type checked upstream"),
-            "tile-overlap" => s.tile_overlap = value.get().expect("type checked upstream"),
-            "device" => {
-                let d = value.get::<Option<String>>().expect("type checked upstream").unwrap_or_default();
-                if let Err(e) = d.parse::<DeviceRequest>() {
-                    gst::warning!(CAT, imp = self, "{e}; the element will refuse to start");
-                }
-                s.device = d;
-            }
-            "precision" => s.precision = value.get().expect("type checked upstream"),
-            other => unreachable!("unknown property {other}"),
-        }
-        gst::debug!(CAT, imp = self, "{} set to {:?}", pspec.name(), value);
+        let name = pspec.name();
+        let handled = s.model.set(name, value, |w| gst::warning!(CAT, imp = self, "{w}")) || s.tiles.set(name, value);
+        assert!(handled, "unknown property {name}");
+        gst::debug!(CAT, imp = self, "{name} set to {value:?}");
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-        let s = lock(&self.settings);
         match pspec.name() {
-            "model" => s.model.to_value(),
-            "tile-size" => s.tile_size.to_value(),
-            "tile-overlap" => s.tile_overlap.to_value(),
-            "device" => s.device.to_value(),
-            "precision" => s.precision.to_value(),
-            "stats" => {
-                let st = lock(&self.stats);
-                st.times
-                    .fields(gst::Structure::builder("ai-upscale-stats").field("frames", st.frames))
-                    .build()
-                    .to_value()
+            "stats" => self.stats.structure().to_value(),
+            "scale" => (self.scale().unwrap_or(0) as u32).to_value(),
+            name => {
+                let s = lock(&self.settings);
+                s.model
+                    .get(name)
+                    .or_else(|| s.tiles.get(name))
+                    .unwrap_or_else(|| unreachable!("unknown property {name}"))
             }
-            "scale" => {
-                drop(s);
-                (self.scale().unwrap_or(0) as u32).to_value()
-            }
-            other => unreachable!("unknown property {other}"),
         }
     }
 }
@@ -261,11 +210,11 @@ impl BaseTransformImpl for AiUpscale {
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = lock(&self.settings).clone();
-        let (device, why) = common::resolve_device(&settings.device)?;
+        let (device, why) = settings.model.resolve_device()?;
         gst::info!(CAT, imp = self, "running on {device} ({why})");
-        let precision: Precision = settings.precision.into();
+        let precision: Precision = settings.model.precision();
         let source =
-            ModelSource::from_property(&settings.model, builtin::SR_X2).map_err(|e| common::start_error(&e))?;
+            ModelSource::from_property(&settings.model.model, builtin::SR_X2).map_err(|e| common::start_error(&e))?;
         let name = source.display_name();
         let model = common::load_model(self.obj().upcast_ref(), &source, device, precision)?;
         let contract = gst_ai_runtime::tasks::sr::detect(&model).map_err(|e| common::start_error(&e))?;
@@ -284,7 +233,7 @@ impl BaseTransformImpl for AiUpscale {
             }
             _ => {}
         }
-        if contract.static_size.is_some() && settings.tile_size != 0 {
+        if contract.static_size.is_some() && settings.tiles.size != 0 {
             gst::warning!(
                 CAT,
                 imp = self,
@@ -293,15 +242,23 @@ impl BaseTransformImpl for AiUpscale {
             );
         }
         gst::info!(CAT, imp = self, "model {name}: {contract:?}");
-        *lock(&self.state) = Some(State { runner: TiledRunner::new(model, contract), info: None });
-        *lock(&self.stats) = Stats::default();
+        self.scale.store(contract.scale as u32, Ordering::SeqCst);
+        *lock(&self.runner) = Some(TiledRunner::new(model, contract));
+        self.stats.reset();
         self.obj().notify("scale");
         Ok(())
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
-        *lock(&self.state) = None;
+        *lock(&self.runner) = None;
         Ok(())
+    }
+
+    fn sink_event(&self, event: gst::Event) -> bool {
+        if let gst::EventView::Eos(_) = event.view() {
+            self.stats.post(&*self.obj());
+        }
+        self.parent_sink_event(event)
     }
 
     fn transform_caps(
@@ -358,9 +315,7 @@ impl VideoFilterImpl for AiUpscale {
         _outcaps: &gst::Caps,
         out_info: &gst_video::VideoInfo,
     ) -> Result<(), gst::LoggableError> {
-        let mut state = lock(&self.state);
-        let state = state.as_mut().ok_or_else(|| gst::loggable_error!(CAT, "caps set before the model was loaded"))?;
-        let k = state.runner.scale() as u32;
+        let k = self.scale().ok_or_else(|| gst::loggable_error!(CAT, "caps set before the model was loaded"))? as u32;
         if in_info.format() != out_info.format()
             || out_info.width() != in_info.width() * k
             || out_info.height() != in_info.height() * k
@@ -386,7 +341,6 @@ impl VideoFilterImpl for AiUpscale {
             out_info.height(),
             in_info.format()
         );
-        state.info = Some((in_info.clone(), out_info.clone()));
         Ok(())
     }
 
@@ -395,30 +349,22 @@ impl VideoFilterImpl for AiUpscale {
         inframe: &gst_video::VideoFrameRef<&gst::BufferRef>,
         outframe: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let params = {
-            let s = lock(&self.settings);
-            TileParams { size: s.tile_size as usize, overlap: s.tile_overlap as usize }
-        };
-        let mut state = lock(&self.state);
-        let Some(state) = state.as_mut() else {
+        let params = lock(&self.settings).tiles.params();
+        let mut runner = lock(&self.runner);
+        let Some(runner) = runner.as_mut() else {
             return Err(gst::FlowError::NotNegotiated);
         };
         let started = Instant::now();
         let result = common::frame_view(inframe).and_then(|src| {
             let mut dst = common::frame_view_mut(outframe)?;
-            state.runner.process(&src, &mut dst, params).map_err(|e| e.to_string())
+            runner.process(&src, &mut dst, params).map_err(ElementError::from)
         });
         match result {
             Ok(()) => {
-                let mut stats = lock(&self.stats);
-                stats.frames += 1;
-                stats.times.record(started.elapsed().as_secs_f64() * 1e3);
+                self.stats.frame(started.elapsed().as_secs_f64() * 1e3);
                 Ok(gst::FlowSuccess::Ok)
             }
-            Err(e) => {
-                gst::element_imp_error!(self, gst::StreamError::Failed, ["aiupscale: {e}"]);
-                Err(gst::FlowError::Error)
-            }
+            Err(e) => Err(common::post(&*self.obj(), "aiupscale", &e)),
         }
     }
 }

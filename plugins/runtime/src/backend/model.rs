@@ -1,15 +1,23 @@
-//! Loaded models and the process-wide session cache. One ONNX Runtime session exists per
-//! (model, device, precision): every element instance that names the same model file on the same
-//! device shares it, and it is freed when the last one lets go. A model's inputs and outputs are
-//! read from the graph once, here, for the contract matchers.
+//! Loaded models and the process-wide model cache. One [`Model`] exists per (model, device,
+//! precision): every element instance that names the same model file on the same device shares
+//! it, and it is freed when the last one lets go. A model's inputs and outputs are read from the
+//! graph once, here, for the contract matchers.
+//!
+//! A model holds a small pool of ONNX Runtime sessions rather than one: ort's `Session::run`
+//! takes `&mut self` (some ONNX Runtime internals are not thread-safe), so one session would make
+//! every element sharing the model wait for the others. A run takes a free session from the pool,
+//! or opens another one (up to [`max_sessions`]) when all are busy, and puts it back afterwards;
+//! the pool lock is held only to take or return a session, never across a run. A run can be
+//! stopped from another thread through a [`Cancel`] (ONNX Runtime's run-options terminate flag).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, Weak};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, Weak};
 use std::time::SystemTime;
 
 use half::f16;
-use ort::session::{Session, builder::GraphOptimizationLevel};
+use ort::session::{RunOptions, Session, builder::GraphOptimizationLevel};
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
 use crate::backend::device::{Device, Precision};
@@ -129,7 +137,58 @@ pub struct Model {
     pub inputs: Vec<TensorInfo>,
     pub outputs: Vec<TensorInfo>,
     pub manifest: Manifest,
-    session: Mutex<Session>,
+    pool: Pool,
+}
+
+/// The sessions of one model: free ones wait in `free`; `opened` counts all of them.
+struct Pool {
+    free: Mutex<Vec<Session>>,
+    returned: Condvar,
+    opened: AtomicUsize,
+    max: usize,
+}
+
+/// The most sessions one model opens for runs that overlap: `GST_AI_SESSIONS_PER_MODEL`, else 4.
+/// Each one holds its own copy of the weights, so large models may want 1.
+pub fn max_sessions() -> usize {
+    std::env::var("GST_AI_SESSIONS_PER_MODEL").ok().and_then(|v| v.trim().parse().ok()).filter(|&n| n > 0).unwrap_or(4)
+}
+
+/// Stops model runs from another thread: the runs given this token (see [`Model::run_with`])
+/// and the loops around them that check [`is_cancelled`](Self::is_cancelled). A run in flight is
+/// halted by ONNX Runtime as soon as it sees the signal and returns [`Error::Cancelled`].
+#[derive(Clone)]
+pub struct Cancel {
+    inner: Arc<CancelInner>,
+}
+
+struct CancelInner {
+    flag: AtomicBool,
+    options: RunOptions,
+}
+
+impl Cancel {
+    pub fn new() -> Result<Self> {
+        environment()?;
+        let options = RunOptions::new().map_err(|e| Error::Environment(format!("run options: {e}")))?;
+        Ok(Self { inner: Arc::new(CancelInner { flag: AtomicBool::new(false), options }) })
+    }
+
+    /// Asks every run under this token to stop; runs started afterwards stop at once.
+    pub fn cancel(&self) {
+        self.inner.flag.store(true, Ordering::SeqCst);
+        let _ = self.inner.options.terminate();
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.flag.load(Ordering::SeqCst)
+    }
+}
+
+impl std::fmt::Debug for Cancel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Cancel({})", self.is_cancelled())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -202,21 +261,7 @@ impl Model {
                 why: crate::backend::device::CUDA_UNAVAILABLE.to_string(),
             });
         }
-        let env = environment()?;
-        let load_err = |e: &dyn std::fmt::Display| Error::ModelLoad { model: name.clone(), why: e.to_string() };
-        let mut builder = Session::builder(&env)
-            .map_err(|e| load_err(&e))?
-            .with_optimization_level(GraphOptimizationLevel::All)
-            .map_err(|e| load_err(&e))?
-            // Idle workers that spin steal the cores the rest of the pipeline (our own pack and
-            // unpack, encoders) needs between inference calls.
-            .with_intra_op_spinning(false)
-            .map_err(|e| load_err(&e))?;
-        let session = match source {
-            ModelSource::Builtin { bytes, .. } => builder.commit_from_memory(bytes),
-            ModelSource::File(path) => builder.commit_from_file(path),
-        }
-        .map_err(|e| load_err(&e))?;
+        let session = Self::open_session(source, &name)?;
         let manifest = match source {
             ModelSource::File(path) => Manifest::for_model(path)?,
             ModelSource::Builtin { manifest: "", .. } => Manifest::default(),
@@ -232,8 +277,65 @@ impl Model {
             device,
             precision,
             manifest,
-            session: Mutex::new(session),
+            pool: Pool {
+                free: Mutex::new(vec![session]),
+                returned: Condvar::new(),
+                opened: AtomicUsize::new(1),
+                max: max_sessions(),
+            },
         })
+    }
+
+    fn open_session(source: &ModelSource, name: &str) -> Result<Session> {
+        let env = environment()?;
+        let load_err = |e: &dyn std::fmt::Display| Error::ModelLoad { model: name.to_string(), why: e.to_string() };
+        let mut builder = Session::builder(&env)
+            .map_err(|e| load_err(&e))?
+            .with_optimization_level(GraphOptimizationLevel::All)
+            .map_err(|e| load_err(&e))?
+            // Idle workers that spin steal the cores the rest of the pipeline (our own pack and
+            // unpack, encoders) needs between inference calls.
+            .with_intra_op_spinning(false)
+            .map_err(|e| load_err(&e))?;
+        match source {
+            ModelSource::Builtin { bytes, .. } => builder.commit_from_memory(bytes),
+            ModelSource::File(path) => builder.commit_from_file(path),
+        }
+        .map_err(|e| load_err(&e))
+    }
+
+    /// Runs `f` on a session of the pool: a free one, else a new one while fewer than the pool's
+    /// maximum are open, else the next one returned. The pool lock is not held while `f` runs.
+    fn with_session<R>(&self, f: impl FnOnce(&mut Session) -> Result<R>) -> Result<R> {
+        let mut session = {
+            let mut free = lock(&self.pool.free);
+            loop {
+                if let Some(s) = free.pop() {
+                    break s;
+                }
+                if self.pool.opened.load(Ordering::SeqCst) < self.pool.max {
+                    self.pool.opened.fetch_add(1, Ordering::SeqCst);
+                    drop(free);
+                    match Self::open_session(&self.source, &self.name) {
+                        Ok(s) => break s,
+                        Err(e) => {
+                            self.pool.opened.fetch_sub(1, Ordering::SeqCst);
+                            return Err(e);
+                        }
+                    }
+                }
+                free = self.pool.returned.wait(free).unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        let result = f(&mut session);
+        lock(&self.pool.free).push(session);
+        self.pool.returned.notify_one();
+        result
+    }
+
+    /// Sessions opened so far (for tests and statistics): 1 after loading, more once runs overlap.
+    pub fn sessions_opened(&self) -> usize {
+        self.pool.opened.load(Ordering::SeqCst)
     }
 
     /// The inputs as ONNX Runtime values (views of the callers' buffers).
@@ -271,10 +373,51 @@ impl Model {
     /// Runs the model on named inputs (views, no copies) and hands its first output, as f32,
     /// to `consume` with its shape.
     pub fn run<R>(&self, inputs: &[ModelInput<'_>], consume: impl FnOnce(&[usize], &[f32]) -> Result<R>) -> Result<R> {
-        let fail = |e: &dyn std::fmt::Display| Error::Inference { model: self.name.clone(), why: e.to_string() };
+        self.run_with(inputs, None, consume)
+    }
+
+    /// [`run`](Self::run) that `cancel` can stop while it runs ([`Error::Cancelled`]).
+    pub fn run_with<R>(
+        &self,
+        inputs: &[ModelInput<'_>],
+        cancel: Option<&Cancel>,
+        consume: impl FnOnce(&[usize], &[f32]) -> Result<R>,
+    ) -> Result<R> {
         let values = self.input_values(inputs)?;
-        let mut session = lock(&self.session);
-        let outputs = session.run(values).map_err(|e| fail(&e))?;
+        self.with_session(|session| {
+            let outputs = self.session_run(session, values, cancel)?;
+            Self::first_output(&self.name, &outputs, consume)
+        })
+    }
+
+    fn session_run<'s>(
+        &self,
+        session: &'s mut Session,
+        values: Vec<(std::borrow::Cow<'_, str>, ort::session::SessionInputValue<'_>)>,
+        cancel: Option<&'s Cancel>,
+    ) -> Result<ort::session::SessionOutputs<'s>> {
+        if cancel.is_some_and(Cancel::is_cancelled) {
+            return Err(Error::Cancelled);
+        }
+        let result = match cancel {
+            Some(c) => session.run_with_options(values, &c.inner.options),
+            None => session.run(values),
+        };
+        result.map_err(|e| {
+            if cancel.is_some_and(Cancel::is_cancelled) {
+                Error::Cancelled
+            } else {
+                Error::Inference { model: self.name.clone(), why: e.to_string() }
+            }
+        })
+    }
+
+    fn first_output<R>(
+        name: &str,
+        outputs: &ort::session::SessionOutputs<'_>,
+        consume: impl FnOnce(&[usize], &[f32]) -> Result<R>,
+    ) -> Result<R> {
+        let fail = |e: &dyn std::fmt::Display| Error::Inference { model: name.to_string(), why: e.to_string() };
         let out = &outputs[0];
         if let Ok((s, v)) = out.try_extract_tensor::<f32>() {
             let dims: Vec<usize> = s.iter().map(|&d| d.max(0) as usize).collect();
@@ -295,10 +438,24 @@ impl Model {
     /// Runs the model on named inputs and returns every output as (shape, f32 values): for
     /// models with several small outputs (detectors).
     pub fn run_all(&self, inputs: &[ModelInput<'_>]) -> Result<Vec<(Vec<usize>, Vec<f32>)>> {
-        let fail = |e: &dyn std::fmt::Display| Error::Inference { model: self.name.clone(), why: e.to_string() };
+        self.run_all_with(inputs, None)
+    }
+
+    /// [`run_all`](Self::run_all) that `cancel` can stop while it runs.
+    pub fn run_all_with(
+        &self,
+        inputs: &[ModelInput<'_>],
+        cancel: Option<&Cancel>,
+    ) -> Result<Vec<(Vec<usize>, Vec<f32>)>> {
         let values = self.input_values(inputs)?;
-        let mut session = lock(&self.session);
-        let outputs = session.run(values).map_err(|e| fail(&e))?;
+        self.with_session(|session| {
+            let outputs = self.session_run(session, values, cancel)?;
+            self.all_outputs(&outputs)
+        })
+    }
+
+    fn all_outputs(&self, outputs: &ort::session::SessionOutputs<'_>) -> Result<Vec<(Vec<usize>, Vec<f32>)>> {
+        let fail = |e: &dyn std::fmt::Display| Error::Inference { model: self.name.clone(), why: e.to_string() };
         let mut all = Vec::with_capacity(outputs.len());
         for (i, (_, out)) in outputs.iter().enumerate() {
             let dims = |s: &[i64]| s.iter().map(|&d| d.max(0) as usize).collect::<Vec<usize>>();

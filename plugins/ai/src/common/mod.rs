@@ -1,17 +1,24 @@
-//! What every element shares: the `precision` property's enum, the translation of runtime
-//! errors into GStreamer error messages, and views of `VideoFrameRef`s as kernel frames.
+//! What every element shares: caps formats and templates, the `precision` property's enum, views
+//! of `VideoFrameRef`s as kernel frames, model loading with its messages; the shared properties
+//! ([`props`]), statistics ([`stats`]) and typed streaming errors ([`error`]).
 
-use std::collections::VecDeque;
+pub mod error;
+pub mod props;
+pub mod stats;
+
+pub use error::{ElementError, post};
+pub use props::{ModelProps, TileProps, device_pspec, resolve_device};
+pub use stats::{Stats, Timings};
+
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use gst::glib;
 use gst::prelude::*;
 use gst_ai_kernels::{Colorimetry, Frame, FrameMut, PixelFormat, YuvMatrix};
-use gst_ai_runtime::backend::device;
 use gst_ai_runtime::backend::model::{Model, ModelSource};
 use gst_ai_runtime::dsp::rate::Rate;
-use gst_ai_runtime::{Device, DeviceRequest, Error, Precision};
+use gst_ai_runtime::{Device, Error, Precision};
 use gst_video::{VideoFormat, VideoFrameExt, VideoFrameRef, VideoInfo};
 
 /// The caps formats every image element accepts, in the order of preference.
@@ -60,15 +67,9 @@ pub fn video_pad_templates() -> Vec<gst::PadTemplate> {
         .collect()
 }
 
-/// A runtime error as the message an element posts when it cannot start, with the domain that
-/// tells an application what kind of failure it was.
+/// A runtime error as the message an element posts when it cannot start.
 pub fn start_error(e: &Error) -> gst::ErrorMessage {
-    match e {
-        Error::ModelNotFound { .. } => gst::error_msg!(gst::ResourceError::NotFound, ["{e}"]),
-        Error::ModelLoad { .. } => gst::error_msg!(gst::ResourceError::OpenRead, ["{e}"]),
-        Error::RuntimeLibrary { .. } | Error::Environment(_) => gst::error_msg!(gst::LibraryError::Init, ["{e}"]),
-        _ => gst::error_msg!(gst::LibraryError::Settings, ["{e}"]),
-    }
+    error::runtime_message(e)
 }
 
 pub fn pixel_format(f: VideoFormat) -> Option<PixelFormat> {
@@ -96,92 +97,31 @@ pub fn colorimetry(info: &VideoInfo) -> Colorimetry {
     Colorimetry { matrix, full_range: c.range() == gst_video::VideoColorRange::Range0_255 }
 }
 
-fn unsupported(f: VideoFormat) -> String {
-    format!("unsupported video format {f:?}")
-}
-
-pub fn frame_view<'a>(f: &'a VideoFrameRef<&gst::BufferRef>) -> Result<Frame<'a>, String> {
-    let format = pixel_format(f.format()).ok_or_else(|| unsupported(f.format()))?;
+pub fn frame_view<'a>(f: &'a VideoFrameRef<&gst::BufferRef>) -> Result<Frame<'a>, ElementError> {
+    let format = pixel_format(f.format()).ok_or(ElementError::Format(f.format()))?;
     let n = f.n_planes() as usize;
     let mut planes = Vec::with_capacity(n);
     for i in 0..n {
-        planes.push(f.plane_data(i as u32).map_err(|e| e.to_string())?);
+        planes.push(f.plane_data(i as u32).map_err(|e| ElementError::Frame(e.to_string()))?);
     }
     let strides: Vec<usize> = f.plane_stride()[..n].iter().map(|&s| s as usize).collect();
-    Frame::new(format, f.width() as usize, f.height() as usize, &planes, &strides, colorimetry(f.info()))
-        .map_err(|e| e.to_string())
+    Ok(Frame::new(format, f.width() as usize, f.height() as usize, &planes, &strides, colorimetry(f.info()))?)
 }
 
-pub fn frame_view_mut<'a>(f: &'a mut VideoFrameRef<&mut gst::BufferRef>) -> Result<FrameMut<'a>, String> {
-    let format = pixel_format(f.format()).ok_or_else(|| unsupported(f.format()))?;
+pub fn frame_view_mut<'a>(f: &'a mut VideoFrameRef<&mut gst::BufferRef>) -> Result<FrameMut<'a>, ElementError> {
+    let format = pixel_format(f.format()).ok_or(ElementError::Format(f.format()))?;
     let (w, h) = (f.width() as usize, f.height() as usize);
     let n = f.n_planes() as usize;
     let strides: Vec<usize> = f.plane_stride()[..n].iter().map(|&s| s as usize).collect();
     let colorimetry = colorimetry(f.info());
     let planes = f.planes_data_mut();
     let planes: Vec<&mut [u8]> = planes.into_iter().take(n).collect();
-    FrameMut::new(format, w, h, planes, &strides, colorimetry).map_err(|e| e.to_string())
-}
-
-/// Processing times of the last frames, for the elements' `stats`: a bounded window so a long
-/// stream reports its recent behaviour.
-#[derive(Default)]
-pub struct Timings {
-    ms: VecDeque<f64>,
-}
-
-impl Timings {
-    const WINDOW: usize = 512;
-
-    pub fn record(&mut self, ms: f64) {
-        if self.ms.len() == Self::WINDOW {
-            self.ms.pop_front();
-        }
-        self.ms.push_back(ms);
-    }
-
-    /// The `mean-ms`, `p95-ms` and `fps` fields of an element's `stats` structure.
-    pub fn fields(&self, b: gst::structure::Builder) -> gst::structure::Builder {
-        let (mean, p95) = self.mean_p95();
-        b.field("mean-ms", mean).field("p95-ms", p95).field("fps", if mean > 0.0 { 1000.0 / mean } else { 0.0 })
-    }
-
-    /// (mean, 95th percentile) in milliseconds; zeros before the first frame.
-    pub fn mean_p95(&self) -> (f64, f64) {
-        if self.ms.is_empty() {
-            return (0.0, 0.0);
-        }
-        let mut sorted: Vec<f64> = self.ms.iter().copied().collect();
-        sorted.sort_by(|a, b| a.total_cmp(b));
-        let mean = sorted.iter().sum::<f64>() / sorted.len() as f64;
-        let p95 = sorted[((sorted.len() as f64 * 0.95) as usize).min(sorted.len() - 1)];
-        (mean, p95)
-    }
-}
-
-/// The `device` property every model-running element has.
-pub fn device_pspec() -> glib::ParamSpec {
-    glib::ParamSpecString::builder("device")
-        .nick("Device")
-        .blurb(
-            "Where the model runs: auto (CUDA when usable, else CPU; the choice is logged), cpu, cuda or cuda:N \
-             (an error at start when CUDA is not usable, never a silent fallback)",
-        )
-        .default_value(Some("auto"))
-        .mutable_ready()
-        .build()
+    Ok(FrameMut::new(format, w, h, planes, &strides, colorimetry)?)
 }
 
 /// A caps frame rate as an exact positive rate; `None` for 0/1 (variable) or a negative one.
 pub fn rate_of(f: gst::Fraction) -> Option<Rate> {
     (f.numer() > 0 && f.denom() > 0).then(|| Rate::new(f.numer() as u64, f.denom() as u64)).flatten()
-}
-
-/// Resolves a `device` property value to a device and the reason for the choice; the error is
-/// the message an element posts when it cannot start.
-pub fn resolve_device(device: &str) -> Result<(Device, String), gst::ErrorMessage> {
-    let request: DeviceRequest = device.parse().map_err(|e| start_error(&e))?;
-    device::resolve(request).map_err(|e| start_error(&e))
 }
 
 /// Loads (or takes from the shared cache) a model for `element`, posting `ai-model` element

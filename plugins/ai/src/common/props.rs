@@ -1,0 +1,171 @@
+//! Properties several elements share, with one definition and one validation: the model, the
+//! device and the precision ([`ModelProps`]), and the tile size and overlap ([`TileProps`]).
+//! Each element keeps them inside its own settings and hands property calls for these names to
+//! `set`/`get` here.
+
+use gst::glib;
+use gst::prelude::*;
+use gst_ai_runtime::backend::device;
+use gst_ai_runtime::{Device, DeviceRequest, Precision, TileParams};
+
+use super::AiPrecision;
+use super::error::runtime_message;
+
+pub const DEFAULT_DEVICE: &str = "auto";
+pub const MAX_TILE_SIZE: u32 = 16384;
+pub const MAX_TILE_OVERLAP: u32 = 512;
+
+/// `model`, `device` and (where the element has it) `precision`.
+#[derive(Clone, Debug)]
+pub struct ModelProps {
+    pub model: String,
+    pub device: String,
+    pub precision: AiPrecision,
+}
+
+impl Default for ModelProps {
+    fn default() -> Self {
+        Self { model: String::new(), device: DEFAULT_DEVICE.into(), precision: AiPrecision::Auto }
+    }
+}
+
+impl ModelProps {
+    /// The `model` property with the element's own blurb, `device`, and `precision` if asked for.
+    pub fn pspecs(model_blurb: &str, precision: bool) -> Vec<glib::ParamSpec> {
+        let mut v = vec![
+            glib::ParamSpecString::builder("model")
+                .nick("Model")
+                .blurb(model_blurb)
+                .default_value(Some(""))
+                .mutable_ready()
+                .build(),
+            device_pspec(),
+        ];
+        if precision {
+            v.push(
+                glib::ParamSpecEnum::builder_with_default("precision", AiPrecision::Auto)
+                    .nick("Precision")
+                    .blurb(
+                        "Numeric precision of inference: auto uses the model's own element type; fp16 for a \
+                         float32 model needs the CUDA device",
+                    )
+                    .mutable_ready()
+                    .build(),
+            );
+        }
+        v
+    }
+
+    /// Sets `name` if it is one of these properties (true), else leaves it to the caller (false).
+    /// An invalid device is kept, so that reading it back gives what was set, and reported through
+    /// `warn` now; the element refuses to start with it.
+    pub fn set(&mut self, name: &str, value: &glib::Value, warn: impl FnOnce(&str)) -> bool {
+        match name {
+            "model" => self.model = value.get::<Option<String>>().expect("type checked upstream").unwrap_or_default(),
+            "device" => {
+                let d = value.get::<Option<String>>().expect("type checked upstream").unwrap_or_default();
+                if let Err(e) = d.parse::<DeviceRequest>() {
+                    warn(&format!("{e}; the element will refuse to start"));
+                }
+                self.device = d;
+            }
+            "precision" => self.precision = value.get().expect("type checked upstream"),
+            _ => return false,
+        }
+        true
+    }
+
+    pub fn get(&self, name: &str) -> Option<glib::Value> {
+        Some(match name {
+            "model" => self.model.to_value(),
+            "device" => self.device.to_value(),
+            "precision" => self.precision.to_value(),
+            _ => return None,
+        })
+    }
+
+    /// The device to run on and why it was chosen; an error (the message to post) when the value
+    /// is invalid or names a device that is not usable.
+    pub fn resolve_device(&self) -> Result<(Device, String), gst::ErrorMessage> {
+        resolve_device(&self.device)
+    }
+
+    pub fn precision(&self) -> Precision {
+        self.precision.into()
+    }
+}
+
+/// The `device` property every model-running element has.
+pub fn device_pspec() -> glib::ParamSpec {
+    glib::ParamSpecString::builder("device")
+        .nick("Device")
+        .blurb(
+            "Where the model runs: auto (CUDA when usable, else CPU; the choice is logged), cpu, cuda or cuda:N \
+             (an error at start when CUDA is not usable, never a silent fallback)",
+        )
+        .default_value(Some(DEFAULT_DEVICE))
+        .mutable_ready()
+        .build()
+}
+
+/// Resolves a `device` property value to a device and the reason for the choice; the error is
+/// the message an element posts when it cannot start.
+pub fn resolve_device(device: &str) -> Result<(Device, String), gst::ErrorMessage> {
+    let request: DeviceRequest = device.parse().map_err(|e| runtime_message(&e))?;
+    device::resolve(request).map_err(|e| runtime_message(&e))
+}
+
+/// `tile-size` and `tile-overlap`, which may change while playing.
+#[derive(Clone, Copy, Debug)]
+pub struct TileProps {
+    pub size: u32,
+    pub overlap: u32,
+}
+
+impl TileProps {
+    pub fn new(overlap: u32) -> Self {
+        Self { size: 0, overlap }
+    }
+
+    pub fn pspecs(size_blurb: &str, overlap_blurb: &str, default_overlap: u32) -> Vec<glib::ParamSpec> {
+        vec![
+            glib::ParamSpecUInt::builder("tile-size")
+                .nick("Tile size")
+                .blurb(size_blurb)
+                .minimum(0)
+                .maximum(MAX_TILE_SIZE)
+                .default_value(0)
+                .mutable_playing()
+                .build(),
+            glib::ParamSpecUInt::builder("tile-overlap")
+                .nick("Tile overlap")
+                .blurb(overlap_blurb)
+                .minimum(0)
+                .maximum(MAX_TILE_OVERLAP)
+                .default_value(default_overlap)
+                .mutable_playing()
+                .build(),
+        ]
+    }
+
+    pub fn set(&mut self, name: &str, value: &glib::Value) -> bool {
+        match name {
+            "tile-size" => self.size = value.get().expect("type checked upstream"),
+            "tile-overlap" => self.overlap = value.get().expect("type checked upstream"),
+            _ => return false,
+        }
+        true
+    }
+
+    pub fn get(&self, name: &str) -> Option<glib::Value> {
+        Some(match name {
+            "tile-size" => self.size.to_value(),
+            "tile-overlap" => self.overlap.to_value(),
+            _ => return None,
+        })
+    }
+
+    pub fn params(&self) -> TileParams {
+        TileParams { size: self.size as usize, overlap: self.overlap as usize }
+    }
+}
