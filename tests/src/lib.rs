@@ -3,6 +3,7 @@
 //! bus said, and building frames in memory.
 
 pub mod clip;
+pub mod control;
 pub mod frames;
 pub mod lipsync;
 pub mod motion;

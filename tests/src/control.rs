@@ -1,0 +1,138 @@
+//! Proof that control paths do not wait for a model run: a pipeline whose element runs a
+//! deliberately slow model (tests/models/slow/, seconds per run), control calls made while the
+//! first frame is inside the element, and one ordered log of what happened. Tests assert on the
+//! ORDER of the log (each call returned before the frame came out), never on a duration.
+
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use gst::prelude::*;
+
+/// A control call made while a frame is being processed: its name (for the log) and what it does
+/// with the element (a query, a property read or write).
+pub type Check = (&'static str, Box<dyn Fn(&gst::Element) + Send>);
+
+/// The ordered log of one run: `in` (the first buffer entered the element's `sink_pad`), then,
+/// in the order they happened, `<name> returned` for each check and `out` (the first buffer left
+/// the element's `src` pad), then `eos` or `error: ...`.
+#[derive(Debug)]
+pub struct Log(pub Vec<String>);
+
+impl Log {
+    pub fn position(&self, entry: &str) -> Option<usize> {
+        self.0.iter().position(|e| e == entry)
+    }
+
+    /// Asserts that every check returned after the frame went in and before it came out.
+    pub fn assert_answered_while_busy(&self, checks: &[&str]) {
+        let log = &self.0;
+        let i = self.position("in").unwrap_or_else(|| panic!("no frame entered the element: {log:?}"));
+        let o = self.position("out").unwrap_or_else(|| panic!("no frame left the element: {log:?}"));
+        for c in checks {
+            let entry = format!("{c} returned");
+            let p = self.position(&entry).unwrap_or_else(|| panic!("{c} never returned: {log:?}"));
+            assert!(i < p && p < o, "{c} did not return while the frame was being processed: {log:?}");
+        }
+    }
+}
+
+/// Runs `desc` (it must name the element under test `el`) until EOS, error or `timeout`. When the
+/// first buffer has entered `el`'s `sink_pad`, waits `settle` for the model run to be under way,
+/// then makes each check from this thread, logging when it returns.
+pub fn run_checks(desc: &str, sink_pad: &str, checks: Vec<Check>, settle: Duration, timeout: Duration) -> Log {
+    crate::init();
+    let pipeline = crate::parse(desc);
+    let el = pipeline.by_name("el").expect("the element under test is named el");
+    let log = Arc::new(Mutex::new(Vec::<String>::new()));
+    let (in_tx, in_rx) = mpsc::channel::<()>();
+    let in_tx = Mutex::new(Some(in_tx));
+    {
+        let log = log.clone();
+        let pad = el.static_pad(sink_pad).unwrap_or_else(|| panic!("no pad {sink_pad}"));
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            if let Some(tx) = in_tx.lock().unwrap().take() {
+                log.lock().unwrap().push("in".into());
+                let _ = tx.send(());
+            }
+            gst::PadProbeReturn::Ok
+        });
+    }
+    {
+        let log = log.clone();
+        let seen = std::sync::atomic::AtomicBool::new(false);
+        el.static_pad("src").expect("a src pad").add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            if !seen.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                log.lock().unwrap().push("out".into());
+            }
+            gst::PadProbeReturn::Ok
+        });
+    }
+    let bus = pipeline.bus().expect("a bus");
+    pipeline.set_state(gst::State::Playing).expect("to PLAYING");
+    if in_rx.recv_timeout(timeout).is_ok() {
+        std::thread::sleep(settle);
+        for (name, check) in checks {
+            check(&el);
+            log.lock().unwrap().push(format!("{name} returned"));
+        }
+    }
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            log.lock().unwrap().push("timeout".into());
+            break;
+        }
+        let Some(msg) = bus.timed_pop(gst::ClockTime::from_nseconds(left.as_nanos() as u64)) else { continue };
+        match msg.view() {
+            gst::MessageView::Eos(..) => {
+                log.lock().unwrap().push("eos".into());
+                break;
+            }
+            gst::MessageView::Error(e) => {
+                log.lock().unwrap().push(format!("error: {}", e.error()));
+                break;
+            }
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).expect("to NULL");
+    Log(Arc::try_unwrap(log).map(|m| m.into_inner().unwrap()).unwrap_or_else(|a| a.lock().unwrap().clone()))
+}
+
+/// A latency query on the element's src pad.
+pub fn latency_query() -> Check {
+    (
+        "latency query",
+        Box::new(|el: &gst::Element| {
+            let mut q = gst::query::Latency::new();
+            el.static_pad("src").expect("src").peer_query(&mut q);
+            let _ = el.static_pad("src").expect("src").query(&mut q);
+        }),
+    )
+}
+
+/// A caps query on the element's src pad.
+pub fn caps_query() -> Check {
+    (
+        "caps query",
+        Box::new(|el: &gst::Element| {
+            let _ = el.static_pad("src").expect("src").query_caps(None);
+        }),
+    )
+}
+
+/// Reads the property `name`.
+pub fn read_property(name: &'static str) -> Check {
+    (
+        name,
+        Box::new(move |el: &gst::Element| {
+            let _ = el.property_value(name);
+        }),
+    )
+}
+
+/// Path of a slow test model (tests/models/slow/).
+pub fn slow_model(name: &str) -> std::path::PathBuf {
+    crate::root().join("tests/models/slow").join(name)
+}
