@@ -377,3 +377,28 @@ fn a_real_change_is_not_ghosted() {
     );
     assert!(worst <= 2, "the new square is blended with what was there before (off by {worst})");
 }
+
+/// Control paths do not wait for the model: with a model that takes seconds per frame, queries and
+/// property reads and writes made while the first frame is being stylized all return before that
+/// frame comes out.
+#[test]
+fn control_paths_answer_while_a_frame_is_stylized() {
+    use gst_ai_tests::control::{caps_query, latency_query, read_property, run_checks, slow_model};
+    let model = slow_model("style_slow.onnx");
+    let desc = format!(
+        "videotestsrc num-buffers=2 ! video/x-raw,format=RGB,width=64,height=48 ! aistylize name=el model={} \
+         ! fakesink",
+        model.display()
+    );
+    let write: gst_ai_tests::control::Check =
+        ("strength write", Box::new(|el: &gst::Element| el.set_property("strength", 0.5f64)));
+    let log = run_checks(
+        &desc,
+        "sink",
+        vec![caps_query(), latency_query(), read_property("stats"), read_property("temporal-consistency"), write],
+        std::time::Duration::from_millis(300),
+        std::time::Duration::from_secs(60),
+    );
+    log.assert_answered_while_busy(&["caps query", "latency query", "stats", "temporal-consistency", "strength write"]);
+    assert_eq!(log.0.last().map(String::as_str), Some("eos"), "{log:?}");
+}

@@ -370,3 +370,28 @@ fn builtin_model_encode_and_decode_back() {
     assert_eq!(size, Some((320, 180)));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Control paths do not wait for the model: with a model that takes seconds per frame, caps and
+/// latency queries and property reads and writes made while the first frame is being upscaled
+/// all return before that frame comes out.
+#[test]
+fn control_paths_answer_while_a_frame_is_upscaled() {
+    use gst_ai_tests::control::{caps_query, latency_query, read_property, run_checks, slow_model};
+    let model = slow_model("sr_x2_slow.onnx");
+    let desc = format!(
+        "videotestsrc num-buffers=2 ! video/x-raw,format=RGB,width=64,height=48 ! aiupscale name=el model={} \
+         ! fakesink",
+        model.display()
+    );
+    let write: gst_ai_tests::control::Check =
+        ("tile-size write", Box::new(|el: &gst::Element| el.set_property("tile-size", 32u32)));
+    let log = run_checks(
+        &desc,
+        "sink",
+        vec![caps_query(), latency_query(), read_property("scale"), read_property("stats"), write],
+        Duration::from_millis(300),
+        Duration::from_secs(60),
+    );
+    log.assert_answered_while_busy(&["caps query", "latency query", "scale", "stats", "tile-size write"]);
+    assert_eq!(log.0.last().map(String::as_str), Some("eos"), "{log:?}");
+}

@@ -3,6 +3,7 @@
 //! implementation); what they share (device and precision properties, frame views) is in
 //! [`common`]. Models run through `gst-ai-runtime`; pixels are moved by `gst-ai-kernels`.
 #![allow(clippy::non_send_fields_in_send_ty)]
+#![forbid(unsafe_code)]
 
 use gst::glib;
 

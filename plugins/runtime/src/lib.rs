@@ -10,6 +10,8 @@
 //! Pixel work is done by `gst-ai-kernels`. `docs/architecture.md` describes the layers, the
 //! threads and the locks.
 
+#![forbid(unsafe_code)]
+
 pub mod backend;
 pub mod builtin;
 pub mod dsp;
