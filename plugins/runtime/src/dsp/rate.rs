@@ -33,7 +33,7 @@ impl Rate {
         let g = gcd(n, d);
         let (n, d) = (n / g, d / g);
         let fits = |v: u128| v > 0 && v <= i32::MAX as u128;
-        (fits(n) && fits(d)).then(|| Self { num: n as u64, den: d as u64 })
+        (fits(n) && fits(d)).then_some(Self { num: n as u64, den: d as u64 })
     }
 }
 

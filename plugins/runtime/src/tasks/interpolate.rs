@@ -21,6 +21,7 @@
 //! its own.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use gst_ai_kernels::{
@@ -113,6 +114,34 @@ pub struct Output<'a, T> {
     pub content: Content<'a, T>,
 }
 
+/// The latency figures a converter publishes for other threads (a latency query) whenever they
+/// change, read without waiting for it: one input frame of look-ahead and the measured cost of
+/// each mode.
+#[derive(Debug, Default)]
+pub struct Published {
+    /// 0 before a format.
+    input_frame_ns: AtomicU64,
+    /// 0 until the mode has made a frame.
+    cost_ns: [AtomicU64; 4],
+}
+
+impl Published {
+    /// The latency the conversion adds when `mode` is wanted: one input frame plus the measured
+    /// time of a frame made by `mode` (0 before a format).
+    pub fn latency_ns(&self, mode: Mode) -> u64 {
+        match self.input_frame_ns.load(Ordering::Relaxed) {
+            0 => 0,
+            frame => frame + self.cost_ns[mode.index()].load(Ordering::Relaxed),
+        }
+    }
+
+    /// Back to nothing known (the stream stopped).
+    pub fn clear(&self) {
+        self.input_frame_ns.store(0, Ordering::Relaxed);
+        self.cost_ns.iter().for_each(|c| c.store(0, Ordering::Relaxed));
+    }
+}
+
 /// What one call did, for statistics.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Tally {
@@ -175,12 +204,13 @@ pub struct FrameRateConverter<T> {
     /// Running estimate of seconds per made frame, per mode; kept across format changes.
     cost: [Option<f64>; 4],
     since_retry: u32,
+    published: Arc<Published>,
 }
 
 impl<T> FrameRateConverter<T> {
     /// A converter with no format yet ([`set_format`](Self::set_format)), running `rife` for
-    /// [`Mode::Model`].
-    pub fn new(rife: Option<(Arc<Model>, RifeContract)>) -> Self {
+    /// [`Mode::Model`] and publishing its latency figures in `published`.
+    pub fn new(rife: Option<(Arc<Model>, RifeContract)>, published: Arc<Published>) -> Self {
         Self {
             format: None,
             rife: rife.map(|(model, contract)| (model, Rife::new(contract))),
@@ -196,6 +226,7 @@ impl<T> FrameRateConverter<T> {
             discont: true,
             cost: [None; 4],
             since_retry: 0,
+            published,
         }
     }
 
@@ -212,6 +243,15 @@ impl<T> FrameRateConverter<T> {
         self.workspace = FlowWorkspace::new();
         self.scratch = Vec::new();
         self.since_retry = 0;
+        self.publish();
+    }
+
+    fn publish(&self) {
+        self.published.input_frame_ns.store(self.input_frame_ns(), Ordering::Relaxed);
+        for m in Mode::ALL {
+            let ns = self.cost(m).map_or(0, |s| (s * 1e9) as u64);
+            self.published.cost_ns[m.index()].store(ns, Ordering::Relaxed);
+        }
     }
 
     /// Nanoseconds one input frame lasts (0 before a format): the look-ahead the conversion needs.
@@ -440,6 +480,7 @@ impl<T> FrameRateConverter<T> {
         let secs = started.elapsed().as_secs_f64();
         let c = &mut self.cost[mode.index()];
         *c = Some(c.map_or(secs, |old| 0.8 * old + 0.2 * secs));
+        self.publish();
         tally.made_ms.push(secs * 1e3);
         Ok(())
     }
@@ -520,7 +561,7 @@ mod tests {
             let what = match o.content {
                 Content::Input(&id) => ('i', id),
                 Content::Made(m) => {
-                    let mut px = vec![0u8; W * H * 3];
+                    let mut px = [0u8; W * H * 3];
                     let mut dst =
                         FrameMut::new(PixelFormat::Rgb, W, H, vec![&mut px[..]], &[3 * W], Colorimetry::default())?;
                     m.write(&mut dst)?;
@@ -539,7 +580,7 @@ mod tests {
 
     #[test]
     fn doubles_with_inputs_passed_and_blends_between() {
-        let mut conv = FrameRateConverter::<u32>::new(None);
+        let mut conv = FrameRateConverter::<u32>::new(None, Arc::default());
         conv.set_format(rate(10), rate(20), W, H);
         let inputs = [(0, 1_000, picture(0)), (1, 100_001_000, picture(10)), (2, 200_001_000, picture(20))];
         let (seen, tallies) = run(&mut conv, &inputs, &params(Mode::Blend));
@@ -559,8 +600,23 @@ mod tests {
     }
 
     #[test]
+    fn latency_is_published_for_other_threads() {
+        let published = Arc::new(Published::default());
+        let mut conv = FrameRateConverter::<u32>::new(None, published.clone());
+        assert_eq!(published.latency_ns(Mode::Blend), 0, "nothing before a format");
+        conv.set_format(rate(25), rate(50), W, H);
+        assert_eq!(published.latency_ns(Mode::Blend), 40_000_000, "one input frame");
+        run(&mut conv, &[(0, 0, picture(0)), (1, 40_000_000, picture(5))], &params(Mode::Blend));
+        let blend = (conv.cost(Mode::Blend).unwrap() * 1e9) as u64;
+        assert_eq!(published.latency_ns(Mode::Blend), 40_000_000 + blend);
+        assert_eq!(published.latency_ns(Mode::Flow), 40_000_000, "flow has not run");
+        published.clear();
+        assert_eq!(published.latency_ns(Mode::Blend), 0);
+    }
+
+    #[test]
     fn a_scene_cut_repeats_the_nearest_input() {
-        let mut conv = FrameRateConverter::<u32>::new(None);
+        let mut conv = FrameRateConverter::<u32>::new(None, Arc::default());
         conv.set_format(rate(10), rate(40), W, H);
         let other: Vec<u8> = picture(0).iter().map(|v| 255 - v).collect();
         let (seen, tallies) = run(&mut conv, &[(0, 0, picture(0)), (1, 100_000_000, other)], &params(Mode::Flow));
@@ -572,18 +628,21 @@ mod tests {
 
     #[test]
     fn a_gap_emits_the_tail_and_restarts() {
-        let mut conv = FrameRateConverter::<u32>::new(None);
+        let mut conv = FrameRateConverter::<u32>::new(None, Arc::default());
         conv.set_format(rate(10), rate(20), W, H);
         let inputs = [(0, 0, picture(0)), (1, 100_000_000, picture(0)), (2, 5_000_000_000, picture(0))];
         let (seen, tallies) = run(&mut conv, &inputs, &params(Mode::Blend));
         let at: Vec<(u64, u64)> = seen.iter().map(|s| (s.0, s.1)).collect();
-        assert_eq!(at, [(0, 0), (1, 50_000_000), (2, 100_000_000), (3, 150_000_000), (0, 5_000_000_000), (1, 5_050_000_000)]);
+        assert_eq!(
+            at,
+            [(0, 0), (1, 50_000_000), (2, 100_000_000), (3, 150_000_000), (0, 5_000_000_000), (1, 5_050_000_000)]
+        );
         assert!(tallies[2].restarted && !tallies[1].restarted);
     }
 
     #[test]
     fn live_streams_degrade_when_a_mode_is_too_slow_and_retry() {
-        let mut conv = FrameRateConverter::<u32>::new(None);
+        let mut conv = FrameRateConverter::<u32>::new(None, Arc::default());
         conv.set_format(rate(10), rate(20), W, H);
         // Flow is known to take a second: far more than the 50 ms an output lasts.
         conv.cost[Mode::Flow.index()] = Some(1.0);
@@ -605,7 +664,7 @@ mod tests {
 
     #[test]
     fn errors_name_what_is_wrong() {
-        let mut conv = FrameRateConverter::<u32>::new(None);
+        let mut conv = FrameRateConverter::<u32>::new(None, Arc::default());
         let mut emit = |_: Output<'_, u32>| -> Result<()> { Ok(()) };
         let px = picture(0);
         let e = conv.push(&frame(&px), 0, None, &params(Mode::Flow), None, &mut emit).unwrap_err();
