@@ -12,9 +12,10 @@ use gst::prelude::*;
 /// with the element (a query, a property read or write).
 pub type Check = (&'static str, Box<dyn Fn(&gst::Element) + Send>);
 
-/// The ordered log of one run: `in` (the first buffer entered the element's `sink_pad`), then,
-/// in the order they happened, `<name> returned` for each check and `out` (the first buffer left
-/// the element's `src` pad), then `eos` or `error: ...`.
+/// The ordered log of one run: `in` (the first buffer entered the element's `sink_pad`, or the
+/// n-th: [`run_checks_at`]), then, in the order they happened, `<name> returned` for each check
+/// and `out` (the first buffer left the element's `src` pad, or the n-th), then `eos` or
+/// `error: ...`.
 #[derive(Debug)]
 pub struct Log(pub Vec<String>);
 
@@ -40,6 +41,23 @@ impl Log {
 /// first buffer has entered `el`'s `sink_pad`, waits `settle` for the model run to be under way,
 /// then makes each check from this thread, logging when it returns.
 pub fn run_checks(desc: &str, sink_pad: &str, checks: Vec<Check>, settle: Duration, timeout: Duration) -> Log {
+    run_checks_at(desc, sink_pad, 1, 1, checks, settle, timeout)
+}
+
+/// [`run_checks`] for an element whose model runs on a later buffer than the first (e.g. one that
+/// needs a frame of look-ahead): `in` is logged, and the checks made `settle` after it, when the
+/// `nth_in`-th buffer (from 1) enters `sink_pad`; `out` is logged when the `nth_out`-th leaves the
+/// `src` pad.
+pub fn run_checks_at(
+    desc: &str,
+    sink_pad: &str,
+    nth_in: usize,
+    nth_out: usize,
+    checks: Vec<Check>,
+    settle: Duration,
+    timeout: Duration,
+) -> Log {
+    assert!(nth_in >= 1 && nth_out >= 1, "buffers are counted from 1");
     crate::init();
     let pipeline = crate::parse(desc);
     let el = pipeline.by_name("el").expect("the element under test is named el");
@@ -49,8 +67,11 @@ pub fn run_checks(desc: &str, sink_pad: &str, checks: Vec<Check>, settle: Durati
     {
         let log = log.clone();
         let pad = el.static_pad(sink_pad).unwrap_or_else(|| panic!("no pad {sink_pad}"));
+        let seen = std::sync::atomic::AtomicUsize::new(0);
         pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-            if let Some(tx) = in_tx.lock().unwrap().take() {
+            if seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == nth_in
+                && let Some(tx) = in_tx.lock().unwrap().take()
+            {
                 log.lock().unwrap().push("in".into());
                 let _ = tx.send(());
             }
@@ -59,9 +80,9 @@ pub fn run_checks(desc: &str, sink_pad: &str, checks: Vec<Check>, settle: Durati
     }
     {
         let log = log.clone();
-        let seen = std::sync::atomic::AtomicBool::new(false);
+        let seen = std::sync::atomic::AtomicUsize::new(0);
         el.static_pad("src").expect("a src pad").add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-            if !seen.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            if seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == nth_out {
                 log.lock().unwrap().push("out".into());
             }
             gst::PadProbeReturn::Ok
@@ -128,6 +149,18 @@ pub fn read_property(name: &'static str) -> Check {
         name,
         Box::new(move |el: &gst::Element| {
             let _ = el.property_value(name);
+        }),
+    )
+}
+
+/// Sets the property `name` to `value`; logged as `set <name>`.
+pub fn write_property(name: &'static str, value: impl ToSendValue) -> Check {
+    let value = value.to_send_value();
+    (
+        // One short string per check, for the life of the test program.
+        Box::leak(format!("set {name}").into_boxed_str()),
+        Box::new(move |el: &gst::Element| {
+            el.set_property_from_value(name, &value);
         }),
     )
 }

@@ -81,6 +81,22 @@ fn every_aistylize_property_is_documented() {
 }
 
 #[test]
+fn every_aiinterpolate_property_is_documented() {
+    assert_documented(
+        "aiinterpolate",
+        &[
+            ("mode", "degrades"),
+            ("factor", "twice the input's"),
+            ("model", "Practical-RIFE"),
+            ("scene-threshold", "unrelated"),
+            ("device", "cuda:N"),
+            ("precision", "fp16"),
+            ("stats", "p95"),
+        ],
+    );
+}
+
+#[test]
 fn every_aisrc_property_is_documented() {
     let text = assert_documented(
         "aisrc",

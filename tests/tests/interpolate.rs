@@ -2,13 +2,15 @@
 //! first frame passing through, factor, flush resetting the history, scene cuts, interpolation
 //! quality on a real photograph moving by known sub-pixel amounts, static content staying
 //! exact, RIFE models in their three export layouts against PyTorch's golden output, live
-//! degradation, latency, and errors.
+//! degradation, latency, control calls answered while a slow RIFE model runs, and errors.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gst::prelude::*;
 use gst_ai_kernels::{Filter, warp};
 use gst_ai_tests::clip::{Image, from_planar, psnr, to_planar};
+use gst_ai_tests::control::{Check, caps_query, read_property, run_checks_at, slow_model, write_property};
 use gst_ai_tests::frames::{buffer_image, frame_buffer};
 use gst_ai_tests::{demo_photo, expect_error, init, load_rgb, parse, read_f32, run_frames, run_pipeline, test_model};
 use gst_check::Harness;
@@ -327,6 +329,7 @@ fn live_source_degrades_instead_of_falling_behind() {
     let out = stats.get::<u64>("frames-out").unwrap();
     let degraded = stats.get::<u64>("degraded").unwrap();
     assert_eq!(out, 80, "{stats}");
+    assert_eq!(stats.get::<u64>("frames").unwrap(), out, "frames counts the frames out: {stats}");
     // 4.2 ms per output frame is far less than flow needs at 640x360 on a CPU.
     assert!(degraded > 0, "{stats}");
     let msg = r.messages("ai-interpolate-stats").next().expect("stats posted at EOS");
@@ -355,6 +358,98 @@ fn latency_includes_one_input_frame() {
     assert!(min >= up_min + gst::ClockTime::from_mseconds(40), "latency {min} must add one 25 fps frame to {up_min}");
 }
 
+/// No control path waits for a model run. With a RIFE model that takes seconds per run, a latency
+/// query, a caps query, a `stats` read and property writes and reads are made while the first
+/// in-between frame is being made, and each returns before that frame leaves the element. The
+/// first input only fills the look-ahead; the model runs when the second arrives, which is when
+/// the checks start ("in" is the second input); "out" is the second output, the frame the model
+/// makes. What the checks saw proves it too, whatever the threads' timing: nothing was counted
+/// out yet, and the latency was one input frame with no processing time measured yet.
+#[test]
+fn control_calls_return_while_rife_runs() {
+    let model = slow_model("rife_slow.onnx");
+    assert!(model.is_file(), "{} is missing (models/make_slow_models.py makes it)", model.display());
+    let stats = Arc::new(Mutex::new(None::<gst::Structure>));
+    let latency = Arc::new(Mutex::new(None::<(gst::ClockTime, gst::ClockTime)>));
+    let (s2, l2) = (stats.clone(), latency.clone());
+    let checks: Vec<Check> = vec![
+        (
+            "latency query",
+            Box::new(move |el: &gst::Element| {
+                let (mut ours, mut up) = (gst::query::Latency::new(), gst::query::Latency::new());
+                assert!(el.static_pad("src").unwrap().query(&mut ours));
+                assert!(el.static_pad("sink").unwrap().peer_query(&mut up));
+                *l2.lock().unwrap() = Some((ours.result().1, up.result().1));
+            }),
+        ),
+        caps_query(),
+        ("stats", Box::new(move |el: &gst::Element| *s2.lock().unwrap() = Some(el.property("stats")))),
+        write_property("scene-threshold", 0.3f64),
+        read_property("mode"),
+    ];
+    let log = run_checks_at(
+        &format!(
+            "videotestsrc num-buffers=2 pattern=ball ! video/x-raw,format=RGB,width=64,height=48,framerate=1/1 \
+             ! aiinterpolate name=el mode=model model={} ! video/x-raw,framerate=2/1 ! fakesink sync=false",
+            model.display()
+        ),
+        "sink",
+        2,
+        2,
+        checks,
+        Duration::from_millis(100),
+        Duration::from_secs(120),
+    );
+    eprintln!("{log:?}");
+    log.assert_answered_while_busy(&["latency query", "caps query", "stats", "set scene-threshold", "mode"]);
+    assert_eq!(log.0.last().map(String::as_str), Some("eos"), "{log:?}");
+    let stats = stats.lock().unwrap().take().expect("stats read");
+    eprintln!("stats during the run: {stats}");
+    assert_eq!(stats.get::<u64>("frames-in").unwrap(), 2, "{stats}");
+    assert_eq!(stats.get::<u64>("interpolated").unwrap(), 0, "{stats}");
+    assert!(stats.get::<u64>("frames-out").unwrap() < 2, "the made frame is not out: {stats}");
+    let (ours, upstream) = latency.lock().unwrap().take().expect("latency answered");
+    eprintln!("latency during the run: {ours} (upstream {upstream})");
+    assert_eq!(ours, upstream + gst::ClockTime::from_seconds(1), "one 1 fps input frame, no run measured yet");
+}
+
+/// A flushing seek while the RIFE model runs stops the run (the cancel token): the seek returns
+/// (it waits for the streaming thread to leave the element) with the frame never made, and the
+/// stream goes on to EOS (videotestsrc has one buffer left after the seek: no pair, no run).
+#[test]
+fn a_flushing_seek_stops_a_rife_run() {
+    let model = slow_model("rife_slow.onnx");
+    assert!(model.is_file(), "{} is missing (models/make_slow_models.py makes it)", model.display());
+    let after = Arc::new(Mutex::new(None::<gst::Structure>));
+    let a2 = after.clone();
+    let seek: Check = (
+        "flushing seek",
+        Box::new(move |el: &gst::Element| {
+            assert!(el.seek_simple(gst::SeekFlags::FLUSH, gst::ClockTime::ZERO).is_ok());
+            *a2.lock().unwrap() = Some(el.property("stats"));
+        }),
+    );
+    let log = run_checks_at(
+        &format!(
+            "videotestsrc num-buffers=3 ! video/x-raw,format=RGB,width=64,height=48,framerate=1/1 \
+             ! aiinterpolate name=el mode=model model={} ! video/x-raw,framerate=2/1 ! fakesink sync=false",
+            model.display()
+        ),
+        "sink",
+        2,
+        1,
+        vec![seek],
+        Duration::from_millis(100),
+        Duration::from_secs(120),
+    );
+    eprintln!("{log:?}");
+    let after = after.lock().unwrap().take().expect("the seek returned");
+    eprintln!("stats after the seek: {after}");
+    assert_eq!(after.get::<u64>("interpolated").unwrap(), 0, "the run in flight was stopped: {after}");
+    assert!(log.position("flushing seek returned").is_some(), "{log:?}");
+    assert_eq!(log.0.last().map(String::as_str), Some("eos"), "{log:?}");
+}
+
 #[test]
 fn errors() {
     let e = expect_error("videotestsrc num-buffers=3 ! aiinterpolate mode=model ! fakesink");
@@ -368,4 +463,7 @@ fn errors() {
     assert!(e.contains("/no/such/rife.onnx") && e.contains("does not exist"), "{e}");
     let e = expect_error("videotestsrc num-buffers=3 ! video/x-raw,framerate=0/1 ! aiinterpolate ! fakesink");
     assert!(e.contains("fixed input frame rate"), "{e}");
+    // The device is checked like every element's, even when no model runs.
+    let e = expect_error("videotestsrc num-buffers=3 ! aiinterpolate device=quantum ! fakesink");
+    assert!(e.contains("invalid device 'quantum'"), "{e}");
 }

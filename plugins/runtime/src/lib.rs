@@ -3,7 +3,8 @@
 //! - [`backend`]: where a model runs: the ONNX Runtime environment, devices, loaded models and the
 //!   shared session pool, manifests, ONNX graph reading;
 //! - [`image`]: the image-to-image contract and the tiled runner every image family uses;
-//! - [`tasks`]: one engine per job (super-resolution, style, RIFE, lip sync, text-to-video);
+//! - [`tasks`]: one engine per job (super-resolution, style, frame-rate conversion and RIFE, lip
+//!   sync, text-to-video);
 //! - [`dsp`]: audio features, resampling and frame-rate arithmetic;
 //! - [`builtin`]: the models embedded in the plugin; [`error`]: the one error type.
 //!

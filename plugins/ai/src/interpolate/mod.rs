@@ -13,7 +13,9 @@
 
 use gst::glib;
 use gst::prelude::*;
+use gst_ai_runtime::tasks::interpolate;
 
+mod caps;
 mod imp;
 
 #[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
@@ -31,14 +33,13 @@ pub enum Mode {
     Duplicate = 3,
 }
 
-impl Mode {
-    /// The next cheaper mode a live stream falls back to when this one cannot keep up.
-    pub fn cheaper(self) -> Option<Mode> {
-        match self {
-            Mode::Model => Some(Mode::Flow),
-            Mode::Flow => Some(Mode::Blend),
-            Mode::Blend => Some(Mode::Duplicate),
-            Mode::Duplicate => None,
+impl From<Mode> for interpolate::Mode {
+    fn from(m: Mode) -> Self {
+        match m {
+            Mode::Flow => Self::Flow,
+            Mode::Model => Self::Model,
+            Mode::Blend => Self::Blend,
+            Mode::Duplicate => Self::Duplicate,
         }
     }
 }

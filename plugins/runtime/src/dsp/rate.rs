@@ -20,6 +20,25 @@ impl Rate {
     pub fn frame_start_ns(self, k: u64) -> u64 {
         ((k as u128 * self.den as u128 * 1_000_000_000u128) / self.num as u128) as u64
     }
+
+    /// This rate times `factor`, exact when the factor has at most three decimals (2.5 times
+    /// 24/1 is 60/1, not a float's neighbour of it), reduced; `None` when the result is not a
+    /// positive rate whose terms fit a 32-bit signed integer (what caps can carry).
+    pub fn times(self, factor: f64) -> Option<Self> {
+        if !(factor > 0.0 && factor.is_finite()) {
+            return None;
+        }
+        let milli = (factor * 1000.0).round() as u128;
+        let (n, d) = (self.num as u128 * milli, self.den as u128 * 1000);
+        let g = gcd(n, d);
+        let (n, d) = (n / g, d / g);
+        let fits = |v: u128| v > 0 && v <= i32::MAX as u128;
+        (fits(n) && fits(d)).then_some(Self { num: n as u64, den: d as u64 })
+    }
+}
+
+fn gcd(a: u128, b: u128) -> u128 {
+    if b == 0 { a.max(1) } else { gcd(b, a % b) }
 }
 
 /// Where output frame k comes from.
@@ -143,6 +162,17 @@ mod tests {
         let c = conv(30, 25);
         assert_eq!((c.source(5).i, c.source(5).exact), (6, true));
         assert!((c.source(1).t - 0.2).abs() < 1e-12);
+    }
+
+    #[test]
+    fn rate_times_factor_is_exact_and_reduced() {
+        let r24 = Rate::new(24, 1).unwrap();
+        assert_eq!(r24.times(2.5), Rate::new(60, 1));
+        assert_eq!(Rate::new(30000, 1001).unwrap().times(2.0), Rate::new(60000, 1001));
+        assert_eq!(r24.times(1.001), Rate::new(3003, 125));
+        assert_eq!(r24.times(0.0), None);
+        assert_eq!(r24.times(0.0001), None, "rounds to 0");
+        assert_eq!(Rate::new(i32::MAX as u64, 1).unwrap().times(2.0), None, "does not fit caps");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! One engine per job, each with no GStreamer types: super-resolution ([`sr`]), style transfer
-//! with temporal consistency ([`style`]), RIFE frame interpolation ([`rife`]), lip sync
-//! ([`lipsync`]) and text-to-video generation ([`t2v`], with its scheduler and tokenizer).
+//! with temporal consistency ([`style`]), frame-rate conversion ([`interpolate`], by optical
+//! flow or RIFE models ([`rife`])), lip sync ([`lipsync`]) and text-to-video generation
+//! ([`t2v`], with its scheduler and tokenizer).
 
+pub mod interpolate;
 pub mod lipsync;
 pub mod rife;
 pub mod sr;

@@ -7,7 +7,7 @@
 
 use half::f16;
 
-use crate::backend::model::{ElemType, InputData, Model, ModelInput, TensorInfo};
+use crate::backend::model::{Cancel, ElemType, InputData, Model, ModelInput, TensorInfo};
 use crate::error::{Error, Result};
 
 const FAMILY: &str = "RIFE interpolation";
@@ -198,6 +198,22 @@ impl Rife {
         t: f32,
         out: &mut [f32],
     ) -> Result<()> {
+        self.run_with(model, f0, f1, w, h, t, out, None)
+    }
+
+    /// [`run`](Self::run) that `cancel` can stop while the model runs ([`Error::Cancelled`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_with(
+        &mut self,
+        model: &Model,
+        f0: &[f32],
+        f1: &[f32],
+        w: usize,
+        h: usize,
+        t: f32,
+        out: &mut [f32],
+        cancel: Option<&Cancel>,
+    ) -> Result<()> {
         let m = self.contract.multiple.max(1);
         let (pw, ph) = (round_up(w, m), round_up(h, m));
         let plane = pw * ph;
@@ -239,7 +255,7 @@ impl Rife {
                 } else {
                     InputData::F32(&self.input)
                 };
-                model.run(&[ModelInput { name, shape: &shape, data }], |dims, o| {
+                model.run_with(&[ModelInput { name, shape: &shape, data }], cancel, |dims, o| {
                     crop_out(model, dims, o, w, h, pw, ph, out)
                 })
             }
@@ -275,7 +291,7 @@ impl Rife {
                     ModelInput { name: img1, shape: &shape3, data: d1 },
                     ModelInput { name: timestep, shape: &t_shape, data: dt },
                 ];
-                model.run(&inputs, |dims, o| crop_out(model, dims, o, w, h, pw, ph, out))
+                model.run_with(&inputs, cancel, |dims, o| crop_out(model, dims, o, w, h, pw, ph, out))
             }
         }
     }

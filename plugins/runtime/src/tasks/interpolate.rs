@@ -1,0 +1,676 @@
+//! Frame-rate conversion of a stream of frames, any ratio: the engine of `aiinterpolate`, with no
+//! GStreamer types. Input frames are packed once into planar RGB and luma; output frame k sits
+//! at the position [`RateConverter`] gives it (exact integer arithmetic, so hours of video do not
+//! drift), which needs one input frame of look-ahead. An output that lands exactly on an input
+//! frame is that frame as it came (the caller's payload, e.g. its buffer); the others are made
+//! between the two neighbouring inputs by the mode in use:
+//!
+//! - `Model`: a RIFE model ([`Rife`]), which a [`Cancel`] can stop mid-run (a flush);
+//! - `Flow`: the kernels' optical flow both ways and occlusion-aware warping, the flow planes
+//!   computed once per input pair and shared by every output between the two;
+//! - `Blend`: a cross-fade; `Duplicate`: the nearest input.
+//!
+//! A pair whose pictures differ more than the scene threshold is a cut: its in-between frames
+//! repeat the nearest input instead of morphing. On a live stream a mode whose measured cost is
+//! more than an output frame lasts degrades to the next cheaper one, and the wanted mode is tried
+//! again every [`RETRY_EVERY`] frames to notice when the machine has become fast enough.
+//!
+//! The caller owns the timeline's outside (its timestamps, flags, metadata): it gives each input
+//! with its timestamp in nanoseconds and receives each output through a callback, as an
+//! [`Output`] whose [`Content`] is an input's payload or a [`Made`] frame to write into a frame of
+//! its own.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use gst_ai_kernels::{
+    FlowParams, FlowWorkspace, Frame, FrameMut, Rect, TensorSpec, interpolate, luma, optical_flow, pack, scene_change,
+    unpack,
+};
+
+use crate::backend::model::{Cancel, Model};
+use crate::dsp::rate::{Rate, RateConverter};
+use crate::error::{Error, Result};
+use crate::tasks::rife::{Rife, RifeContract};
+
+/// How many in-between frames a degraded live stream makes before it tries the wanted mode again.
+pub const RETRY_EVERY: u32 = 50;
+
+/// How in-between frames are made, from the most to the least expensive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// A RIFE model (falls back to `Flow` when no model was given).
+    Model,
+    /// Built-in motion-compensated interpolation.
+    Flow,
+    /// Cross-fade of the neighbouring frames.
+    Blend,
+    /// The nearest input frame.
+    Duplicate,
+}
+
+impl Mode {
+    pub const ALL: [Mode; 4] = [Mode::Model, Mode::Flow, Mode::Blend, Mode::Duplicate];
+
+    /// The next cheaper mode a live stream falls back to when this one cannot keep up.
+    pub fn cheaper(self) -> Option<Mode> {
+        match self {
+            Mode::Model => Some(Mode::Flow),
+            Mode::Flow => Some(Mode::Blend),
+            Mode::Blend => Some(Mode::Duplicate),
+            Mode::Duplicate => None,
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What the caller's settings say, read for every input frame (they may change while playing).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Params {
+    pub mode: Mode,
+    /// Scene-change measure (0 = same picture, 1 = unrelated) above which a pair is a cut; 1 or
+    /// more never cuts.
+    pub scene_threshold: f64,
+    /// Whether the stream is live: only then does a mode degrade when it cannot keep up.
+    pub live: bool,
+}
+
+/// A frame made between two inputs (planar RGB 0..1), for the caller to write into its own frame.
+pub struct Made<'a> {
+    rgb: &'a [f32],
+    width: usize,
+    height: usize,
+}
+
+impl Made<'_> {
+    /// Writes the frame into `dst` (any pixel format, the input's size), rounded and clamped.
+    pub fn write(&self, dst: &mut FrameMut<'_>) -> Result<()> {
+        Ok(unpack(self.rgb, self.width, self.height, TensorSpec::CANONICAL, 0, 0, dst)?)
+    }
+}
+
+/// What an output frame shows.
+pub enum Content<'a, T> {
+    /// An input frame as it came: the payload given with it.
+    Input(&'a T),
+    /// A frame made between two inputs.
+    Made(Made<'a>),
+}
+
+/// One output frame and where it sits on the output timeline.
+pub struct Output<'a, T> {
+    /// Its index since the timeline (re)started: frame k of the output rate.
+    pub k: u64,
+    /// Start in nanoseconds: the first input's timestamp plus k output frames, computed, never
+    /// summed.
+    pub pts_ns: u64,
+    pub duration_ns: u64,
+    /// The first output of a new timeline.
+    pub discont: bool,
+    pub content: Content<'a, T>,
+}
+
+/// The latency figures a converter publishes for other threads (a latency query) whenever they
+/// change, read without waiting for it: one input frame of look-ahead and the measured cost of
+/// each mode.
+#[derive(Debug, Default)]
+pub struct Published {
+    /// 0 before a format.
+    input_frame_ns: AtomicU64,
+    /// 0 until the mode has made a frame.
+    cost_ns: [AtomicU64; 4],
+}
+
+impl Published {
+    /// The latency the conversion adds when `mode` is wanted: one input frame plus the measured
+    /// time of a frame made by `mode` (0 before a format).
+    pub fn latency_ns(&self, mode: Mode) -> u64 {
+        match self.input_frame_ns.load(Ordering::Relaxed) {
+            0 => 0,
+            frame => frame + self.cost_ns[mode.index()].load(Ordering::Relaxed),
+        }
+    }
+
+    /// Back to nothing known (the stream stopped).
+    pub fn clear(&self) {
+        self.input_frame_ns.store(0, Ordering::Relaxed);
+        self.cost_ns.iter().for_each(|c| c.store(0, Ordering::Relaxed));
+    }
+}
+
+/// What one call did, for statistics.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Tally {
+    /// Outputs handed to the callback.
+    pub outputs: u64,
+    /// Outputs that are an input frame as it came (on an input, duplicates, scene cuts).
+    pub passed: u64,
+    /// Milliseconds each made frame took, writing it out included.
+    pub made_ms: Vec<f64>,
+    /// Input pairs found to be a scene cut.
+    pub scene_cuts: u64,
+    /// In-between frames made by a cheaper mode than the wanted one (live streams).
+    pub degraded: u64,
+    /// The input did not continue the timeline (a gap or a jump back): what was pending was
+    /// emitted and a new timeline started at it.
+    pub restarted: bool,
+}
+
+/// An input frame kept for interpolation: the caller's payload and its planar RGB and luma.
+struct Input<T> {
+    payload: T,
+    rgb: Vec<f32>,
+    luma: Vec<f32>,
+}
+
+/// What is computed once per pair of neighbouring input frames.
+#[derive(Default)]
+struct Pair {
+    flows: Option<(Vec<f32>, Vec<f32>)>,
+    cut: Option<bool>,
+}
+
+/// The negotiated conversion: the rates and the frame size.
+#[derive(Clone, Copy)]
+struct Format {
+    conv: RateConverter,
+    width: usize,
+    height: usize,
+}
+
+/// Converts a stream of frames (each with a payload `T` given back for pass-through outputs)
+/// from one frame rate to another. One per stream; it keeps the last two inputs, the flow of
+/// the current pair, the RIFE runner and its buffers, and the measured cost of each mode.
+pub struct FrameRateConverter<T> {
+    format: Option<Format>,
+    rife: Option<(Arc<Model>, Rife)>,
+    /// Timestamp of input frame 0 of the current timeline.
+    base_ns: Option<u64>,
+    /// Input frames since the timeline started.
+    count: u64,
+    prev: Option<Input<T>>,
+    cur: Option<Input<T>>,
+    pair: Pair,
+    /// Flow planes of the last pair, reused by the next.
+    spare_flows: Option<(Vec<f32>, Vec<f32>)>,
+    workspace: FlowWorkspace,
+    flow: FlowParams,
+    scratch: Vec<f32>,
+    discont: bool,
+    /// Running estimate of seconds per made frame, per mode; kept across format changes.
+    cost: [Option<f64>; 4],
+    since_retry: u32,
+    published: Arc<Published>,
+}
+
+impl<T> FrameRateConverter<T> {
+    /// A converter with no format yet ([`set_format`](Self::set_format)), running `rife` for
+    /// [`Mode::Model`] and publishing its latency figures in `published`.
+    pub fn new(rife: Option<(Arc<Model>, RifeContract)>, published: Arc<Published>) -> Self {
+        Self {
+            format: None,
+            rife: rife.map(|(model, contract)| (model, Rife::new(contract))),
+            base_ns: None,
+            count: 0,
+            prev: None,
+            cur: None,
+            pair: Pair::default(),
+            spare_flows: None,
+            workspace: FlowWorkspace::new(),
+            flow: FlowParams::default(),
+            scratch: Vec::new(),
+            discont: true,
+            cost: [None; 4],
+            since_retry: 0,
+            published,
+        }
+    }
+
+    pub fn has_model(&self) -> bool {
+        self.rife.is_some()
+    }
+
+    /// Converts `input` to `output` frames of `width` x `height` from now on. What was pending
+    /// must have been drained first; the measured costs are kept.
+    pub fn set_format(&mut self, input: Rate, output: Rate, width: usize, height: usize) {
+        self.format = Some(Format { conv: RateConverter::new(input, output), width, height });
+        self.reset();
+        self.spare_flows = None;
+        self.workspace = FlowWorkspace::new();
+        self.scratch = Vec::new();
+        self.since_retry = 0;
+        self.publish();
+    }
+
+    fn publish(&self) {
+        self.published.input_frame_ns.store(self.input_frame_ns(), Ordering::Relaxed);
+        for m in Mode::ALL {
+            let ns = self.cost(m).map_or(0, |s| (s * 1e9) as u64);
+            self.published.cost_ns[m.index()].store(ns, Ordering::Relaxed);
+        }
+    }
+
+    /// Nanoseconds one input frame lasts (0 before a format): the look-ahead the conversion needs.
+    pub fn input_frame_ns(&self) -> u64 {
+        self.format.map_or(0, |f| f.conv.input.frame_start_ns(1))
+    }
+
+    /// The measured seconds one frame made by `mode` takes, once it has made one.
+    pub fn cost(&self, mode: Mode) -> Option<f64> {
+        self.cost[mode.index()]
+    }
+
+    /// Forgets the history: the next input starts a new timeline at its own timestamp.
+    pub fn reset(&mut self) {
+        self.base_ns = None;
+        self.count = 0;
+        self.prev = None;
+        self.cur = None;
+        self.pair = Pair::default();
+        self.discont = true;
+    }
+
+    /// Takes input frame `frame` (the negotiated size) with `payload` and timestamp `pts_ns`
+    /// (`None`: where the timeline expects it) and hands every output it completes to `emit`, in
+    /// order. An input that does not continue the timeline first emits what was pending and
+    /// starts a new timeline.
+    pub fn push<E: From<Error>>(
+        &mut self,
+        frame: &Frame<'_>,
+        payload: T,
+        pts_ns: Option<u64>,
+        params: &Params,
+        cancel: Option<&Cancel>,
+        emit: &mut impl FnMut(Output<'_, T>) -> Result<(), E>,
+    ) -> Result<Tally, E> {
+        let f = self.format.ok_or_else(|| Error::Unsupported("a frame before the format was set".into()))?;
+        if (frame.width, frame.height) != (f.width, f.height) {
+            return Err(Error::Unsupported(format!(
+                "a {}x{} frame where the format says {}x{}",
+                frame.width, frame.height, f.width, f.height
+            ))
+            .into());
+        }
+        let mut tally = Tally::default();
+        if let (Some(base), Some(pts)) = (self.base_ns, pts_ns) {
+            let expected = base + f.conv.input.frame_start_ns(self.count);
+            if pts.abs_diff(expected) > self.input_frame_ns() / 2 {
+                tally.restarted = true;
+                let tail = f.conv.outputs_for_tail(self.count);
+                let r = self.produce(tail, true, params, cancel, emit, &mut tally);
+                self.reset();
+                r?;
+            }
+        }
+        // Reuse the planes of the frame about to be forgotten: a stream does not allocate per frame.
+        let (mut rgb, mut l) = self.prev.take().map(|r| (r.rgb, r.luma)).unwrap_or_default();
+        let (w, h) = (f.width, f.height);
+        rgb.resize(3 * w * h, 0.0);
+        l.resize(w * h, 0.0);
+        pack(frame, Rect { x: 0, y: 0, width: w, height: h }, TensorSpec::CANONICAL, &mut rgb).map_err(Error::from)?;
+        luma(&rgb, w, h, &mut l).map_err(Error::from)?;
+        if self.count == 0 {
+            self.base_ns = Some(pts_ns.unwrap_or(0));
+        }
+        self.prev = self.cur.take();
+        self.cur = Some(Input { payload, rgb, luma: l });
+        if let Some(flows) = std::mem::take(&mut self.pair).flows {
+            self.spare_flows = Some(flows);
+        }
+        if self.count >= 1 {
+            let ks = f.conv.outputs_for_pair(self.count);
+            self.produce(ks, false, params, cancel, emit, &mut tally)?;
+        }
+        self.count += 1;
+        Ok(tally)
+    }
+
+    /// Emits the outputs that need no later input (from the last frame to the end of its
+    /// duration) and forgets the history: at the end of a stream or before a new one.
+    pub fn drain<E: From<Error>>(
+        &mut self,
+        params: &Params,
+        cancel: Option<&Cancel>,
+        emit: &mut impl FnMut(Output<'_, T>) -> Result<(), E>,
+    ) -> Result<Tally, E> {
+        let mut tally = Tally::default();
+        let r = match self.format {
+            Some(f) => self.produce(f.conv.outputs_for_tail(self.count), true, params, cancel, emit, &mut tally),
+            None => Ok(()),
+        };
+        self.reset();
+        r.map(|()| tally)
+    }
+
+    /// Outputs `ks`, between prev and cur once cur arrived, or (`tail`) from cur on, which has
+    /// no next frame to move towards.
+    fn produce<E: From<Error>>(
+        &mut self,
+        ks: std::ops::Range<u64>,
+        tail: bool,
+        params: &Params,
+        cancel: Option<&Cancel>,
+        emit: &mut impl FnMut(Output<'_, T>) -> Result<(), E>,
+        tally: &mut Tally,
+    ) -> Result<(), E> {
+        let (prev, cur) = (self.prev.take(), self.cur.take());
+        let result = (|| {
+            for k in ks {
+                let (a, b) = match (&prev, &cur, tail) {
+                    (Some(p), Some(c), false) => (p, Some(c)),
+                    (_, Some(c), true) => (c, None),
+                    _ => return Err(Error::Unsupported(format!("no input frames for output {k}")).into()),
+                };
+                let src = self.format.expect("checked by the callers").conv.source(k);
+                match b {
+                    Some(b) if !src.exact => self.between(a, b, k, src.t, params, cancel, emit, tally)?,
+                    _ => self.pass(a, k, emit, tally)?,
+                }
+                tally.outputs += 1;
+            }
+            Ok(())
+        })();
+        self.prev = prev;
+        self.cur = cur;
+        result
+    }
+
+    fn output<'a>(&mut self, k: u64, content: Content<'a, T>) -> Output<'a, T> {
+        let out = self.format.expect("checked by the callers").conv.output;
+        let (start, end) = (out.frame_start_ns(k), out.frame_start_ns(k + 1));
+        Output {
+            k,
+            pts_ns: self.base_ns.unwrap_or(0) + start,
+            duration_ns: end - start,
+            discont: std::mem::take(&mut self.discont),
+            content,
+        }
+    }
+
+    fn pass<E>(
+        &mut self,
+        frame: &Input<T>,
+        k: u64,
+        emit: &mut impl FnMut(Output<'_, T>) -> Result<(), E>,
+        tally: &mut Tally,
+    ) -> Result<(), E> {
+        let o = self.output(k, Content::Input(&frame.payload));
+        emit(o)?;
+        tally.passed += 1;
+        Ok(())
+    }
+
+    /// The mode for the next in-between frame: the wanted one, or on a live stream a cheaper
+    /// one when the wanted one is known to take longer than an output frame lasts.
+    fn choose_mode(&mut self, params: &Params) -> Mode {
+        if !params.live {
+            return params.mode;
+        }
+        self.since_retry += 1;
+        if self.since_retry >= RETRY_EVERY {
+            self.since_retry = 0;
+            return params.mode;
+        }
+        let budget = self.format.map_or(0, |f| f.conv.output.frame_start_ns(1)) as f64 / 1e9;
+        let mut mode = params.mode;
+        while let (Some(cost), Some(cheaper)) = (self.cost[mode.index()], mode.cheaper()) {
+            if cost <= budget {
+                break;
+            }
+            mode = cheaper;
+        }
+        mode
+    }
+
+    /// Output frame k, between `a` and `b` at fraction t (not 0).
+    #[allow(clippy::too_many_arguments)]
+    fn between<E: From<Error>>(
+        &mut self,
+        a: &Input<T>,
+        b: &Input<T>,
+        k: u64,
+        t: f64,
+        params: &Params,
+        cancel: Option<&Cancel>,
+        emit: &mut impl FnMut(Output<'_, T>) -> Result<(), E>,
+        tally: &mut Tally,
+    ) -> Result<(), E> {
+        let started = Instant::now();
+        let mut mode = self.choose_mode(params);
+        if mode != params.mode {
+            tally.degraded += 1;
+        }
+        if mode == Mode::Model && self.rife.is_none() {
+            // Switched to model mode while playing without a model: flow is the best left.
+            mode = Mode::Flow;
+        }
+        let f = self.format.expect("checked by the callers");
+        let (w, h) = (f.width, f.height);
+        if mode != Mode::Duplicate && params.scene_threshold < 1.0 {
+            let cut = match self.pair.cut {
+                Some(c) => c,
+                None => {
+                    let d = scene_change(&a.luma, &b.luma, w, h).map_err(Error::from)?;
+                    let c = d as f64 > params.scene_threshold;
+                    tally.scene_cuts += c as u64;
+                    self.pair.cut = Some(c);
+                    c
+                }
+            };
+            if cut {
+                mode = Mode::Duplicate;
+            }
+        }
+        if mode == Mode::Duplicate {
+            return self.pass(if t < 0.5 { a } else { b }, k, emit, tally);
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.resize(3 * w * h, 0.0);
+        let made = self.make(mode, a, b, w, h, t as f32, cancel, &mut scratch);
+        let result = made.map_err(E::from).and_then(|()| {
+            let o = self.output(k, Content::Made(Made { rgb: &scratch, width: w, height: h }));
+            emit(o)
+        });
+        self.scratch = scratch;
+        result?;
+        let secs = started.elapsed().as_secs_f64();
+        let c = &mut self.cost[mode.index()];
+        *c = Some(c.map_or(secs, |old| 0.8 * old + 0.2 * secs));
+        self.publish();
+        tally.made_ms.push(secs * 1e3);
+        Ok(())
+    }
+
+    /// The frame at t between `a` and `b` by `mode` (not `Duplicate`) into `out`.
+    #[allow(clippy::too_many_arguments)]
+    fn make(
+        &mut self,
+        mode: Mode,
+        a: &Input<T>,
+        b: &Input<T>,
+        w: usize,
+        h: usize,
+        t: f32,
+        cancel: Option<&Cancel>,
+        out: &mut [f32],
+    ) -> Result<()> {
+        match mode {
+            Mode::Blend => {
+                for ((o, &x), &y) in out.iter_mut().zip(&a.rgb).zip(&b.rgb) {
+                    *o = x + (y - x) * t;
+                }
+            }
+            Mode::Flow => {
+                if self.pair.flows.is_none() {
+                    let (mut f01, mut f10) = self.spare_flows.take().unwrap_or_default();
+                    f01.resize(2 * w * h, 0.0);
+                    f10.resize(2 * w * h, 0.0);
+                    optical_flow(&a.luma, &b.luma, w, h, &self.flow, &mut self.workspace, &mut f01)?;
+                    optical_flow(&b.luma, &a.luma, w, h, &self.flow, &mut self.workspace, &mut f10)?;
+                    self.pair.flows = Some((f01, f10));
+                }
+                let (f01, f10) = self.pair.flows.as_ref().expect("just computed");
+                interpolate(&a.rgb, &b.rgb, w, h, f01, f10, t, &mut self.workspace, out)?;
+            }
+            Mode::Model => {
+                let (model, rife) = self.rife.as_mut().expect("checked by the caller");
+                rife.run_with(model, &a.rgb, &b.rgb, w, h, t, out, cancel)?;
+            }
+            Mode::Duplicate => unreachable!("handled by the caller"),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gst_ai_kernels::{Colorimetry, PixelFormat};
+
+    const W: usize = 8;
+    const H: usize = 6;
+
+    fn rate(n: u64) -> Rate {
+        Rate::new(n, 1).unwrap()
+    }
+
+    fn params(mode: Mode) -> Params {
+        Params { mode, scene_threshold: 0.5, live: false }
+    }
+
+    /// A W x H RGB picture: a horizontal ramp plus `shade`.
+    fn picture(shade: u8) -> Vec<u8> {
+        (0..W * H * 3).map(|i| ((i / 3 % W) as u8 * 20).wrapping_add(shade)).collect()
+    }
+
+    fn frame(rgb: &[u8]) -> Frame<'_> {
+        Frame::new(PixelFormat::Rgb, W, H, &[rgb], &[3 * W], Colorimetry::default()).unwrap()
+    }
+
+    /// What an output was: ('i', payload) for an input, ('m', first byte written) for a made frame.
+    type Seen = Vec<(u64, u64, char, u32)>;
+
+    fn run(conv: &mut FrameRateConverter<u32>, inputs: &[(u32, u64, Vec<u8>)], p: &Params) -> (Seen, Vec<Tally>) {
+        let mut seen = Vec::new();
+        let mut tallies = Vec::new();
+        let mut emit = |o: Output<'_, u32>| -> Result<()> {
+            let what = match o.content {
+                Content::Input(&id) => ('i', id),
+                Content::Made(m) => {
+                    let mut px = [0u8; W * H * 3];
+                    let mut dst =
+                        FrameMut::new(PixelFormat::Rgb, W, H, vec![&mut px[..]], &[3 * W], Colorimetry::default())?;
+                    m.write(&mut dst)?;
+                    ('m', px[3 * W * 2] as u32)
+                }
+            };
+            seen.push((o.k, o.pts_ns, what.0, what.1));
+            Ok(())
+        };
+        for (id, pts, px) in inputs {
+            tallies.push(conv.push(&frame(px), *id, Some(*pts), p, None, &mut emit).unwrap());
+        }
+        tallies.push(conv.drain(p, None, &mut emit).unwrap());
+        (seen, tallies)
+    }
+
+    #[test]
+    fn doubles_with_inputs_passed_and_blends_between() {
+        let mut conv = FrameRateConverter::<u32>::new(None, Arc::default());
+        conv.set_format(rate(10), rate(20), W, H);
+        let inputs = [(0, 1_000, picture(0)), (1, 100_001_000, picture(10)), (2, 200_001_000, picture(20))];
+        let (seen, tallies) = run(&mut conv, &inputs, &params(Mode::Blend));
+        let ks: Vec<u64> = seen.iter().map(|s| s.0).collect();
+        assert_eq!(ks, [0, 1, 2, 3, 4, 5]);
+        // Timestamps start at the first input's and step by exact output frames.
+        let pts: Vec<u64> = seen.iter().map(|s| s.1).collect();
+        assert_eq!(pts, [1_000, 50_001_000, 100_001_000, 150_001_000, 200_001_000, 250_001_000]);
+        let kinds: Vec<(char, u32)> = seen.iter().map(|s| (s.2, s.3)).collect();
+        // Blend half way between shade 0 and 10 at ramp x=0, row 0: 5.
+        assert_eq!(kinds, [('i', 0), ('m', 5), ('i', 1), ('m', 15), ('i', 2), ('i', 2)]);
+        let total: u64 = tallies.iter().map(|t| t.outputs).sum();
+        assert_eq!(total, 6);
+        assert_eq!(tallies.iter().map(|t| t.made_ms.len()).sum::<usize>(), 2);
+        assert_eq!(tallies.iter().map(|t| t.passed).sum::<u64>(), 4);
+        assert!(conv.cost(Mode::Blend).is_some() && conv.cost(Mode::Flow).is_none());
+    }
+
+    #[test]
+    fn latency_is_published_for_other_threads() {
+        let published = Arc::new(Published::default());
+        let mut conv = FrameRateConverter::<u32>::new(None, published.clone());
+        assert_eq!(published.latency_ns(Mode::Blend), 0, "nothing before a format");
+        conv.set_format(rate(25), rate(50), W, H);
+        assert_eq!(published.latency_ns(Mode::Blend), 40_000_000, "one input frame");
+        run(&mut conv, &[(0, 0, picture(0)), (1, 40_000_000, picture(5))], &params(Mode::Blend));
+        let blend = (conv.cost(Mode::Blend).unwrap() * 1e9) as u64;
+        assert_eq!(published.latency_ns(Mode::Blend), 40_000_000 + blend);
+        assert_eq!(published.latency_ns(Mode::Flow), 40_000_000, "flow has not run");
+        published.clear();
+        assert_eq!(published.latency_ns(Mode::Blend), 0);
+    }
+
+    #[test]
+    fn a_scene_cut_repeats_the_nearest_input() {
+        let mut conv = FrameRateConverter::<u32>::new(None, Arc::default());
+        conv.set_format(rate(10), rate(40), W, H);
+        let other: Vec<u8> = picture(0).iter().map(|v| 255 - v).collect();
+        let (seen, tallies) = run(&mut conv, &[(0, 0, picture(0)), (1, 100_000_000, other)], &params(Mode::Flow));
+        let kinds: Vec<(char, u32)> = seen.iter().take(4).map(|s| (s.2, s.3)).collect();
+        assert_eq!(kinds, [('i', 0), ('i', 0), ('i', 1), ('i', 1)], "t 0.25 -> a, 0.5 and 0.75 -> b");
+        assert_eq!(tallies[1].scene_cuts, 1, "one cut per pair, however many outputs");
+        assert!(tallies[1].made_ms.is_empty());
+    }
+
+    #[test]
+    fn a_gap_emits_the_tail_and_restarts() {
+        let mut conv = FrameRateConverter::<u32>::new(None, Arc::default());
+        conv.set_format(rate(10), rate(20), W, H);
+        let inputs = [(0, 0, picture(0)), (1, 100_000_000, picture(0)), (2, 5_000_000_000, picture(0))];
+        let (seen, tallies) = run(&mut conv, &inputs, &params(Mode::Blend));
+        let at: Vec<(u64, u64)> = seen.iter().map(|s| (s.0, s.1)).collect();
+        assert_eq!(
+            at,
+            [(0, 0), (1, 50_000_000), (2, 100_000_000), (3, 150_000_000), (0, 5_000_000_000), (1, 5_050_000_000)]
+        );
+        assert!(tallies[2].restarted && !tallies[1].restarted);
+    }
+
+    #[test]
+    fn live_streams_degrade_when_a_mode_is_too_slow_and_retry() {
+        let mut conv = FrameRateConverter::<u32>::new(None, Arc::default());
+        conv.set_format(rate(10), rate(20), W, H);
+        // Flow is known to take a second: far more than the 50 ms an output lasts.
+        conv.cost[Mode::Flow.index()] = Some(1.0);
+        let live = Params { live: true, ..params(Mode::Flow) };
+        let mut emit = |_: Output<'_, u32>| -> Result<()> { Ok(()) };
+        let mut degraded = 0;
+        for i in 0..(RETRY_EVERY as u64 + 1) {
+            let px = picture(i as u8);
+            degraded += conv.push(&frame(&px), 0, Some(i * 100_000_000), &live, None, &mut emit).unwrap().degraded;
+        }
+        // One in-between frame per input after the first; the retry makes the wanted mode run once.
+        assert_eq!(degraded, RETRY_EVERY as u64 - 1);
+        assert!(conv.cost(Mode::Blend).is_some());
+        // Not live: never degraded.
+        let px = picture(0);
+        let t = conv.push(&frame(&px), 0, None, &params(Mode::Flow), None, &mut emit).unwrap();
+        assert_eq!(t.degraded, 0);
+    }
+
+    #[test]
+    fn errors_name_what_is_wrong() {
+        let mut conv = FrameRateConverter::<u32>::new(None, Arc::default());
+        let mut emit = |_: Output<'_, u32>| -> Result<()> { Ok(()) };
+        let px = picture(0);
+        let e = conv.push(&frame(&px), 0, None, &params(Mode::Flow), None, &mut emit).unwrap_err();
+        assert!(e.to_string().contains("before the format"), "{e}");
+        conv.set_format(rate(10), rate(20), W + 2, H);
+        let e = conv.push(&frame(&px), 0, None, &params(Mode::Flow), None, &mut emit).unwrap_err();
+        assert!(e.to_string().contains("8x6 frame where the format says 10x6"), "{e}");
+    }
+}
