@@ -169,3 +169,16 @@ pub fn write_property(name: &'static str, value: impl ToSendValue) -> Check {
 pub fn slow_model(name: &str) -> std::path::PathBuf {
     crate::root().join("tests/models/slow").join(name)
 }
+
+/// Reads the element's `stats` and keeps its u64 field `field` in `seen`: made last, it tells
+/// whether the checks before it waited for the run (the frame was then already counted).
+pub fn stats_field(field: &'static str, seen: Arc<std::sync::atomic::AtomicU64>) -> Check {
+    (
+        "stats read",
+        Box::new(move |el: &gst::Element| {
+            let s = el.property::<gst::Structure>("stats");
+            let v = s.get::<u64>(field).unwrap_or_else(|e| panic!("stats has no u64 {field}: {e} ({s})"));
+            seen.store(v, std::sync::atomic::Ordering::SeqCst);
+        }),
+    )
+}

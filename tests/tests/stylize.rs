@@ -378,12 +378,13 @@ fn a_real_change_is_not_ghosted() {
     assert!(worst <= 2, "the new square is blended with what was there before (off by {worst})");
 }
 
-/// Control paths do not wait for the model: with a model that takes seconds per frame, queries and
-/// property reads and writes made while the first frame is being stylized all return before that
-/// frame comes out.
+/// Control paths do not wait for the model: with a model that takes seconds per frame, caps and
+/// latency queries and property reads and writes made while the first frame is being stylized all
+/// return before that frame comes out, and before it is counted: a call that had waited for the
+/// run would return only after the frame was done, so the `stats` read made last would see it.
 #[test]
 fn control_paths_answer_while_a_frame_is_stylized() {
-    use gst_ai_tests::control::{caps_query, latency_query, read_property, run_checks, slow_model};
+    use gst_ai_tests::control::{caps_query, latency_query, read_property, run_checks, slow_model, stats_field};
     let model = slow_model("style_slow.onnx");
     let desc = format!(
         "videotestsrc num-buffers=2 ! video/x-raw,format=RGB,width=64,height=48 ! aistylize name=el model={} \
@@ -392,13 +393,27 @@ fn control_paths_answer_while_a_frame_is_stylized() {
     );
     let write: gst_ai_tests::control::Check =
         ("strength write", Box::new(|el: &gst::Element| el.set_property("strength", 0.5f64)));
+    let frames = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
     let log = run_checks(
         &desc,
         "sink",
-        vec![caps_query(), latency_query(), read_property("stats"), read_property("temporal-consistency"), write],
+        vec![
+            caps_query(),
+            latency_query(),
+            read_property("temporal-consistency"),
+            write,
+            stats_field("frames", frames.clone()),
+        ],
         std::time::Duration::from_millis(300),
         std::time::Duration::from_secs(60),
     );
-    log.assert_answered_while_busy(&["caps query", "latency query", "stats", "temporal-consistency", "strength write"]);
+    log.assert_answered_while_busy(&[
+        "caps query",
+        "latency query",
+        "temporal-consistency",
+        "strength write",
+        "stats read",
+    ]);
+    assert_eq!(frames.load(std::sync::atomic::Ordering::SeqCst), 0, "the calls waited for the run: {log:?}");
     assert_eq!(log.0.last().map(String::as_str), Some("eos"), "{log:?}");
 }

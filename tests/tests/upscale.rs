@@ -372,11 +372,12 @@ fn builtin_model_encode_and_decode_back() {
 }
 
 /// Control paths do not wait for the model: with a model that takes seconds per frame, caps and
-/// latency queries and property reads and writes made while the first frame is being upscaled
-/// all return before that frame comes out.
+/// latency queries and property reads and writes made while the first frame is being upscaled all
+/// return before that frame comes out, and before it is counted: a call that had waited for the
+/// run would return only after the frame was done, so the `stats` read made last would see it.
 #[test]
 fn control_paths_answer_while_a_frame_is_upscaled() {
-    use gst_ai_tests::control::{caps_query, latency_query, read_property, run_checks, slow_model};
+    use gst_ai_tests::control::{caps_query, latency_query, read_property, run_checks, slow_model, stats_field};
     let model = slow_model("sr_x2_slow.onnx");
     let desc = format!(
         "videotestsrc num-buffers=2 ! video/x-raw,format=RGB,width=64,height=48 ! aiupscale name=el model={} \
@@ -385,13 +386,15 @@ fn control_paths_answer_while_a_frame_is_upscaled() {
     );
     let write: gst_ai_tests::control::Check =
         ("tile-size write", Box::new(|el: &gst::Element| el.set_property("tile-size", 32u32)));
+    let frames = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
     let log = run_checks(
         &desc,
         "sink",
-        vec![caps_query(), latency_query(), read_property("scale"), read_property("stats"), write],
+        vec![caps_query(), latency_query(), read_property("scale"), write, stats_field("frames", frames.clone())],
         Duration::from_millis(300),
         Duration::from_secs(60),
     );
-    log.assert_answered_while_busy(&["caps query", "latency query", "scale", "stats", "tile-size write"]);
+    log.assert_answered_while_busy(&["caps query", "latency query", "scale", "tile-size write", "stats read"]);
+    assert_eq!(frames.load(std::sync::atomic::Ordering::SeqCst), 0, "the calls waited for the run: {log:?}");
     assert_eq!(log.0.last().map(String::as_str), Some("eos"), "{log:?}");
 }

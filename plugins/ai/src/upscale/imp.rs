@@ -117,7 +117,7 @@ impl ObjectSubclass for AiUpscale {
 impl ObjectImpl for AiUpscale {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            vec![
+            [
                 ModelProps::pspecs(
                     "Path of an ONNX super-resolution model (one 3-channel image input, NCHW or NHWC, \
                      float32 or float16; output an integer multiple of the input). A <model>.json beside \
