@@ -281,6 +281,7 @@ fn control_paths_answer_while_a_frame_is_animated() {
         std::time::Duration::from_millis(300),
         std::time::Duration::from_secs(60),
     );
+    println!("{:?}", log.0);
     log.assert_answered_while_busy(&["caps query", "latency query", "stats", "face-box", "feather write"]);
     assert_eq!(log.0.last().map(String::as_str), Some("eos"), "{log:?}");
 }

@@ -289,7 +289,7 @@ impl AiLipSync {
         let s = caps.structure(0).ok_or_else(|| ElementError::Negotiation("empty audio caps".into()))?;
         let positive = |name| s.get::<i32>(name).ok().filter(|&v| v > 0).map(|v| v as u32);
         match (s.get::<&str>("format").ok().and_then(SampleFormat::from_name), positive("rate"), positive("channels")) {
-            (Some(format), Some(rate), Some(channels)) => Ok(LipSyncer::audio_input(format, rate, channels)?),
+            (Some(format), Some(rate), Some(channels)) => Ok(AudioInput::new(format, rate, channels)?),
             _ => Err(ElementError::Negotiation(format!("audio caps {caps}: unsupported format, rate or channels"))),
         }
     }

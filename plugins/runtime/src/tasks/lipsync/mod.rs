@@ -20,7 +20,6 @@ use std::sync::Arc;
 use gst_ai_kernels::{self as kernels, FaceBox, FrameMut, Rect, TensorSpec};
 
 use crate::backend::model::Model;
-use crate::dsp::resample::SampleFormat;
 use crate::error::Result;
 use face::{Faces, region};
 
@@ -129,11 +128,6 @@ impl LipSyncer {
         self.faces.reset();
     }
 
-    /// The audio format, from the audio caps.
-    pub fn audio_input(format: SampleFormat, rate: u32, channels: u32) -> Result<AudioInput> {
-        AudioInput::new(format, rate, channels)
-    }
-
     pub fn set_audio_format(&mut self, input: AudioInput) {
         self.timeline.set_format(input);
     }
@@ -203,6 +197,42 @@ fn write_region(frame: &mut FrameMut<'_>, roi: Rect, image: &[f32]) -> Result<()
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::dsp::resample::SampleFormat;
+    use gst_ai_kernels::{Colorimetry, PixelFormat};
+
+    #[test]
+    fn a_frame_is_animated_only_when_it_hears_sound() {
+        let (w, h) = (64, 64);
+        assert!(LipOptions::default().faces(None).is_none(), "neither a face box nor a detector");
+        let options = LipOptions { face_box: Some([16, 8, 32, 48]), ..LipOptions::default() };
+        let mut syncer = LipSyncer::new(None, options.faces(None).unwrap()).expect("the built-in animation");
+        assert!(syncer.contract().is_none());
+        syncer.set_audio_format(AudioInput::new(SampleFormat::F32, 16_000, 1).unwrap());
+        let mut loud = vec![0f32; 4000]; // 250 ms of silence, then a loud voice
+        loud.extend(voiced(8000, 0.5));
+        let bytes: Vec<u8> = loud.iter().flat_map(|v| v.to_le_bytes()).collect();
+        syncer.push_audio(Some(0), &bytes).unwrap();
+        let params = LipOptions::default().params();
+        let gray: Vec<u8> = (0..w * h * 3).map(|i| (i % 251) as u8).collect();
+        let run = |syncer: &mut LipSyncer, t: u64, audio_eos: bool| {
+            let Step::Process(window) = syncer.step(Some(t), Some(audio_eos), false) else { return None };
+            let mut rgb = gray.clone();
+            let mut frame =
+                FrameMut::new(PixelFormat::Rgb, w, h, vec![&mut rgb[..]], &[3 * w], Colorimetry::default()).unwrap();
+            let animated = syncer.process(&mut frame, window, &params).unwrap();
+            assert_eq!(animated, rgb != gray, "reported as animated exactly when the frame changed");
+            Some(animated)
+        };
+        assert_eq!(run(&mut syncer, 0, false), Some(false), "silence");
+        assert_eq!(run(&mut syncer, 400_000_000, false), Some(true), "the voice");
+        assert_eq!(run(&mut syncer, 700_000_000, false), None, "its audio has not all come: it waits");
+        syncer.reset();
+        assert_eq!(run(&mut syncer, 400_000_000, false), None, "after a reset the audio is gone");
+        syncer.end_audio();
+        assert_eq!(run(&mut syncer, 400_000_000, true), Some(false), "the audio ended: unchanged");
+    }
+
     /// A voiced sound: 120 Hz and its harmonics to 4 kHz falling as 1/k, peaking at `amp`.
     pub(crate) fn voiced(n: usize, amp: f32) -> Vec<f32> {
         let raw: Vec<f32> = (0..n)
