@@ -92,6 +92,8 @@ pub struct LipRun {
     pub frames: Vec<Image>,
     pub errors: Vec<String>,
     pub eos: bool,
+    /// The element messages posted (e.g. the stats at EOS).
+    pub messages: Vec<gst::Structure>,
     pub took: Duration,
     pub element: gst::Element,
 }
@@ -179,7 +181,7 @@ pub fn run(frames: &[Image], fps: i32, audio: Option<&Audio>, props: &str, s16: 
     let r = crate::run_pipeline(&pipeline, Duration::from_secs(120));
     let took = t0.elapsed();
     let frames = std::mem::take(&mut *out.lock().unwrap());
-    LipRun { frames, errors: r.errors, eos: r.eos, took, element }
+    LipRun { frames, errors: r.errors, eos: r.eos, messages: r.element_messages, took, element }
 }
 
 /// Pearson correlation of two series.

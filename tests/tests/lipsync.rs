@@ -173,6 +173,12 @@ fn a_wav2lip_model_changes_only_the_face_box() {
         }
         assert!(changed_inside > fw * fh / 2, "the model's face is pasted ({changed_inside} pixels changed)");
     }
+    // The stats, posted at EOS, count every frame as animated.
+    let posted: Vec<_> = r.messages.iter().filter(|m| m.name() == "ai-lipsync-stats").collect();
+    assert_eq!(posted.len(), 1, "{:?}", r.messages);
+    assert_eq!(posted[0].get::<u64>("frames").unwrap(), 12, "{}", posted[0]);
+    assert_eq!(posted[0].get::<u64>("animated").unwrap(), 12, "{}", posted[0]);
+    assert!(posted[0].get::<f64>("mean-ms").unwrap() > 0.0, "{}", posted[0]);
 }
 
 #[test]
@@ -250,4 +256,32 @@ fn live_sources_run_with_the_audio_latency_reported() {
     pipeline.set_state(gst::State::Null).unwrap();
     assert_eq!(stats.get::<u64>("frames").unwrap(), 25, "{stats}");
     assert!(stats.get::<u64>("animated").unwrap() > 0, "the ticks move the mouth: {stats}");
+}
+
+/// Control paths do not wait for the model: with a Wav2Lip model that takes seconds per run, a caps
+/// and a latency query on the source pad, property reads (`stats` included) and a property write
+/// made while the first frame is being animated all return before that frame comes out.
+#[test]
+fn control_paths_answer_while_a_frame_is_animated() {
+    use gst::prelude::*;
+    use gst_ai_tests::control::{Check, caps_query, latency_query, read_property, run_checks, slow_model};
+    let model = slow_model("wav2lip_slow.onnx");
+    let desc = format!(
+        "videotestsrc num-buffers=1 ! video/x-raw,format=RGB,width={W},height={H},framerate={FPS}/1 \
+         ! ailipsync name=el {} model={} ! fakesink \
+         audiotestsrc wave=sine num-buffers=20 ! audio/x-raw,rate=16000,channels=1 ! el.audio",
+        face_box(),
+        model.display()
+    );
+    let write: Check = ("feather write", Box::new(|el: &gst::Element| el.set_property("feather", 0.2f64)));
+    let log = run_checks(
+        &desc,
+        "video",
+        vec![caps_query(), latency_query(), read_property("stats"), read_property("face-box"), write],
+        std::time::Duration::from_millis(300),
+        std::time::Duration::from_secs(60),
+    );
+    println!("{:?}", log.0);
+    log.assert_answered_while_busy(&["caps query", "latency query", "stats", "face-box", "feather write"]);
+    assert_eq!(log.0.last().map(String::as_str), Some("eos"), "{log:?}");
 }

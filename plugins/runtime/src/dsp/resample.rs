@@ -41,6 +41,16 @@ pub enum SampleFormat {
 }
 
 impl SampleFormat {
+    /// The formats by their usual names (GStreamer's raw audio format names), in the order of
+    /// preference.
+    pub const NAMES: [&'static str; 4] = ["S16LE", "S32LE", "F32LE", "F64LE"];
+
+    /// The format named `name` (one of [`NAMES`](Self::NAMES)).
+    pub fn from_name(name: &str) -> Option<Self> {
+        let all = [SampleFormat::S16, SampleFormat::S32, SampleFormat::F32, SampleFormat::F64];
+        Self::NAMES.iter().position(|&n| n == name).map(|i| all[i])
+    }
+
     /// Bytes in one sample of one channel.
     pub fn bytes(self) -> usize {
         match self {

@@ -1,0 +1,248 @@
+//! Lip sync without GStreamer types. [`LipSyncer`] is the engine `ailipsync` drives: the audio
+//! timeline ([`timeline`]: 16 kHz mono audio placed by running time, the mel window each frame
+//! hears, whether a frame waits for its audio), the faces and where their mouths are ([`face`]),
+//! and the two ways to animate a mouth: the built-in loudness-driven warp ([`mouth`]) or a
+//! Wav2Lip-family model ([`wav2lip`]). The element converts timestamps to running times, frames to
+//! kernel frames and caps to formats; everything it decides from them is here.
+
+pub mod face;
+pub mod mouth;
+pub mod timeline;
+pub mod wav2lip;
+
+pub use face::{BoxSmoother, FaceDetector, FaceSource, Padding};
+pub use mouth::MouthDriver;
+pub use timeline::{AudioInput, AudioTrack, SILENCE, Step, Timeline, Window, decide, latency_ns, sample_time};
+pub use wav2lip::{Wav2Lip, Wav2LipContract};
+
+use std::sync::Arc;
+
+use gst_ai_kernels::{self as kernels, FaceBox, FrameMut, Rect, TensorSpec};
+
+use crate::backend::model::Model;
+use crate::error::Result;
+use face::{Faces, region};
+
+/// How a [`LipSyncer`] is set up, in the units of the element's properties. The face box and the
+/// detection settings hold from start; the rest may change while it runs ([`params`](Self::params)).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LipOptions {
+    /// x, y, width, height of the face in pixels, for a fixed framing; None: detected.
+    pub face_box: Option<[i32; 4]>,
+    /// Pixels added to detected boxes: top, bottom, left, right (Wav2Lip's pads).
+    pub padding: [i32; 4],
+    /// Detected boxes are averaged over this many frames (Wav2Lip's 5).
+    pub smoothing: u32,
+    pub face_threshold: f64,
+    pub feather: f64,
+    pub mouth_open: f64,
+}
+
+impl Default for LipOptions {
+    fn default() -> Self {
+        Self {
+            face_box: None,
+            padding: [0, 10, 0, 0],
+            smoothing: 5,
+            face_threshold: 0.5,
+            feather: 0.15,
+            mouth_open: 0.12,
+        }
+    }
+}
+
+impl LipOptions {
+    /// What the next frame is processed with.
+    pub fn params(&self) -> LipParams {
+        LipParams {
+            face_threshold: self.face_threshold as f32,
+            feather: self.feather as f32,
+            mouth_open: self.mouth_open as f32,
+        }
+    }
+
+    /// The fixed face box, else faces found by `detector` (None when there is neither).
+    pub fn faces(&self, detector: Option<Arc<Model>>) -> Option<FaceSource> {
+        if let Some([x, y, w, h]) = self.face_box {
+            return Some(FaceSource::Fixed(FaceBox { x: x as f32, y: y as f32, w: w as f32, h: h as f32 }));
+        }
+        let [top, bottom, left, right] = self.padding.map(|v| v as f32);
+        let padding = Padding { top, bottom, left, right };
+        detector.map(|model| FaceSource::Detector { model, padding, smoothing: self.smoothing as usize })
+    }
+}
+
+/// What may change while playing, read by the element for each frame.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LipParams {
+    /// Score a detection needs; below it the last face is kept.
+    pub face_threshold: f32,
+    /// Blend width of a model's face, as a fraction of the box's smaller side.
+    pub feather: f32,
+    /// The built-in's opening at full loudness, as a fraction of the face height.
+    pub mouth_open: f32,
+}
+
+enum Animator {
+    Builtin(MouthDriver),
+    Wav2Lip(Arc<Model>, Box<Wav2Lip>),
+}
+
+/// One stream's lip sync: audio goes in by running time ([`push_audio`](Self::push_audio)),
+/// each video frame asks what to do ([`step`](Self::step)) and, unless it waits, is animated in
+/// place ([`process`](Self::process)).
+pub struct LipSyncer {
+    timeline: Timeline,
+    faces: Faces,
+    animator: Animator,
+}
+
+impl LipSyncer {
+    /// A Wav2Lip-family `model`, or the built-in animation with None; faces from `faces`. An
+    /// error when a model does not fit its contract.
+    pub fn new(model: Option<Arc<Model>>, faces: FaceSource) -> Result<Self> {
+        let animator = match model {
+            Some(model) => {
+                let w2l = Wav2Lip::new(&model)?;
+                Animator::Wav2Lip(model, Box::new(w2l))
+            }
+            None => Animator::Builtin(MouthDriver::new()),
+        };
+        Ok(Self { timeline: Timeline::new(), faces: Faces::new(faces)?, animator })
+    }
+
+    /// The model's contract, with a model.
+    pub fn contract(&self) -> Option<&Wav2LipContract> {
+        match &self.animator {
+            Animator::Wav2Lip(_, w2l) => Some(&w2l.contract),
+            Animator::Builtin(_) => None,
+        }
+    }
+
+    /// Forgets the audio, the mouth's motion and the face history (flush, seek).
+    pub fn reset(&mut self) {
+        self.timeline.reset();
+        if let Animator::Builtin(d) = &mut self.animator {
+            d.reset();
+        }
+        self.faces.reset();
+    }
+
+    pub fn set_audio_format(&mut self, input: AudioInput) {
+        self.timeline.set_format(input);
+    }
+
+    pub fn has_audio_format(&self) -> bool {
+        self.timeline.has_format()
+    }
+
+    /// One audio buffer at running time `rt`; see [`Timeline::push`].
+    pub fn push_audio(&mut self, rt: Option<u64>, data: &[u8]) -> Result<Option<u64>> {
+        self.timeline.push(rt, data)
+    }
+
+    /// The audio pad ended (again: nothing changes).
+    pub fn end_audio(&mut self) {
+        self.timeline.end();
+    }
+
+    /// What to do with the frame at running time `frame`; see [`Timeline::step`].
+    pub fn step(&self, frame: Option<u64>, audio_eos: Option<bool>, timed_out: bool) -> Step {
+        self.timeline.step(frame, audio_eos, timed_out)
+    }
+
+    /// Animates the mouth in `frame` for the audio `window` (the frame's [`Step`]); false when
+    /// the frame is left as it is (no face, no audio, silence, a closed mouth).
+    pub fn process(&mut self, frame: &mut FrameMut<'_>, window: Window, params: &LipParams) -> Result<bool> {
+        let animated = self.animate(frame, window, params)?;
+        self.timeline.done(window);
+        Ok(animated)
+    }
+
+    fn animate(&mut self, frame: &mut FrameMut<'_>, window: Window, params: &LipParams) -> Result<bool> {
+        let Some(face) = self.faces.find(&frame.as_frame(), params.face_threshold)? else { return Ok(false) };
+        let first = self.timeline.audible(window);
+        match &mut self.animator {
+            Animator::Builtin(driver) => {
+                let (open, width) = match first {
+                    Some(first) => driver.step(&self.timeline.mel_window(first)),
+                    None => (driver.rest(), 1.0),
+                };
+                mouth::warp(frame, face, open, width, params.mouth_open)
+            }
+            Animator::Wav2Lip(model, w2l) => {
+                let Some(first) = first else { return Ok(false) };
+                let Some(roi) = region(frame.width, frame.height, face.x, face.y, face.w, face.h) else {
+                    return Ok(false);
+                };
+                let mut image = vec![0f32; 3 * roi.width * roi.height];
+                kernels::pack(&frame.as_frame(), roi, TensorSpec::CANONICAL, &mut image)?;
+                let local = FaceBox { x: face.x - roi.x as f32, y: face.y - roi.y as f32, ..face };
+                let mel = self.timeline.mel_window(first);
+                let feather = params.feather * face.w.min(face.h);
+                w2l.apply(model, &mut image, roi.width, roi.height, local, &mel, feather)?;
+                write_region(frame, roi, &image)?;
+                Ok(true)
+            }
+        }
+    }
+}
+
+/// Writes planar RGB `image` into the `roi` of `frame`, leaving the rest of the frame untouched.
+fn write_region(frame: &mut FrameMut<'_>, roi: Rect, image: &[f32]) -> Result<()> {
+    let mut sub = frame.region(roi.x as usize, roi.y as usize, roi.width, roi.height)?;
+    kernels::unpack(image, roi.width, roi.height, TensorSpec::CANONICAL, 0, 0, &mut sub)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsp::resample::SampleFormat;
+    use gst_ai_kernels::{Colorimetry, PixelFormat};
+
+    #[test]
+    fn a_frame_is_animated_only_when_it_hears_sound() {
+        let (w, h) = (64, 64);
+        assert!(LipOptions::default().faces(None).is_none(), "neither a face box nor a detector");
+        let options = LipOptions { face_box: Some([16, 8, 32, 48]), ..LipOptions::default() };
+        let mut syncer = LipSyncer::new(None, options.faces(None).unwrap()).expect("the built-in animation");
+        assert!(syncer.contract().is_none());
+        syncer.set_audio_format(AudioInput::new(SampleFormat::F32, 16_000, 1).unwrap());
+        let mut loud = vec![0f32; 4000]; // 250 ms of silence, then a loud voice
+        loud.extend(voiced(8000, 0.5));
+        let bytes: Vec<u8> = loud.iter().flat_map(|v| v.to_le_bytes()).collect();
+        syncer.push_audio(Some(0), &bytes).unwrap();
+        let params = LipOptions::default().params();
+        let gray: Vec<u8> = (0..w * h * 3).map(|i| (i % 251) as u8).collect();
+        let run = |syncer: &mut LipSyncer, t: u64, audio_eos: bool| {
+            let Step::Process(window) = syncer.step(Some(t), Some(audio_eos), false) else { return None };
+            let mut rgb = gray.clone();
+            let mut frame =
+                FrameMut::new(PixelFormat::Rgb, w, h, vec![&mut rgb[..]], &[3 * w], Colorimetry::default()).unwrap();
+            let animated = syncer.process(&mut frame, window, &params).unwrap();
+            assert_eq!(animated, rgb != gray, "reported as animated exactly when the frame changed");
+            Some(animated)
+        };
+        assert_eq!(run(&mut syncer, 0, false), Some(false), "silence");
+        assert_eq!(run(&mut syncer, 400_000_000, false), Some(true), "the voice");
+        assert_eq!(run(&mut syncer, 700_000_000, false), None, "its audio has not all come: it waits");
+        syncer.reset();
+        assert_eq!(run(&mut syncer, 400_000_000, false), None, "after a reset the audio is gone");
+        syncer.end_audio();
+        assert_eq!(run(&mut syncer, 400_000_000, true), Some(false), "the audio ended: unchanged");
+    }
+
+    /// A voiced sound: 120 Hz and its harmonics to 4 kHz falling as 1/k, peaking at `amp`.
+    pub(crate) fn voiced(n: usize, amp: f32) -> Vec<f32> {
+        let raw: Vec<f32> = (0..n)
+            .map(|i| {
+                (1..34)
+                    .map(|k| (2.0 * std::f32::consts::PI * 120.0 * k as f32 * i as f32 / 16000.0).sin() / k as f32)
+                    .sum()
+            })
+            .collect();
+        let peak = raw.iter().fold(0f32, |m, v| m.max(v.abs()));
+        raw.iter().map(|v| v * amp / peak).collect()
+    }
+}
