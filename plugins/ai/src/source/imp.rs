@@ -517,7 +517,7 @@ fn worker(
         let t0 = Instant::now();
         let mut last = Instant::now();
         let weak = element.clone();
-        let result = pipeline.generate(&request, None, &mut |step, steps, timestep| {
+        let result = pipeline.generate(&request, None, None, &mut |step, steps, timestep| {
             let step_s = last.elapsed().as_secs_f64();
             last = Instant::now();
             if let Some(el) = weak.upgrade() {

@@ -1,6 +1,7 @@
 //! One engine per job, each with no GStreamer types: super-resolution ([`sr`]), style transfer
 //! with temporal consistency ([`style`]), RIFE frame interpolation ([`rife`]), lip sync
-//! ([`lipsync`]) and text-to-video generation ([`t2v`], with its scheduler and tokenizer).
+//! ([`lipsync`]) and text-to-video generation ([`t2v`], with its scheduler, tokenizer and generator
+//! worker).
 
 pub mod lipsync;
 pub mod rife;
