@@ -350,3 +350,13 @@ pub fn run_raw(frames: &[Vec<u8>], info: &gst_video::VideoInfo, pipeline_tail: &
     let (frames, info) = std::mem::take(&mut *collected.lock().expect("not poisoned"));
     Ok((frames, info, elapsed))
 }
+
+/// The kernel's id of the calling thread (from /proc/thread-self).
+pub fn thread_id() -> Option<u64> {
+    std::fs::read_link("/proc/thread-self").ok()?.file_name()?.to_str()?.parse().ok()
+}
+
+/// Whether the thread `tid` of this process is still running.
+pub fn thread_alive(tid: u64) -> bool {
+    std::path::Path::new(&format!("/proc/self/task/{tid}")).exists()
+}

@@ -198,3 +198,101 @@ pub fn adherence(combos: &[(&str, &str, &str)], seeds: &[u64], extra_props: &str
     let f = |k: usize| k as f64 / n.max(1) as f64;
     Adherence { clips: n, colour: f(c), shape: f(s), direction: f(d), all: f(all), misses }
 }
+
+/// What [`during_generation`] waits for after the checks, before it sets the pipeline to NULL.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Then {
+    Nothing,
+    /// The next denoising step.
+    Step,
+    /// EOS (or an error) on the bus.
+    Eos,
+}
+
+/// Runs `aisrc name=<name> <props> ! fakesink` and, once the first denoising step is reported
+/// (a generation is under way), makes each check from this thread, logging when it returns.
+/// Then waits for `then` (up to `timeout`) and sets the pipeline to NULL. The log holds,
+/// in the order they happened: `clip C step S` and `clip C made` as aisrc posts them (a sync
+/// handler logs them in the worker's thread, as they are posted), `out` when the first buffer
+/// leaves aisrc, `<check> returned`, `eos` and `error: ...` as posted, `null returned`, and last
+/// whether the worker thread (the one that posted the steps) is still alive.
+pub fn during_generation(
+    name: &str,
+    props: &str,
+    checks: Vec<crate::control::Check>,
+    then: Then,
+    timeout: Duration,
+) -> crate::control::Log {
+    crate::init();
+    let pipeline = crate::parse(&format!("aisrc name={name} {props} ! fakesink"));
+    let el = pipeline.by_name(name).expect("aisrc");
+    let log = Arc::new(Mutex::new(Vec::<String>::new()));
+    let push = {
+        let log = log.clone();
+        move |e: String| log.lock().expect("not poisoned").push(e)
+    };
+    let (step_tx, step_rx) = std::sync::mpsc::channel::<()>();
+    let (end_tx, end_rx) = std::sync::mpsc::channel::<()>();
+    let step_tx = Mutex::new(step_tx);
+    let worker = Arc::new(Mutex::new(None));
+    let w = worker.clone();
+    let (end_tx, p) = (Mutex::new(end_tx), push.clone());
+    pipeline.bus().expect("a bus").set_sync_handler(move |_, msg| {
+        let entry = match msg.view() {
+            gst::MessageView::Element(e) => match e.structure() {
+                Some(s) if s.name() == "aisrc-step" => Some(format!(
+                    "clip {} step {}",
+                    s.get::<u64>("clip").unwrap_or(0),
+                    s.get::<u32>("step").unwrap_or(0)
+                )),
+                Some(s) if s.name() == "aisrc-clip" => Some(format!("clip {} made", s.get::<u64>("clip").unwrap_or(0))),
+                _ => None,
+            },
+            gst::MessageView::Eos(_) => Some("eos".to_string()),
+            gst::MessageView::Error(e) => Some(format!("error: {}", e.error())),
+            _ => None,
+        };
+        if let Some(entry) = entry {
+            let (end, step) = (entry == "eos" || entry.starts_with("error"), entry.contains(" step "));
+            // Logged first, then told: the log has it before anything the test then does.
+            p(entry);
+            if end {
+                let _ = end_tx.lock().expect("not poisoned").send(());
+            }
+            if step {
+                w.lock().expect("not poisoned").get_or_insert_with(crate::thread_id);
+                let _ = step_tx.lock().expect("not poisoned").send(());
+            }
+        }
+        gst::BusSyncReply::Drop
+    });
+    let (p, seen) = (push.clone(), std::sync::atomic::AtomicBool::new(false));
+    el.static_pad("src").expect("src pad").add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+        if !seen.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            p("out".into());
+        }
+        gst::PadProbeReturn::Ok
+    });
+    pipeline.set_state(gst::State::Playing).expect("to PLAYING");
+    if step_rx.recv_timeout(timeout).is_ok() {
+        for (check, run) in checks {
+            run(&el);
+            push(format!("{check} returned"));
+        }
+        match then {
+            Then::Nothing => {}
+            Then::Step => {
+                let _ = step_rx.try_iter().count();
+                let _ = step_rx.recv_timeout(timeout);
+            }
+            Then::Eos => {
+                let _ = end_rx.recv_timeout(timeout);
+            }
+        }
+    }
+    pipeline.set_state(gst::State::Null).expect("to NULL");
+    push("null returned".into());
+    let alive = worker.lock().expect("not poisoned").flatten().is_some_and(crate::thread_alive);
+    push(format!("worker thread {}", if alive { "alive" } else { "gone" }));
+    crate::control::Log(std::mem::take(&mut *log.lock().expect("not poisoned")))
+}

@@ -1,12 +1,15 @@
 //! aisrc as a user meets it: clips of the negotiated size, format and frame rate with exact
 //! timestamps and EOS; bit-identical frames for the same seed; messages per step and per clip;
 //! the parameters as tags; continuous generation picking up a new prompt; image-to-video; live
-//! mode; and the errors and warnings for bad input.
+//! mode; the errors and warnings for bad input; and, during a long generation, queries,
+//! property reads, seeks, EOS and state changes that are answered at once (asserted on the
+//! order of what happened, never on a duration).
 
 use std::time::{Duration, Instant};
 
 use gst::prelude::*;
-use gst_ai_tests::t2v::{self, Reading, generate, generate_with, recognise};
+use gst_ai_tests::control::{self, Check, Log};
+use gst_ai_tests::t2v::{self, Reading, Then, during_generation, generate, generate_with, recognise};
 use gst_ai_tests::{init, root, test_model};
 
 const T: Duration = Duration::from_secs(120);
@@ -31,6 +34,10 @@ fn one_clip_at_the_models_size_and_rate_then_eos() {
     let clips: Vec<_> = g.run.messages("aisrc-clip").collect();
     assert_eq!(clips.len(), 1);
     assert_eq!(clips[0].get::<u32>("frames").unwrap(), 8);
+    let stats: Vec<_> = g.run.messages("aisrc-stats").collect();
+    assert_eq!(stats.len(), 1, "the stats are posted at EOS");
+    assert_eq!((stats[0].get::<u64>("clips").unwrap(), stats[0].get::<u64>("frames").unwrap()), (1, 8));
+    assert!(stats[0].get::<f64>("seconds-per-step").unwrap() > 0.0);
     // Not a blank picture: the frames vary.
     let f = &g.frames[0];
     let (lo, hi) = (f.iter().min().unwrap(), f.iter().max().unwrap());
@@ -311,4 +318,185 @@ fn builtin_follows_held_out_prompts() {
     assert!(a.shape >= 0.875, "shape followed in only {:.0}% of held-out clips", a.shape * 100.0);
     assert!(a.all >= 0.875, "all three followed in only {:.0}% of held-out clips", a.all * 100.0);
     assert!(root().join("models/t2v_builtin.md").is_file(), "the built-in model has a card");
+}
+
+/// 500 denoising steps of the built-in model: a clip takes many seconds (at 256 frames, each
+/// UNet run a good second), and these tests end long before one could be made.
+const LONG: &str = "steps=500";
+
+fn at(log: &Log, entry: &str) -> usize {
+    log.position(entry).unwrap_or_else(|| panic!("no '{entry}' in {:?}", log.0))
+}
+
+/// Asserts that `entries` are in the log in this order, that the first step came before them,
+/// and that no clip was made (nor a frame pushed) before the last of them.
+fn answered_mid_generation(log: &Log, entries: &[&str]) {
+    println!("{:?}", log.0);
+    let mut last = at(log, "clip 0 step 1");
+    for e in entries {
+        let p = at(log, e);
+        assert!(p > last, "'{e}' out of order: {:?}", log.0);
+        last = p;
+    }
+    for never in ["clip 0 made", "out"] {
+        assert!(log.position(never).is_none_or(|p| p > last), "'{never}' came before the calls returned: {:?}", log.0);
+    }
+}
+
+#[test]
+fn queries_and_property_reads_are_answered_while_a_clip_is_generated() {
+    let set_prompt: Check =
+        ("prompt write", Box::new(|el: &gst::Element| el.set_property("prompt", "a blue square moving up")));
+    let checks = vec![
+        control::latency_query(),
+        control::read_property("stats"),
+        control::caps_query(),
+        control::read_property("prompt"),
+        set_prompt,
+    ];
+    let log = during_generation("ctl", LONG, checks, Then::Step, T);
+    let calls =
+        ["latency query returned", "stats returned", "caps query returned", "prompt returned", "prompt write returned"];
+    answered_mid_generation(&log, &calls);
+    // The generation went on after the calls returned: they were answered during it.
+    let after = at(&log, "prompt write returned");
+    assert!(log.0[after..].iter().any(|e| e.contains(" step ")), "no step after the calls: {:?}", log.0);
+    assert_eq!(log.0.last().map(String::as_str), Some("worker thread gone"));
+}
+
+#[test]
+fn going_to_null_mid_step_cancels_the_model_run_and_joins_the_worker() {
+    // 256 frames: the NULL request comes right after step 1, with step 2's UNet run in flight.
+    let log = during_generation("null", &format!("{LONG} num-frames=256 num-clips=0"), vec![], Then::Nothing, T);
+    answered_mid_generation(&log, &["null returned"]);
+    assert!(log.position("clip 0 step 2").is_none(), "the UNet run in flight was waited for: {:?}", log.0);
+    assert_eq!(log.0[at(&log, "null returned")..], ["null returned", "worker thread gone"], "nothing after NULL");
+}
+
+#[test]
+fn a_flushing_seek_and_eos_are_handled_while_a_clip_is_generated() {
+    let seek: Check = (
+        "seek",
+        Box::new(|el: &gst::Element| {
+            let flags = gst::SeekFlags::FLUSH;
+            let seek = gst::event::Seek::new(
+                1.0,
+                flags,
+                gst::SeekType::Set,
+                gst::ClockTime::ZERO,
+                gst::SeekType::None,
+                gst::ClockTime::NONE,
+            );
+            el.send_event(seek);
+        }),
+    );
+    let eos: Check = ("eos event", Box::new(|el: &gst::Element| assert!(el.send_event(gst::event::Eos::new()))));
+    let log = during_generation("seek", LONG, vec![seek, eos], Then::Eos, T);
+    answered_mid_generation(&log, &["seek returned", "eos event returned", "eos"]);
+    assert!(!log.0.iter().any(|e| e.starts_with("error")), "{:?}", log.0);
+    assert_eq!(log.0.last().map(String::as_str), Some("worker thread gone"));
+}
+
+#[test]
+fn fifty_start_stop_cycles_never_hang() {
+    // Once a deadlock: create() sent each clip's tags with gst_element_send_event, which waits
+    // for the state lock that set_state(NULL) holds while it waits for create() to return.
+    init();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let p = gst_ai_tests::parse("aisrc name=cycles steps=1 num-frames=2 num-clips=0 ! fakesink name=sink");
+        // The workers: the threads that post the step messages.
+        let workers = std::sync::Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
+        let w = workers.clone();
+        p.bus().unwrap().set_sync_handler(move |_, msg| {
+            if let gst::MessageView::Element(e) = msg.view()
+                && e.structure().is_some_and(|s| s.name() == "aisrc-step")
+            {
+                w.lock().unwrap().extend(gst_ai_tests::thread_id());
+            }
+            gst::BusSyncReply::Drop
+        });
+        let pushed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = pushed.clone();
+        p.by_name("sink").unwrap().static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            gst::PadProbeReturn::Ok
+        });
+        for i in 0..50u64 {
+            pushed.store(0, std::sync::atomic::Ordering::SeqCst);
+            p.set_state(gst::State::Playing).unwrap();
+            // Stop at every stage: at once, after the first clip, a few clips in.
+            let until = Instant::now() + Duration::from_secs(10);
+            while pushed.load(std::sync::atomic::Ordering::SeqCst) < (i % 4) * 2 && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            p.set_state(gst::State::Null).unwrap();
+            let alive = workers.lock().unwrap().iter().any(|&t| gst_ai_tests::thread_alive(t));
+            tx.send((i, alive)).unwrap();
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for i in 0..50 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert_eq!(rx.recv_timeout(left), Ok((i, false)), "cycle {i} hung, or a worker outlived it");
+    }
+}
+
+#[test]
+fn gst_launch_stops_on_ctrl_c_mid_generation() {
+    use std::io::Read;
+    // The plugin file, as gst-launch-1.0 finds it (tests/inspect.rs does the same).
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|p| p.parent()).unwrap().to_path_buf();
+    assert!(
+        dir.join("libgstai.so").is_file(),
+        "{} was not built (cargo build --release -p gst-plugin-ai)",
+        dir.display()
+    );
+    let registry = std::env::temp_dir().join(format!("gst-ai-aisrc-registry-{}.bin", std::process::id()));
+    for props in ["steps=1 num-frames=2", "steps=500 num-frames=256"] {
+        let cmd = format!("exec gst-launch-1.0 -e -m aisrc {props} num-clips=0 ! fakesink 2>&1");
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", &cmd])
+            .env("GST_PLUGIN_PATH", &dir)
+            .env("GST_REGISTRY", &registry)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let (mut text, mut buf, mut told) = (String::new(), [0u8; 4096], false);
+            while let Ok(n @ 1..) = out.read(&mut buf) {
+                text.push_str(&String::from_utf8_lossy(&buf[..n]));
+                if !told && text.contains("aisrc-step") {
+                    told = true;
+                    let _ = tx.send(());
+                }
+            }
+            text
+        });
+        rx.recv_timeout(T).expect("gst-launch-1.0 reports denoising steps");
+        let pid = child.id().to_string();
+        assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("gst-launch-1.0 -e ... {props} hangs after Ctrl-C");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let text = reader.join().unwrap();
+        assert!(status.success(), "{props}: {status}\n{text}");
+        let tail = &text[text.find("EOS received").unwrap_or_else(|| panic!("{props}: no EOS:\n{text}"))..];
+        assert!(
+            tail.trim_end().ends_with("Freeing pipeline ..."),
+            "{props}: output after the pipeline was freed:\n{tail}"
+        );
+    }
+    let _ = std::fs::remove_file(&registry);
 }

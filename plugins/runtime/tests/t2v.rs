@@ -127,14 +127,14 @@ fn golden_run(kind: Kind) -> (Vec<f32>, Vec<f32>) {
     let latents = read_f32("t2v_tiny/golden/latents.f32");
     let mut steps = Vec::new();
     let x = p
-        .denoise(&r, Some(&latents), &mut |i, n, t| {
+        .denoise(&r, Some(&latents), None, &mut |i, n, t| {
             steps.push((i, n, t));
             true
         })
         .unwrap();
     assert_eq!(steps.iter().map(|s| s.2).collect::<Vec<_>>(), [831.0, 665.0, 499.0, 333.0, 167.0, 1.0]);
     assert_eq!(steps.last().map(|s| (s.0, s.1)), Some((6, 6)));
-    let clip = p.decode(&x, 4, 8, 8).unwrap();
+    let clip = p.decode(&x, 4, 8, 8, None).unwrap();
     assert_eq!((clip.frames, clip.width, clip.height), (4, 16, 16));
     // To diffusers' output: [F, H, W, 3] in 0..1.
     let mut frames = Vec::with_capacity(4 * 16 * 16 * 3);
@@ -180,7 +180,7 @@ fn text_embeddings_match_transformers() {
     let folder = Folder::open(&models().join("t2v_tiny")).unwrap();
     let p = Pipeline::load(folder, Device::Cpu).unwrap();
     let ids = vec![p.tokenize("").0, p.tokenize("a red circle moving right").0];
-    let (states, dim) = p.encode_text(&ids).unwrap();
+    let (states, dim) = p.encode_text(&ids, None).unwrap();
     assert_eq!(dim, 32);
     let d = max_abs(&states, &read_f32("t2v_tiny/golden/text_embeds.f32"));
     assert!(d < 1e-5, "text embeddings differ by {d}");
@@ -216,4 +216,155 @@ fn sizes_the_model_cannot_make_are_refused() {
     let e = p.check_size(4, 18, 16).unwrap_err().to_string();
     assert!(e.contains("width 18") && e.contains("multiple of 4"), "{e}");
     assert!(p.check_size(0, 16, 16).is_err());
+}
+
+mod worker {
+    //! The generator worker with the built-in model: clips in order, requests taken as each clip
+    //! begins, a stop that cancels the model run under way and joins the thread, an interrupt
+    //! that releases a waiting consumer. Every assertion is on the order of what happened.
+
+    use std::sync::mpsc;
+    use std::sync::{Arc, Mutex};
+
+    use gst_ai_runtime::tasks::t2v::worker::{Event, Next, Worker};
+    use gst_ai_runtime::{Device, Error};
+
+    use super::*;
+
+    fn builtin() -> Arc<Pipeline> {
+        Arc::new(Pipeline::load(Folder::builtin().unwrap(), Device::Cpu).unwrap())
+    }
+
+    fn request(steps: usize, frames: usize) -> Request {
+        Request {
+            prompt: "a red circle moving right".into(),
+            negative_prompt: String::new(),
+            seed: 0,
+            steps,
+            guidance: 2.0,
+            scheduler: Kind::Ddim,
+            eta: 0.0,
+            frames,
+            width: 96,
+            height: 96,
+            image: None,
+            strength: 1.0,
+        }
+    }
+
+    type Log = Arc<Mutex<Vec<String>>>;
+
+    /// The kernel's id of the calling thread.
+    fn thread_id() -> u64 {
+        std::fs::read_link("/proc/thread-self").unwrap().file_name().unwrap().to_str().unwrap().parse().unwrap()
+    }
+
+    fn thread_alive(tid: u64) -> bool {
+        std::path::Path::new(&format!("/proc/self/task/{tid}")).exists()
+    }
+
+    /// A worker whose requests and events are written to the log; each `step 1` is also sent on
+    /// the channel, with the id of the thread that reported it. `fail_at`: the clip whose request
+    /// fails.
+    fn spawn(
+        name: &str,
+        clips: u64,
+        steps: usize,
+        frames: usize,
+        fail_at: Option<u64>,
+    ) -> (Worker<Error>, Log, mpsc::Receiver<u64>) {
+        let log: Log = Arc::default();
+        let (tx, rx) = mpsc::channel();
+        let (l1, l2) = (log.clone(), log.clone());
+        let next = move |k: u64| {
+            l1.lock().unwrap().push(format!("request {k}"));
+            if fail_at == Some(k) {
+                return Err(Error::Unsupported(format!("no request for clip {k}")));
+            }
+            Ok(request(steps, frames))
+        };
+        let on_event = move |e: Event<'_>| {
+            let entry = match e {
+                Event::Warning { text, .. } => format!("warning {text}"),
+                Event::Step { clip, step, .. } => format!("clip {clip} step {step}"),
+                Event::Clip { made, .. } => format!("clip {} made", made.index),
+            };
+            l2.lock().unwrap().push(entry.clone());
+            if entry.ends_with(" step 1") {
+                let _ = tx.send(thread_id());
+            }
+        };
+        (Worker::spawn(name, builtin(), clips, next, on_event).unwrap(), log, rx)
+    }
+
+    fn entries(log: &Log) -> Vec<String> {
+        log.lock().unwrap().clone()
+    }
+
+    #[test]
+    fn clips_come_in_order_each_request_taken_as_its_clip_begins() {
+        let (w, log, steps) = spawn("t2v-order", 2, 2, 2, None);
+        let mut got = Vec::new();
+        loop {
+            match w.next() {
+                Next::Clip(m) => {
+                    assert_eq!((m.clip.frames, m.clip.width, m.clip.height), (2, 96, 96));
+                    got.push(m.index);
+                }
+                Next::Done => break,
+                Next::Failed(e) => panic!("{e}"),
+                Next::Interrupted => panic!("not interrupted"),
+            }
+        }
+        assert_eq!(got, [0, 1]);
+        let want = ["request 0", "clip 0 step 1", "clip 0 step 2", "clip 0 made", "request 1"];
+        assert_eq!(entries(&log)[..5], want, "clip 1's request is asked for only when clip 0 is made");
+        assert_eq!(entries(&log).last().map(String::as_str), Some("clip 1 made"));
+        let worker = steps.recv().unwrap();
+        w.stop();
+        assert!(!thread_alive(worker), "the worker thread is joined");
+    }
+
+    #[test]
+    fn a_failed_request_is_handed_over_then_the_worker_ends() {
+        let (w, _, _) = spawn("t2v-fail", 0, 1, 1, Some(1));
+        assert!(matches!(w.next(), Next::Clip(m) if m.index == 0));
+        assert!(matches!(w.next(), Next::Failed(Error::Unsupported(e)) if e.contains("clip 1")));
+        assert!(matches!(w.next(), Next::Done));
+    }
+
+    #[test]
+    fn stop_cancels_the_model_run_under_way_and_joins_the_thread() {
+        // 256 frames: each UNet run takes a good second, and stop comes right after step 1, so
+        // the run of step 2 is in flight when it does.
+        let (w, log, steps) = spawn("t2v-stop", 0, 500, 256, None);
+        let worker = steps.recv().unwrap();
+        w.stop();
+        log.lock().unwrap().push("stop returned".into());
+        assert!(!thread_alive(worker), "the worker thread is joined");
+        let log = entries(&log);
+        assert_eq!(log, ["request 0", "clip 0 step 1", "stop returned"], "step 2's UNet run was cut short");
+        assert!(matches!(w.next(), Next::Done));
+    }
+
+    #[test]
+    fn interrupt_releases_a_waiting_consumer_at_once() {
+        let (w, log, steps) = spawn("t2v-intr", 0, 500, 8, None);
+        let w = Arc::new(w);
+        let (w2, l2) = (w.clone(), log.clone());
+        let consumer = std::thread::spawn(move || {
+            let got = matches!(w2.next(), Next::Interrupted);
+            l2.lock().unwrap().push(format!("next returned interrupted={got}"));
+        });
+        steps.recv().unwrap();
+        w.interrupt(true);
+        consumer.join().unwrap();
+        assert!(matches!(w.next(), Next::Interrupted), "it stays interrupted until turned off");
+        w.stop();
+        let log = entries(&log);
+        let at = log.iter().position(|e| e == "next returned interrupted=true").expect("next returned Interrupted");
+        assert!(!log[..at].iter().any(|e| e.ends_with("made")), "no clip was made before: {log:?}");
+        w.interrupt(false);
+        assert!(matches!(w.next(), Next::Done));
+    }
 }

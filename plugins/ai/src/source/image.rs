@@ -1,8 +1,30 @@
 //! Reads `aisrc`'s start image for image-to-video: any file GStreamer can decode, converted to
 //! RGB and scaled to the clip's size by a small pipeline of its own.
 
+use std::time::SystemTime;
+
 use gst::prelude::*;
 use gst_video::prelude::*;
+
+/// The start image, decoded again only when its path, modification time or size changes:
+/// decoding runs a whole GStreamer pipeline, which every clip need not repeat.
+#[derive(Default)]
+pub struct StartImage {
+    key: Option<(String, Option<SystemTime>, usize, usize)>,
+    data: Vec<f32>,
+}
+
+impl StartImage {
+    pub fn load(&mut self, path: &str, width: usize, height: usize) -> Result<Vec<f32>, String> {
+        let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        let key = Some((path.to_string(), modified, width, height));
+        if self.key != key {
+            self.data = load(path, width, height)?;
+            self.key = key;
+        }
+        Ok(self.data.clone())
+    }
+}
 
 /// The image at `path` as 3 x `height` x `width` RGB in -1..1.
 pub fn load(path: &str, width: usize, height: usize) -> Result<Vec<f32>, String> {

@@ -20,6 +20,7 @@ use gst::prelude::*;
 
 mod image;
 mod imp;
+mod settings;
 
 glib::wrapper! {
     pub struct AiSrc(ObjectSubclass<imp::AiSrc>) @extends gst_base::PushSrc, gst_base::BaseSrc, gst::Element, gst::Object;

@@ -2,19 +2,21 @@
 //! the like, and our built-in model, which is written in the same layout): the folder's parts and
 //! their contracts, the text encoding, the denoising loop with classifier-free guidance in one
 //! batched [uncond; cond] UNet call, image-to-video starts, and the frame-by-frame VAE decode.
-//! The element owns threads, caps and messages; this owns the numbers.
+//! The element owns caps and messages; this owns the numbers, and [`worker`] the thread that
+//! makes clip after clip.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::backend::device::{Device, Precision};
-use crate::backend::model::{ElemType, InputData, Model, ModelInput, ModelSource, TensorInfo, load};
+use crate::backend::model::{Cancel, ElemType, InputData, Model, ModelInput, ModelSource, TensorInfo, load};
 use crate::error::{Error, Result};
 use scheduler::{Kind, Scheduler};
 use tokenizer::ClipTokenizer;
 
 pub mod scheduler;
 pub mod tokenizer;
+pub mod worker;
 
 /// What a folder recommends when the user does not say.
 #[derive(Clone, Debug, PartialEq)]
@@ -454,7 +456,7 @@ impl Pipeline {
         let h = static_dim(&self.vae_input, 2).unwrap_or(8);
         let w = static_dim(&self.vae_input, 3).unwrap_or(8);
         let zeros = vec![0.0f32; self.latent_channels * h * w];
-        let (oh, ow) = self.decode_raw(&zeros, h, w, |shape, _| Ok((shape[2], shape[3])))?;
+        let (oh, ow) = self.decode_raw(&zeros, h, w, None, |shape, _| Ok((shape[2], shape[3])))?;
         if oh % h != 0 || ow % w != 0 || oh / h != ow / w || oh < h {
             return Err(Error::contract(
                 &self.vae.name,
@@ -472,17 +474,19 @@ impl Pipeline {
         latent: &[f32],
         h: usize,
         w: usize,
+        cancel: Option<&Cancel>,
         consume: impl FnOnce(&[usize], &[f32]) -> Result<R>,
     ) -> Result<R> {
         let mut half = Vec::new();
         let elem = self.vae_input.elem.unwrap_or(ElemType::F32);
         let shape = [1, self.latent_channels, h, w];
-        self.vae.run(
+        self.vae.run_with(
             &[ModelInput {
                 name: &self.vae_input.name,
                 shape: &shape,
                 data: InputData::for_elem(elem, latent, &mut half),
             }],
+            cancel,
             consume,
         )
     }
@@ -528,7 +532,7 @@ impl Pipeline {
     }
 
     /// The text encoder's states for each text, concatenated: [n, tokens, dim].
-    pub fn encode_text(&self, ids: &[Vec<i64>]) -> Result<(Vec<f32>, usize)> {
+    pub fn encode_text(&self, ids: &[Vec<i64>], cancel: Option<&Cancel>) -> Result<(Vec<f32>, usize)> {
         let batch_static = static_dim(&self.ids, 0);
         let mut out = Vec::new();
         let mut dim = 0;
@@ -539,7 +543,7 @@ impl Pipeline {
             let shape = [g.len(), self.text_len];
             let data =
                 if self.ids.elem == Some(ElemType::I32) { InputData::I32(&flat32) } else { InputData::I64(&flat) };
-            self.text.run(&[ModelInput { name: &self.ids.name, shape: &shape, data }], |s, v| {
+            self.text.run_with(&[ModelInput { name: &self.ids.name, shape: &shape, data }], cancel, |s, v| {
                 if s.len() != 3 || s[0] != g.len() {
                     return Err(Error::contract(
                         &self.text.name,
@@ -555,6 +559,51 @@ impl Pipeline {
             })?;
         }
         Ok((out, dim))
+    }
+
+    /// What a user should be told about `prompt` before a clip is made from it: that it is empty,
+    /// that it was cut to the tokenizer's length, that the model does not know some of its words.
+    pub fn prompt_warnings(&self, prompt: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        if prompt.trim().is_empty() {
+            out.push("the prompt is empty: generating without a text condition".to_string());
+        }
+        let (_, cut) = self.tokenize(prompt);
+        if !cut.is_empty() {
+            out.push(format!(
+                "the prompt is longer than the tokenizer's {} tokens; cut off: {}",
+                self.folder.tokenizer.max_len,
+                cut.join(" ")
+            ));
+        }
+        let unknown = self.folder.unknown_words(prompt);
+        if !unknown.is_empty() {
+            out.push(format!(
+                "the {} model does not know these words, which will be ignored or misread: {}",
+                self.folder.name,
+                unknown.join(", ")
+            ));
+        }
+        out
+    }
+
+    /// How a clip was made, in one line a muxer can store: every parameter of `r` and the model's
+    /// name and hash.
+    pub fn describe(&self, r: &Request) -> String {
+        format!(
+            "prompt={:?} negative-prompt={:?} seed={} steps={} guidance-scale={} scheduler={} eta={} model={} \
+             model-hash=fnv1a64:{}{}",
+            r.prompt,
+            r.negative_prompt,
+            r.seed,
+            r.steps,
+            r.guidance,
+            r.scheduler.name(),
+            r.eta,
+            self.folder.name,
+            self.folder.hash,
+            if r.image.is_some() { format!(" strength={}", r.strength) } else { String::new() }
+        )
     }
 
     /// Token ids of `text`, padded or cut to the text encoder's length; the cut words too.
@@ -573,16 +622,18 @@ impl Pipeline {
         (ids, cut)
     }
 
-    /// Runs the UNet on `x` ([n, C, F, h, w] already scaled) with `states` ([n, L, D]).
+    /// Runs the UNet on `x` ([n, C, F, h, w] already scaled) with the text's `states` ([n, L, D]
+    /// and (L, D)).
     fn unet_call(
         &self,
         x: &[f32],
         n: usize,
         dims: [usize; 4],
         t: f64,
-        states: &[f32],
-        state_dims: (usize, usize),
+        text: (&[f32], (usize, usize)),
+        cancel: Option<&Cancel>,
     ) -> Result<Vec<f32>> {
+        let (states, state_dims) = text;
         let per = x.len() / n;
         let batch_static = static_dim(&self.sample, 0);
         let calls: Vec<(usize, usize)> =
@@ -619,7 +670,7 @@ impl Pipeline {
                 ModelInput { name: &self.timestep.name, shape: &tshape, data: tdata },
                 ModelInput { name: &self.states.name, shape: &sshape, data: InputData::for_elem(eelem, ss, &mut h2) },
             ];
-            self.unet.run(&inputs, |s, v| {
+            self.unet.run_with(&inputs, cancel, |s, v| {
                 if v.len() != xs.len() {
                     return Err(Error::contract(
                         &self.unet.name,
@@ -637,7 +688,7 @@ impl Pipeline {
     }
 
     /// The clean latents [C, h, w] of a start image (3 x H x W in -1..1).
-    fn encode_image(&self, image: &[f32], width: usize, height: usize) -> Result<Vec<f32>> {
+    fn encode_image(&self, image: &[f32], width: usize, height: usize, cancel: Option<&Cancel>) -> Result<Vec<f32>> {
         let enc = self.vae_encoder.as_ref().ok_or_else(|| {
             Error::Unsupported(format!(
                 "model {}: image-to-video needs vae_encoder/model.onnx in the folder",
@@ -653,7 +704,7 @@ impl Pipeline {
         let c = self.latent_channels;
         let (h, w) = (height / self.vae_factor, width / self.vae_factor);
         let data = InputData::for_elem(input.elem.unwrap_or(ElemType::F32), image, &mut half);
-        enc.run(&[ModelInput { name: &input.name, shape: &shape, data }], |s, v| {
+        enc.run_with(&[ModelInput { name: &input.name, shape: &shape, data }], cancel, |s, v| {
             // Either the latents, or the distribution's moments (mean first, then log-variance).
             if s.len() != 4 || (s[1] != c && s[1] != 2 * c) || s[2] != h || s[3] != w {
                 return Err(Error::contract(
@@ -669,16 +720,18 @@ impl Pipeline {
     }
 
     /// Generates one clip. `on_step(step, steps, timestep)` is called after every denoising step;
-    /// returning false cancels (the result is then `Error::Cancelled`). `latents`, when given,
-    /// replaces the seeded initial noise ([1, C, F, h, w], unscaled, as diffusers takes it).
+    /// returning false cancels (the result is then `Error::Cancelled`), and so does `cancel`, also
+    /// in the middle of a model run. `latents`, when given, replaces the seeded initial noise
+    /// ([1, C, F, h, w], unscaled, as diffusers takes it).
     pub fn generate(
         &self,
         r: &Request,
         latents: Option<&[f32]>,
+        cancel: Option<&Cancel>,
         on_step: &mut dyn FnMut(usize, usize, f64) -> bool,
     ) -> Result<Clip> {
-        let x = self.denoise(r, latents, on_step)?;
-        self.decode(&x, r.frames, r.height / self.vae_factor, r.width / self.vae_factor)
+        let x = self.denoise(r, latents, cancel, on_step)?;
+        self.decode(&x, r.frames, r.height / self.vae_factor, r.width / self.vae_factor, cancel)
     }
 
     /// The denoising loop of [`Self::generate`]: the final latents [1, C, F, h, w], not decoded.
@@ -686,6 +739,7 @@ impl Pipeline {
         &self,
         r: &Request,
         latents: Option<&[f32]>,
+        cancel: Option<&Cancel>,
         on_step: &mut dyn FnMut(usize, usize, f64) -> bool,
     ) -> Result<Vec<f32>> {
         self.check_size(r.frames, r.width, r.height)?;
@@ -694,7 +748,7 @@ impl Pipeline {
         let cfg = r.guidance > 1.0;
         let (cond, _) = self.tokenize(&r.prompt);
         let texts = if cfg { vec![self.tokenize(&r.negative_prompt).0, cond] } else { vec![cond] };
-        let (states, dim) = self.encode_text(&texts)?;
+        let (states, dim) = self.encode_text(&texts, cancel)?;
         let sched = Scheduler::new(r.scheduler, &self.folder.scheduler, r.steps)?;
         let mut rng = Noise::new(r.seed);
         let noise = match latents {
@@ -707,7 +761,7 @@ impl Pipeline {
         let steps = sched.timesteps().len();
         let (start, mut x) = match &r.image {
             Some(img) => {
-                let clean = self.encode_image(img, r.width, r.height)?;
+                let clean = self.encode_image(img, r.width, r.height, cancel)?;
                 // Every frame starts from the image.
                 let mut x0 = vec![0.0f32; n_lat];
                 for ch in 0..c {
@@ -735,7 +789,7 @@ impl Pipeline {
                     *d = s * scale;
                 }
             }
-            let out = self.unet_call(&input, n, [c, f, h, w], t, &states, (texts[0].len(), dim))?;
+            let out = self.unet_call(&input, n, [c, f, h, w], t, (&states, (texts[0].len(), dim)), cancel)?;
             let eps: Vec<f32> = if cfg {
                 let g = r.guidance as f32;
                 out[..n_lat].iter().zip(&out[n_lat..]).map(|(&u, &k)| u + g * (k - u)).collect()
@@ -752,7 +806,7 @@ impl Pipeline {
     }
 
     /// Decodes latents [1, C, F, h, w] frame by frame.
-    pub fn decode(&self, x: &[f32], f: usize, h: usize, w: usize) -> Result<Clip> {
+    pub fn decode(&self, x: &[f32], f: usize, h: usize, w: usize, cancel: Option<&Cancel>) -> Result<Clip> {
         let c = self.latent_channels;
         let (oh, ow) = (h * self.vae_factor, w * self.vae_factor);
         let mut data = Vec::with_capacity(f * 3 * oh * ow);
@@ -765,7 +819,7 @@ impl Pipeline {
                     *d = s * inv;
                 }
             }
-            self.decode_raw(&frame, h, w, |s, v| {
+            self.decode_raw(&frame, h, w, cancel, |s, v| {
                 if s != [1, 3, oh, ow] {
                     return Err(Error::contract(
                         &self.vae.name,

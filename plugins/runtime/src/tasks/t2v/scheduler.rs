@@ -12,6 +12,16 @@ pub enum Kind {
     Euler,
 }
 
+impl Kind {
+    /// The name a user gives it (the `scheduler` property's values).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Ddim => "ddim",
+            Kind::Euler => "euler",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Prediction {
     Epsilon,
