@@ -25,20 +25,25 @@ the output is the original one bit for bit, and since Clip is one of the
 operators the runtime's contract check looks through (backend/graph.rs,
 final_op), the model's "final operator" stays the original's (Conv for
 TransformerNet). Input and output names, shapes (dynamic dimensions
-included), dtypes, opset and doc string are those of the original; the IR
-version is 10.
+included), dtypes and opset are those of the original; the doc string gets a
+note appended; the IR version is 10.
 
 The trip count is calibrated on this machine with onnxruntime as the elements
 open a session (GraphOptimizationLevel ORT_ENABLE_ALL, default intra-op
-threads, intra-op spinning off): the original model's time and the cost of one
-iteration (from a 500-iteration probe) are measured, the trip count is solved
-for `--seconds`, and the model is timed (median of 3 runs after a warm-up) and
-the count rescaled, at most twice more, until within 5 % of the target. That
-timing also shows that the optimiser kept the branch, and the optimised graph
-is checked to still contain the Loop and the Clip. Every timed run and one run on a second input set are
-compared with the original model's output, bit for bit. The seconds reached
-depend on the machine and on its load; the README in the output folder records
-the figures of the committed files.
+threads, intra-op spinning off): the cost of one iteration is measured once
+(a 5000-iteration probe, median of 7 runs; the branch costs the same in every
+model), each original model is timed, its trip count is solved for
+`--seconds`, and the written model is timed (median of 3 runs after a
+warm-up). That timing also shows that the optimiser kept the branch (asserted:
+at least half the expected cost), and the optimised graph is checked to still
+contain the Loop and the Clip. Every timed run, and one run on a second input
+set, is compared with the original model's output bit for bit (inputs include
+-0.0). The seconds depend on the machine and its load; the README in the
+output folder records the figures of the committed files. On a busy machine
+the calibration would target the loaded speed, so the committed files were
+made with the CPU given to the script (Linux autogroup scheduling, as root:
+`echo -20 > /proc/$$/autogroup`, then `nice -n -20 python3 models/make_slow_models.py`;
+afterwards `echo 0 > /proc/$$/autogroup`).
 
 Usage:  python3 models/make_slow_models.py [--seconds S] [--trips N | --trips name=N,...]
                                          [--size N] [--only name,...] [OUT_DIR]
@@ -257,7 +262,24 @@ def main():
     names = args.only.split(",") if args.only else list(MODELS)
     os.makedirs(args.out_dir, exist_ok=True)
     print(f"onnxruntime {ort.__version__}, {os.cpu_count()} CPUs, N = {args.size}, "
-          f"target {args.seconds} s per run")
+          f"target {args.seconds} s per run, load average {os.getloadavg()[0]:.2f}")
+    if os.getloadavg()[0] > 0.5:
+        print("note: the machine is busy; unless this process has priority (see the docstring) "
+              "the calibration targets the loaded speed and the files will run faster when idle")
+
+    per_iter = None
+    if fixed is None:
+        # cost of one iteration, measured once on the cheapest model (nearest_x2, ~0.1 ms): the
+        # branch costs the same in every model, so one figure serves all four
+        probe_trips = 5000
+        orig = onnx.load(os.path.join(TESTS, MODELS["sr_x2_slow"][0]))
+        feeds = make_feeds(MODELS["sr_x2_slow"][1][0], 0)
+        base, _ = timed(session(orig.SerializeToString()), feeds, 5)
+        probe = session(make_slow(orig, probe_trips, args.size).SerializeToString())
+        t_probe, _ = timed(probe, feeds, 7)
+        per_iter = max(t_probe - base, 1e-9) / probe_trips
+        print(f"one iteration ({args.size}x{args.size} MatMul + Add + Tanh): "
+              f"{per_iter * 1e3:.3f} ms ({probe_trips} in {t_probe:.3f} s)")
 
     results = []
     for name in names:
@@ -272,20 +294,10 @@ def main():
         if fixed is not None:
             trips = fixed[name]
         else:
-            # cost of one iteration, from a short probe; refined below on the real file
-            probe_trips = 500
-            probe = session(make_slow(orig, probe_trips, args.size).SerializeToString())
-            t_probe, _ = timed(probe, feeds[0], 3)
-            per_iter = max(t_probe - base, 1e-6) / probe_trips
             trips = max(1, round((args.seconds - base) / per_iter))
-
-        for _attempt in range(3):
-            slow = make_slow(orig, trips, args.size)
-            ss = session(slow.SerializeToString())
-            t_slow, outs = timed(ss, feeds[0], 3)
-            if fixed is not None or abs(t_slow - args.seconds) < 0.05 * args.seconds:
-                break
-            trips = max(1, round(trips * (args.seconds - base) / max(t_slow - base, 1e-6)))
+        slow = make_slow(orig, trips, args.size)
+        ss = session(slow.SerializeToString())
+        t_slow, outs = timed(ss, feeds[0], 3)
 
         check_contract(orig, slow)
         path = os.path.join(args.out_dir, name + ".onnx")
@@ -304,8 +316,8 @@ def main():
             for a, b in zip(got, ref):
                 assert same_bits(a, b), f"{name}: output differs from the original"
         # the branch must really cost time (the optimiser did not drop or shortcut it)
-        if fixed is None:
-            assert t_slow > base + 0.5 * (args.seconds - base), (name, t_slow, base)
+        if per_iter is not None:
+            assert t_slow > base + 0.5 * trips * per_iter, (name, t_slow, base)
         print(f"{name:13s} {os.path.getsize(path):8d} B (original {len(orig_bytes)} B)  "
               f"trips {trips:6d}  original {base * 1e3:7.1f} ms/run  slow {t_slow:6.3f} s/run  "
               f"outputs bit-identical on {len(outs)} runs, 2 input sets")
