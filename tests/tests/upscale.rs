@@ -398,3 +398,41 @@ fn control_paths_answer_while_a_frame_is_upscaled() {
     assert_eq!(frames.load(std::sync::atomic::Ordering::SeqCst), 0, "the calls waited for the run: {log:?}");
     assert_eq!(log.0.last().map(String::as_str), Some("eos"), "{log:?}");
 }
+
+/// Two pipelines in one process sharing one model file run at the same time: the model's session
+/// pool opened a second session because the first was busy (with one session the second frame
+/// would have waited for it), and both give the same picture.
+#[test]
+fn two_pipelines_share_a_model_without_waiting_for_each_other() {
+    use gst_ai_runtime::{Device, ModelSource, Precision, load};
+    init();
+    // A copy of its own, so that no other test of this process shares its cached model.
+    let model = std::env::temp_dir().join(format!("gst-ai-shared-{}.onnx", std::process::id()));
+    std::fs::copy(gst_ai_tests::control::slow_model("sr_x2_slow.onnx"), &model).unwrap();
+    let make = || {
+        parse(&format!(
+            "videotestsrc num-buffers=1 pattern=smpte ! video/x-raw,format=RGB,width=64,height=48 \
+             ! aiupscale model={} ! appsink name=out sync=false",
+            model.display()
+        ))
+    };
+    let pipelines = [make(), make()];
+    for p in &pipelines {
+        p.set_state(gst::State::Playing).expect("to PLAYING");
+    }
+    let mut frames = Vec::new();
+    for p in &pipelines {
+        let sink = p.by_name("out").unwrap().downcast::<gst_app::AppSink>().unwrap();
+        let sample = sink.try_pull_sample(gst::ClockTime::from_seconds(60)).expect("a frame from each pipeline");
+        frames.push(sample.buffer().unwrap().map_readable().unwrap().to_vec());
+    }
+    // Both elements are still in PLAYING and hold the model: the cache hands out the same one.
+    let shared = load(&ModelSource::File(model.clone()), Device::Cpu, Precision::Auto).unwrap();
+    let opened = shared.sessions_opened();
+    for p in &pipelines {
+        p.set_state(gst::State::Null).expect("to NULL");
+    }
+    let _ = std::fs::remove_file(&model);
+    assert_eq!(opened, 2, "the two runs did not overlap");
+    assert_eq!(frames[0], frames[1]);
+}
