@@ -264,7 +264,7 @@ fn live_sources_run_with_the_audio_latency_reported() {
 #[test]
 fn control_paths_answer_while_a_frame_is_animated() {
     use gst::prelude::*;
-    use gst_ai_tests::control::{Check, caps_query, latency_query, read_property, run_checks, slow_model};
+    use gst_ai_tests::control::{Check, caps_query, latency_query, read_property, run_checks, slow_model, stats_field};
     let model = slow_model("wav2lip_slow.onnx");
     let desc = format!(
         "videotestsrc num-buffers=1 ! video/x-raw,format=RGB,width={W},height={H},framerate={FPS}/1 \
@@ -274,14 +274,31 @@ fn control_paths_answer_while_a_frame_is_animated() {
         model.display()
     );
     let write: Check = ("feather write", Box::new(|el: &gst::Element| el.set_property("feather", 0.2f64)));
+    // Read last: a call before it that had waited for the run would leave the frame counted.
+    let frames = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
     let log = run_checks(
         &desc,
         "video",
-        vec![caps_query(), latency_query(), read_property("stats"), read_property("face-box"), write],
+        vec![
+            caps_query(),
+            latency_query(),
+            read_property("stats"),
+            read_property("face-box"),
+            write,
+            stats_field("frames", frames.clone()),
+        ],
         std::time::Duration::from_millis(300),
         std::time::Duration::from_secs(60),
     );
     println!("{:?}", log.0);
-    log.assert_answered_while_busy(&["caps query", "latency query", "stats", "face-box", "feather write"]);
+    log.assert_answered_while_busy(&[
+        "caps query",
+        "latency query",
+        "stats",
+        "face-box",
+        "feather write",
+        "stats read",
+    ]);
+    assert_eq!(frames.load(std::sync::atomic::Ordering::SeqCst), 0, "the calls waited for the run: {log:?}");
     assert_eq!(log.0.last().map(String::as_str), Some("eos"), "{log:?}");
 }

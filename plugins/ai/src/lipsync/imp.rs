@@ -441,9 +441,11 @@ impl AggregatorImpl for AiLipSync {
                 .and_then(|mut frame| Ok(syncer.process(&mut frame, window, &params)?))
                 .map_err(|e| self.fail(e))?
         };
-        drop(guard);
+        // Counted before the engine is let go: a control path that wrongly waited for the engine
+        // would then see the frame counted (what the ordering test checks).
         self.stats.frame(t0.elapsed().as_secs_f64() * 1000.0);
         self.stats.add("animated", u64::from(animated));
+        drop(guard);
         self.obj().finish_buffer(buf)
     }
 }
