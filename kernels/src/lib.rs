@@ -1,18 +1,36 @@
-//! Pixel and tensor kernels for gst-ai: converting video frames to the f32
-//! tensors models consume (`pack`), converting model output back to frames
-//! (`unpack`, `copy_alpha`), resampling tensors (`resize`) and splitting large
-//! frames into overlapping tiles whose outputs are blended back together
-//! (`plan_tiles`, `TileMerger`), motion estimation and compensation for
-//! frame-rate conversion (`luma`, `optical_flow`, `warp`, `interpolate`,
-//! `scene_change`), the steps around a style model (`retensor`,
-//! `preserve_colors`, `mix`, `temporal_confidence`, `temporal_blend`) and
-//! face crops and mouth animation for lip sync (`crop_resize`, `paste_feathered`,
-//! `open_mouth`).
+//! Pixel and tensor kernels for gst-ai, on planar f32 images and borrowed video frames.
 //!
-//! The public types and entry points at the crate root validate every size and
-//! then dispatch to an implementation; today that is always `cpu`, and the API
-//! is kept to plain slices and plain-old-data descriptors so that a CUDA twin
-//! can later sit beside it behind the same functions.
+//! What the crate root offers, one module each:
+//! - `frame`: pixel formats (RGB, BGR, RGBA, RGBx, BGRA, BGRx, GRAY8, I420, NV12), colorimetry,
+//!   and the borrowed frame views `Frame` and `FrameMut` (with `FrameMut::region`), whose layout
+//!   is validated once so the backends can index rows freely; `tensor`: the descriptors of model
+//!   tensors (`TensorSpec`: layout, value range, channel order) and of frame regions (`Rect`).
+//! - `convert`: `pack` (frame region -> f32 tensor, reflect-padded where it leaves the frame),
+//!   `unpack` (tensor -> frame) and `copy_alpha` (carries alpha around an RGB-only model).
+//! - `resize`: bilinear and bicubic resampling of planar f32 images.
+//! - `tile`: `plan_tiles` (overlapping tiles for frames too large for a model) and `TileMerger`
+//!   (feathered blending of the tiles' outputs).
+//! - `flow`: frame-rate conversion: `luma`, dense `optical_flow` (DIS-style), backward `warp`,
+//!   `interpolate` (motion-compensated, occlusion-aware) and the `scene_change` measure.
+//! - `style`: the per-pixel steps around a style model: `retensor`, `preserve_colors`, `mix`,
+//!   `temporal_confidence` and `temporal_blend`.
+//! - `face`: lip sync: `crop_resize` (face box -> model patch), `paste_feathered` (patch -> box
+//!   without a seam) and `open_mouth` (mouth animation).
+//! - `error`: `KernelError`, the one error type: every public function validates its arguments
+//!   and reports what is wrong instead of panicking.
+//!
+//! Implementations: the public functions validate every size and then call the `cpu` backend,
+//! which runs large calls in row bands on a process-wide thread pool (`cpu::par`); only `face`
+//! does its (single-threaded) work in its own module. `cuda` (public) holds the CUDA twins: the
+//! sources in `kernels/cu/` (convert, resize, tile) compiled at run time by NVRTC, a device probe
+//! that never panics, and `cuda::Gpu`, whose `pack`, `unpack` and `resize` take the CPU
+//! functions' arguments and are written to return their results bit for bit (not yet run on a
+//! GPU: docs/gpu.md). Nothing dispatches to CUDA by itself: a caller that wants it opens a `Gpu`.
+//!
+//! Every `unsafe` block and impl carries a `// SAFETY:` comment saying why it is sound (clippy's
+//! `undocumented_unsafe_blocks` is denied in Cargo.toml). They are the pool's hand-over of jobs to
+//! its workers (`cpu::par`), and in `cuda` the loading of NVRTC and the driver, the kernel
+//! argument structs and the kernel launches.
 
 mod convert;
 mod cpu;

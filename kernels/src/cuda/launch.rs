@@ -20,9 +20,11 @@ use crate::frame::{Frame, FrameMut, PixelFormat};
 use crate::resize::Filter;
 use crate::tensor::{ChannelOrder, Layout, Rect, TensorSpec};
 
-// SAFETY: both are `repr(C)` structs of f32, laid out as the structs of the same names in
-// convert.cu.
+// SAFETY: `repr(C)` of six f32 (`y_off`, `y_gain`, `rv`, `gu`, `gv`, `bu`), laid out as
+// `struct YuvToRgb` in convert.cu; `Copy`, no pointers, every bit pattern valid.
 unsafe impl DeviceRepr for YuvToRgb {}
+// SAFETY: `repr(C)` of one f32 and three `[f32; 3]` (`y_off`, `y`, `u`, `v`), laid out as
+// `struct RgbToYuv` in convert.cu; `Copy`, no pointers, every bit pattern valid.
 unsafe impl DeviceRepr for RgbToYuv {}
 
 /// The tensor descriptor of convert.cu and tile.cu.
@@ -35,7 +37,8 @@ struct TensorArg {
     bgr: i32,
 }
 
-// SAFETY: `repr(C)` of four i32, as `struct Tensor` in the .cu files.
+// SAFETY: `repr(C)` of four i32, laid out as `struct Tensor` in convert.cu and tile.cu; `Copy`,
+// no pointers, every bit pattern valid.
 unsafe impl DeviceRepr for TensorArg {}
 
 fn driver(e: cudarc::driver::DriverError) -> KernelError {
@@ -146,9 +149,16 @@ impl Gpu {
         let mut launch = self.stream.launch_builder(&self.pack);
         launch.arg(&p0).arg(&p1).arg(&p2).arg(&s0).arg(&s1).arg(&s2).arg(&fw).arg(&fh).arg(&code).arg(&yuv);
         launch.arg(&rx).arg(&ry).arg(&t).arg(&scale).arg(&offset).arg(&mut dst);
-        // SAFETY: the arguments match the kernel's parameters in number, order and type; every
-        // index the kernel forms is inside the buffers, as `frame.validate()` and the reflect
-        // of every coordinate into the frame guarantee.
+        // SAFETY: cudarc cannot check three things, all true here. (1) The arguments match
+        // `pack` in convert.cu in number, order and type (`long long` for `rx`, `ry`; the
+        // `repr(C)` structs above). (2) The kernel writes only `out`, passed as `&mut dst`; the
+        // planes are only read. (3) Every access is in bounds: threads outside the tensor
+        // return; `dst` holds 3 x rect.width x rect.height values (`check_pack`); reads are at
+        // coordinates reflected into the frame, in planes `frame.validate()` checked against
+        // size and strides (non-zero), with offsets formed in 64 bits; and the one-byte
+        // stand-ins are never read: chroma planes are read for I420 and NV12 only, the second
+        // for I420 only. Buffers outlive the kernel: the launch is recorded on each buffer's
+        // events, and cudarc's drop of a `CudaSlice` waits for them.
         unsafe { launch.launch(grid(rect.width, rect.height)) }.map_err(driver)?;
         self.stream.memcpy_dtoh(&dst, out).map_err(driver)?;
         self.stream.synchronize().map_err(driver)
@@ -195,8 +205,13 @@ impl Gpu {
             launch.arg(&mut p0).arg(&s0).arg(&w).arg(&h).arg(&code);
             cfg = grid(frame.width, frame.height);
         }
-        // SAFETY: as in `pack`; the frame's planes were validated for its size and strides, and
-        // the crop was checked to fit in the tensor.
+        // SAFETY: as in `pack`: (1) the arguments match `unpack_420` or `unpack_packed` in
+        // convert.cu in number, order and type; (2) the kernels write only the planes, passed
+        // as `&mut`, and read the tensor; (3) threads outside the frame (or its chroma grid)
+        // return, the pixels read from the tensor are at (crop_x + x, crop_y + y), inside it by
+        // `check_unpack`, writes land in planes validated for the frame's size and strides
+        // (their copies on the device have the same lengths), and the stand-ins are never
+        // touched: `unpack_packed` uses plane 0 only, NV12 writes no third plane.
         unsafe { launch.launch(cfg) }.map_err(driver)?;
         drop(launch);
         for (i, dev) in [&p0, &p1, &p2].into_iter().enumerate().take(n) {
@@ -269,8 +284,12 @@ impl Gpu {
         let (sw_, dw_, rows_) = (int(sw, "resize width")?, int(dw, "resize width")?, int(rows, "resize rows")?);
         let mut launch = self.stream.launch_builder(&self.resize_rows);
         launch.arg(src).arg(&sw_).arg(&mut out).arg(&dw_).arg(&rows_).arg(&t.index).arg(&t.weight).arg(&t.taps);
-        // SAFETY: arguments as in resize.cu; the taps' indices are below `sw` (clamped to the
-        // edge by the tap functions) and the buffers hold `rows` rows of `sw` and `dw`.
+        // SAFETY: (1) the arguments match `resize_rows` in resize.cu in number, order and type;
+        // (2) it writes only `out` (`&mut`) and reads `src` and the taps; (3) threads outside
+        // `dw` x `rows` return, `src` holds `rows` rows of `sw` (the input checked by
+        // `resize::check`, or the other pass's output) and `out` rows of `dw`, and the taps hold
+        // `taps` indices and weights per output column, indices clamped below `sw` by the tap
+        // functions. Buffers outlive the kernel (cudarc's events, as in `pack`).
         unsafe { launch.launch(grid(dw, rows)) }.map_err(driver)?;
         Ok(out)
     }
@@ -290,7 +309,10 @@ impl Gpu {
         let (w_, c_) = (int(width, "resize width")?, int(channels, "resize channels")?);
         let mut launch = self.stream.launch_builder(&self.resize_columns);
         launch.arg(src).arg(&sh_).arg(&mut out).arg(&dh_).arg(&w_).arg(&c_).arg(&t.index).arg(&t.weight).arg(&t.taps);
-        // SAFETY: as in `rows`, along columns.
+        // SAFETY: as in `rows`, along columns: (1) the arguments match `resize_columns`; (2) it
+        // writes only `out`; (3) threads outside `width` x `channels * dh` return, `src` holds
+        // `channels` planes of `sh` rows of `width`, `out` the same with `dh` rows, and the taps
+        // hold `taps` entries per output row with indices clamped below `sh`.
         unsafe { launch.launch(grid(width, channels * dh)) }.map_err(driver)?;
         Ok(out)
     }

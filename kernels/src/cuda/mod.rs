@@ -54,7 +54,10 @@ pub fn nvrtc() -> Result<&'static str, String> {
             if bundled.is_file() {
                 return load_by_path(&bundled);
             }
-            // SAFETY: probing dlopen's search path; nothing is called through the library here.
+            // SAFETY: `is_culib_present` is unsafe because it `dlopen`s (and, dropping the
+            // handle, `dlclose`s) each of cudarc's candidate NVRTC names, which runs that
+            // library's initialisers and finalisers. NVRTC's have no preconditions on the caller,
+            // no symbol is looked up or called, and no handle outlives the call.
             if unsafe { cudarc::nvrtc::sys::is_culib_present() } {
                 return Ok("libnvrtc.so.13 (loader search path)".to_string());
             }
@@ -69,8 +72,11 @@ pub fn nvrtc() -> Result<&'static str, String> {
 }
 
 fn load_by_path(path: &Path) -> Result<String, String> {
-    // SAFETY: loading NVRTC runs its initialisers only; the handle is leaked on purpose so that
-    // the library stays loaded for cudarc, which opens it again by soname.
+    // SAFETY: `Library::new` is unsafe because loading runs the library's initialisers (and
+    // unloading its finalisers). The path is the NVRTC this checkout's bootstrap installed or the
+    // one `GST_AI_NVRTC_LIB` names, which must be NVRTC: its initialisers have no preconditions
+    // on the caller. No symbol is taken from the handle here, and the handle is leaked, so the
+    // library is never unloaded while cudarc (which opens it again by soname) uses it.
     match unsafe { libloading::Library::new(path) } {
         Ok(lib) => {
             std::mem::forget(lib);
@@ -116,7 +122,9 @@ pub struct DeviceInfo {
 /// Whether CUDA device `ordinal` can be used, and if not, why: no driver library, a driver that
 /// fails to initialise, no such device. Never panics.
 pub fn probe(ordinal: usize) -> Result<DeviceInfo, String> {
-    // SAFETY: probing dlopen's search path; nothing is called through the library here.
+    // SAFETY: as for NVRTC in `nvrtc`: this `dlopen`s and `dlclose`s cudarc's candidate names
+    // of the driver library, whose initialisers and finalisers have no preconditions on the
+    // caller; no symbol is looked up or called, and no handle outlives the call.
     if !unsafe { cudarc::driver::sys::is_culib_present() } {
         return Err("no NVIDIA driver: libcuda.so is not on the loader's search path".to_string());
     }
