@@ -1,4 +1,4 @@
-//! CPU implementations of the style-transfer pixel steps (see `crate::tasks::style`).
+//! CPU implementations of the style-transfer pixel steps (see `crate::style`).
 
 use crate::tensor::{ChannelOrder, Layout, TensorSpec};
 
