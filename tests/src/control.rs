@@ -182,3 +182,29 @@ pub fn stats_field(field: &'static str, seen: Arc<std::sync::atomic::AtomicU64>)
         }),
     )
 }
+
+/// The ordering test of a video filter (`element`, fed 64x48 RGB) running the slow model `model`:
+/// a caps and a latency query, a read of the property `read`, the property write `write` and, last,
+/// a `stats` read all return while the first frame is inside the element, before it comes out
+/// and before it is counted (a call that had waited for the run would see it counted). Returns the
+/// log for further assertions.
+pub fn assert_filter_answers_while_busy(element: &str, model: &str, read: &'static str, write: Check) -> Log {
+    let desc = format!(
+        "videotestsrc num-buffers=2 ! video/x-raw,format=RGB,width=64,height=48 ! {element} name=el model={} \
+         ! fakesink",
+        slow_model(model).display()
+    );
+    let frames = Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
+    let write_name = write.0;
+    let log = run_checks(
+        &desc,
+        "sink",
+        vec![caps_query(), latency_query(), read_property(read), write, stats_field("frames", frames.clone())],
+        Duration::from_millis(300),
+        Duration::from_secs(60),
+    );
+    log.assert_answered_while_busy(&["caps query", "latency query", read, write_name, "stats read"]);
+    assert_eq!(frames.load(std::sync::atomic::Ordering::SeqCst), 0, "the calls waited for the run: {log:?}");
+    assert_eq!(log.0.last().map(String::as_str), Some("eos"), "{log:?}");
+    log
+}

@@ -373,30 +373,28 @@ fn builtin_model_encode_and_decode_back() {
 
 /// Control paths do not wait for the model: with a model that takes seconds per frame, caps and
 /// latency queries and property reads and writes made while the first frame is being upscaled all
-/// return before that frame comes out, and before it is counted: a call that had waited for the
-/// run would return only after the frame was done, so the `stats` read made last would see it.
+/// return before that frame comes out, and before it is counted.
 #[test]
 fn control_paths_answer_while_a_frame_is_upscaled() {
-    use gst_ai_tests::control::{caps_query, latency_query, read_property, run_checks, slow_model, stats_field};
-    let model = slow_model("sr_x2_slow.onnx");
-    let desc = format!(
-        "videotestsrc num-buffers=2 ! video/x-raw,format=RGB,width=64,height=48 ! aiupscale name=el model={} \
-         ! fakesink",
-        model.display()
+    use gst_ai_tests::control::{assert_filter_answers_while_busy, write_property};
+    assert_filter_answers_while_busy("aiupscale", "sr_x2_slow.onnx", "scale", write_property("tile-size", 32u32));
+}
+
+/// The `stats` structure is posted as an element message at EOS, with every frame counted.
+#[test]
+fn stats_posted_at_eos() {
+    init();
+    let r = gst_ai_tests::run_pipeline(
+        &gst_ai_tests::parse(
+            "videotestsrc num-buffers=3 ! video/x-raw,format=RGB,width=32,height=24 ! aiupscale ! fakesink",
+        ),
+        std::time::Duration::from_secs(60),
     );
-    let write: gst_ai_tests::control::Check =
-        ("tile-size write", Box::new(|el: &gst::Element| el.set_property("tile-size", 32u32)));
-    let frames = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
-    let log = run_checks(
-        &desc,
-        "sink",
-        vec![caps_query(), latency_query(), read_property("scale"), write, stats_field("frames", frames.clone())],
-        Duration::from_millis(300),
-        Duration::from_secs(60),
-    );
-    log.assert_answered_while_busy(&["caps query", "latency query", "scale", "tile-size write", "stats read"]);
-    assert_eq!(frames.load(std::sync::atomic::Ordering::SeqCst), 0, "the calls waited for the run: {log:?}");
-    assert_eq!(log.0.last().map(String::as_str), Some("eos"), "{log:?}");
+    assert!(r.eos && r.errors.is_empty(), "{r:?}");
+    let posted: Vec<_> = r.messages("ai-upscale-stats").collect();
+    assert_eq!(posted.len(), 1, "{r:?}");
+    assert_eq!(posted[0].get::<u64>("frames").unwrap(), 3, "{:?}", posted[0]);
+    assert!(posted[0].get::<f64>("mean-ms").unwrap() > 0.0, "{:?}", posted[0]);
 }
 
 /// Two pipelines in one process sharing one model file run at the same time: the model's session
