@@ -131,7 +131,7 @@ fn wav2lip_matches_pytorch_through_crop_model_and_paste() {
     let mel = read_f32(&dir.join("w2l_mel.f32"));
     let golden = read_f32(&dir.join("w2l_out.f32")); // 1x3x96x96 BGR
     let face = FaceBox { x: 40.0, y: 16.0, w: 96.0, h: 96.0 };
-    w2l.apply(&model, &mut image, w, h, face, &mel, 0.0).unwrap();
+    w2l.apply(&model, &mut image, w, h, face, &mel, 0.0, None).unwrap();
     let mut worst = 0f32;
     for y in 0..h {
         for x in 0..w {
@@ -301,4 +301,38 @@ fn control_paths_answer_while_a_frame_is_animated() {
     ]);
     assert_eq!(frames.load(std::sync::atomic::Ordering::SeqCst), 0, "the calls waited for the run: {log:?}");
     assert_eq!(log.0.last().map(String::as_str), Some("eos"), "{log:?}");
+}
+
+/// A state change to NULL while the slow Wav2Lip model runs stops the run instead of waiting for
+/// it: when `set_state` returns, the frame has not been counted (a waited-for run would have
+/// been).
+#[test]
+fn stopping_cancels_a_run_in_flight() {
+    use gst::prelude::*;
+    use gst_ai_tests::control::slow_model;
+    gst_ai_tests::init();
+    let p = gst_ai_tests::parse(&format!(
+        "videotestsrc num-buffers=1 ! video/x-raw,format=RGB,width={W},height={H},framerate={FPS}/1 \
+         ! ailipsync name=el {} model={} ! fakesink \
+         audiotestsrc wave=sine num-buffers=20 ! audio/x-raw,rate=16000,channels=1 ! el.audio",
+        face_box(),
+        slow_model("wav2lip_slow.onnx").display()
+    ));
+    let el = p.by_name("el").unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let tx = std::sync::Mutex::new(Some(tx));
+    el.static_pad("video").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+        if let Some(tx) = tx.lock().unwrap().take() {
+            let _ = tx.send(());
+        }
+        gst::PadProbeReturn::Ok
+    });
+    p.set_state(gst::State::Playing).unwrap();
+    rx.recv_timeout(std::time::Duration::from_secs(60)).expect("the frame entered ailipsync");
+    // The aggregate thread takes it when its audio has come: well within this wait, far from the
+    // end of a run of seconds.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    p.set_state(gst::State::Null).unwrap();
+    let stats = el.property::<gst::Structure>("stats");
+    assert_eq!(stats.get::<u64>("frames").unwrap(), 0, "the run was waited for: {stats}");
 }

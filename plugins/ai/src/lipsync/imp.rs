@@ -19,10 +19,10 @@ use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 use gst_video::{VideoFrameRef, VideoInfo};
 
-use gst_ai_runtime::Precision;
 use gst_ai_runtime::backend::model::{Model, ModelSource};
 use gst_ai_runtime::dsp::resample::SampleFormat;
 use gst_ai_runtime::tasks::lipsync::{self, AudioInput, LipOptions, LipSyncer, Step, Window};
+use gst_ai_runtime::{Cancel, Precision};
 
 use crate::common::{self, ElementError, ModelProps, Stats, lock};
 
@@ -53,6 +53,8 @@ pub struct AiLipSync {
     pending: Mutex<Pending>,
     /// The aggregate thread's.
     syncer: Mutex<Option<LipSyncer>>,
+    /// Stops a model run in flight: triggered by FLUSH_START and PAUSED->READY, renewed after.
+    cancel: Mutex<Option<Cancel>>,
 }
 
 #[glib::object_subclass]
@@ -71,6 +73,7 @@ impl ObjectSubclass for AiLipSync {
             stats: Stats::new("ai-lipsync-stats", &["animated"], &[]),
             pending: Mutex::default(),
             syncer: Mutex::new(None),
+            cancel: Mutex::new(None),
         }
     }
 }
@@ -230,6 +233,13 @@ impl ElementImpl for AiLipSync {
         Some(&*META)
     }
 
+    fn change_state(&self, t: gst::StateChange) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        if t == gst::StateChange::PausedToReady {
+            lock(&self.cancel).iter().for_each(Cancel::cancel);
+        }
+        self.parent_change_state(t)
+    }
+
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
             let video = gst_video::VideoCapsBuilder::new().format_list(common::FORMATS).build();
@@ -334,6 +344,7 @@ impl AggregatorImpl for AiLipSync {
         let syncer = self.start_syncer()?;
         *lock(&self.syncer) = Some(syncer);
         *lock(&self.pending) = Pending::default();
+        *lock(&self.cancel) = Cancel::new().ok();
         self.stats.reset();
         let latency = gst::ClockTime::from_nseconds(lipsync::latency_ns());
         self.obj().set_latency(latency, Some(latency));
@@ -375,6 +386,7 @@ impl AggregatorImpl for AiLipSync {
                 Ok(input) => lock(&self.pending).audio = Some(input),
                 Err(e) => return self.refuse(e),
             },
+            gst::EventView::FlushStart(_) => lock(&self.cancel).iter().for_each(Cancel::cancel),
             gst::EventView::Segment(s) if pad == &self.video_pad => {
                 if let Ok(segment) = s.segment().clone().downcast::<gst::ClockTime>() {
                     self.obj().update_segment(&segment);
@@ -391,6 +403,7 @@ impl AggregatorImpl for AiLipSync {
 
     fn flush(&self) -> Result<gst::FlowSuccess, gst::FlowError> {
         lock(&self.pending).reset = true;
+        *lock(&self.cancel) = Cancel::new().ok();
         self.parent_flush()
     }
 
@@ -431,14 +444,14 @@ impl AggregatorImpl for AiLipSync {
         self.video_pad.drop_buffer();
         let info = lock(&self.video).as_ref().map(|(_, info)| info.clone());
         let info = info.ok_or_else(|| self.fail(ElementError::Negotiation("video buffer before video caps".into())))?;
-        let params = lock(&self.settings).lip.params();
+        let (params, cancel) = (lock(&self.settings).lip.params(), lock(&self.cancel).clone());
         let t0 = Instant::now();
         let mut buf = buf;
         let animated = {
             let mut vframe = VideoFrameRef::from_buffer_ref_writable(buf.make_mut(), &info)
                 .map_err(|e| self.fail(ElementError::Frame(e.to_string())))?;
             common::frame_view_mut(&mut vframe)
-                .and_then(|mut frame| Ok(syncer.process(&mut frame, window, &params)?))
+                .and_then(|mut frame| Ok(syncer.process(&mut frame, window, &params, cancel.as_ref())?))
                 .map_err(|e| self.fail(e))?
         };
         // Counted before the engine is let go: a control path that wrongly waited for the engine

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use gst_ai_kernels::{self as kernels, FaceBox, Frame, Mouth, Rect, TensorSpec, crop_resize};
 
-use crate::backend::model::{ElemType, InputData, Model, ModelInput};
+use crate::backend::model::{Cancel, ElemType, InputData, Model, ModelInput};
 use crate::error::{Error, Result};
 
 /// Where the mouth is in a face box (fractions of the box): Wav2Lip-style boxes run from the
@@ -81,7 +81,12 @@ impl Faces {
 
     /// The face box for `frame`: the detection at `threshold` or better, padded and smoothed;
     /// the last one when nothing is found, None before the first.
-    pub(super) fn find(&mut self, frame: &Frame<'_>, threshold: f32) -> Result<Option<FaceBox>> {
+    pub(super) fn find(
+        &mut self,
+        frame: &Frame<'_>,
+        threshold: f32,
+        cancel: Option<&Cancel>,
+    ) -> Result<Option<FaceBox>> {
         let (model, detector, padding, smoother, scratch) = match self {
             Self::Fixed(b) => return Ok(Some(*b)),
             Self::Detected { model, detector, padding, smoother, scratch } => {
@@ -91,7 +96,7 @@ impl Faces {
         let (w, h) = (frame.width, frame.height);
         scratch.resize(3 * w * h, 0.0);
         kernels::pack(frame, Rect::new(0, 0, w, h), TensorSpec::CANONICAL, scratch)?;
-        Ok(match detector.detect(model, scratch, w, h, threshold)? {
+        Ok(match detector.detect_with(model, scratch, w, h, threshold, cancel)? {
             Some((b, _score)) => Some(smoother.push(padding.apply(b))),
             None => smoother.last(),
         })
@@ -159,6 +164,19 @@ impl FaceDetector {
         h: usize,
         threshold: f32,
     ) -> Result<Option<(FaceBox, f32)>> {
+        self.detect_with(model, image, w, h, threshold, None)
+    }
+
+    /// [`detect`](Self::detect) that `cancel` can stop while the model runs.
+    pub fn detect_with(
+        &mut self,
+        model: &Model,
+        image: &[f32],
+        w: usize,
+        h: usize,
+        threshold: f32,
+        cancel: Option<&Cancel>,
+    ) -> Result<Option<(FaceBox, f32)>> {
         let (dw, dh) = (self.width, self.height);
         self.tensor.resize(3 * dw * dh, 0.0);
         crop_resize(image, w, h, FaceBox { x: 0.0, y: 0.0, w: w as f32, h: h as f32 }, &mut self.tensor, dw, dh)?;
@@ -166,8 +184,8 @@ impl FaceDetector {
             *v = (*v * 255.0 - 127.0) / 128.0;
         }
         let shape = [1, 3, dh, dw];
-        let outputs =
-            model.run_all(&[ModelInput { name: &self.input, shape: &shape, data: InputData::F32(&self.tensor) }])?;
+        let input = [ModelInput { name: &self.input, shape: &shape, data: InputData::F32(&self.tensor) }];
+        let outputs = model.run_all_with(&input, cancel)?;
         let (ss, scores) = &outputs[self.scores];
         let (bs, boxes) = &outputs[self.boxes];
         let n = ss.get(1).copied().unwrap_or(0);

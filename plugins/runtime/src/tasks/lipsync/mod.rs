@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use gst_ai_kernels::{self as kernels, FaceBox, FrameMut, Rect, TensorSpec};
 
-use crate::backend::model::Model;
+use crate::backend::model::{Cancel, Model};
 use crate::error::Result;
 use face::{Faces, region};
 
@@ -153,14 +153,27 @@ impl LipSyncer {
 
     /// Animates the mouth in `frame` for the audio `window` (the frame's [`Step`]); false when
     /// the frame is left as it is (no face, no audio, silence, a closed mouth).
-    pub fn process(&mut self, frame: &mut FrameMut<'_>, window: Window, params: &LipParams) -> Result<bool> {
-        let animated = self.animate(frame, window, params)?;
+    /// `cancel` stops the face detector's or Wav2Lip's run in flight ([`Error::Cancelled`]).
+    pub fn process(
+        &mut self,
+        frame: &mut FrameMut<'_>,
+        window: Window,
+        params: &LipParams,
+        cancel: Option<&Cancel>,
+    ) -> Result<bool> {
+        let animated = self.animate(frame, window, params, cancel)?;
         self.timeline.done(window);
         Ok(animated)
     }
 
-    fn animate(&mut self, frame: &mut FrameMut<'_>, window: Window, params: &LipParams) -> Result<bool> {
-        let Some(face) = self.faces.find(&frame.as_frame(), params.face_threshold)? else { return Ok(false) };
+    fn animate(
+        &mut self,
+        frame: &mut FrameMut<'_>,
+        window: Window,
+        params: &LipParams,
+        cancel: Option<&Cancel>,
+    ) -> Result<bool> {
+        let Some(face) = self.faces.find(&frame.as_frame(), params.face_threshold, cancel)? else { return Ok(false) };
         let first = self.timeline.audible(window);
         match &mut self.animator {
             Animator::Builtin(driver) => {
@@ -180,7 +193,7 @@ impl LipSyncer {
                 let local = FaceBox { x: face.x - roi.x as f32, y: face.y - roi.y as f32, ..face };
                 let mel = self.timeline.mel_window(first);
                 let feather = params.feather * face.w.min(face.h);
-                w2l.apply(model, &mut image, roi.width, roi.height, local, &mel, feather)?;
+                w2l.apply(model, &mut image, roi.width, roi.height, local, &mel, feather, cancel)?;
                 write_region(frame, roi, &image)?;
                 Ok(true)
             }
@@ -220,7 +233,7 @@ mod tests {
             let mut rgb = gray.clone();
             let mut frame =
                 FrameMut::new(PixelFormat::Rgb, w, h, vec![&mut rgb[..]], &[3 * w], Colorimetry::default()).unwrap();
-            let animated = syncer.process(&mut frame, window, &params).unwrap();
+            let animated = syncer.process(&mut frame, window, &params, None).unwrap();
             assert_eq!(animated, rgb != gray, "reported as animated exactly when the frame changed");
             Some(animated)
         };

@@ -4,7 +4,7 @@
 
 use gst_ai_kernels::{FaceBox, crop_resize, paste_feathered};
 
-use crate::backend::model::{ElemType, InputData, Model, ModelInput, TensorInfo};
+use crate::backend::model::{Cancel, ElemType, InputData, Model, ModelInput, TensorInfo};
 use crate::dsp::audio::{MEL_STEP, N_MELS};
 use crate::error::{Error, Result};
 
@@ -111,6 +111,11 @@ impl Wav2Lip {
     /// `face` is the crop, planar RGB 0..1 at the model's size; `mel` the 80x16 window. Returns
     /// the new face, planar RGB 0..1, same size.
     pub fn run(&mut self, model: &Model, face: &[f32], mel: &[f32]) -> Result<Vec<f32>> {
+        self.run_with(model, face, mel, None)
+    }
+
+    /// [`run`](Self::run) that `cancel` can stop while the model runs ([`Error::Cancelled`]).
+    pub fn run_with(&mut self, model: &Model, face: &[f32], mel: &[f32], cancel: Option<&Cancel>) -> Result<Vec<f32>> {
         let s = self.contract.size;
         let n = s * s;
         assert_eq!(face.len(), 3 * n, "face crop size");
@@ -135,7 +140,7 @@ impl Wav2Lip {
                 data: InputData::for_elem(self.contract.face_elem, &self.input, &mut self.half.1),
             },
         ];
-        model.run(&inputs, |shape, out| {
+        model.run_with(&inputs, cancel, |shape, out| {
             if shape != [1, 3, s, s] {
                 return Err(Error::contract(
                     &model.name,
@@ -168,11 +173,12 @@ impl Wav2Lip {
         face: FaceBox,
         mel: &[f32],
         feather: f32,
+        cancel: Option<&Cancel>,
     ) -> Result<()> {
         let s = self.contract.size;
         let mut crop = vec![0f32; 3 * s * s];
         crop_resize(image, w, h, face, &mut crop, s, s)?;
-        let patch = self.run(model, &crop, mel)?;
+        let patch = self.run_with(model, &crop, mel, cancel)?;
         paste_feathered(image, w, h, face, &patch, s, s, feather)?;
         Ok(())
     }
