@@ -360,3 +360,20 @@ pub fn thread_id() -> Option<u64> {
 pub fn thread_alive(tid: u64) -> bool {
     std::path::Path::new(&format!("/proc/self/task/{tid}")).exists()
 }
+
+/// Runs three 32x24 RGB frames through `element` and asserts that its statistics were posted once
+/// at EOS as the element message `name`, with every frame counted and a processing time.
+pub fn assert_stats_posted_at_eos(element: &str, name: &str) {
+    init();
+    let r = run_pipeline(
+        &parse(&format!(
+            "videotestsrc num-buffers=3 ! video/x-raw,format=RGB,width=32,height=24 ! {element} ! fakesink"
+        )),
+        Duration::from_secs(60),
+    );
+    assert!(r.eos && r.errors.is_empty(), "{r:?}");
+    let posted: Vec<_> = r.messages(name).collect();
+    assert_eq!(posted.len(), 1, "{r:?}");
+    assert_eq!(posted[0].get::<u64>("frames").unwrap(), 3, "{:?}", posted[0]);
+    assert!(posted[0].get::<f64>("mean-ms").unwrap() > 0.0, "{:?}", posted[0]);
+}

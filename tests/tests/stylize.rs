@@ -395,16 +395,5 @@ fn control_paths_answer_while_a_frame_is_stylized() {
 /// The `stats` structure is posted as an element message at EOS, with every frame counted.
 #[test]
 fn stats_posted_at_eos() {
-    init();
-    let r = gst_ai_tests::run_pipeline(
-        &gst_ai_tests::parse(
-            "videotestsrc num-buffers=3 ! video/x-raw,format=RGB,width=32,height=24 ! aistylize ! fakesink",
-        ),
-        std::time::Duration::from_secs(60),
-    );
-    assert!(r.eos && r.errors.is_empty(), "{r:?}");
-    let posted: Vec<_> = r.messages("ai-stylize-stats").collect();
-    assert_eq!(posted.len(), 1, "{r:?}");
-    assert_eq!(posted[0].get::<u64>("frames").unwrap(), 3, "{:?}", posted[0]);
-    assert!(posted[0].get::<f64>("mean-ms").unwrap() > 0.0, "{:?}", posted[0]);
+    gst_ai_tests::assert_stats_posted_at_eos("aistylize", "ai-stylize-stats");
 }

@@ -1,13 +1,16 @@
 //! What every element shares: caps formats and templates, the `precision` property's enum, views
 //! of `VideoFrameRef`s as kernel frames, model loading with its messages; the shared properties
-//! ([`props`]), statistics ([`stats`]) and typed streaming errors ([`error`]).
+//! ([`props`]), statistics ([`stats`]), typed streaming errors ([`error`]) and the token that
+//! stops a model run in flight ([`cancel`]).
 
+pub mod cancel;
 pub mod error;
 pub mod props;
 pub mod stats;
 
+pub use cancel::RunCancel;
 pub use error::{ElementError, post};
-pub use props::{ModelProps, TileProps, device_pspec, resolve_device};
+pub use props::{ModelProps, TileProps};
 pub use stats::{Stats, Timings};
 
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -113,16 +113,6 @@ impl Stats {
         }
     }
 
-    /// The counter `name`'s value.
-    pub fn counter(&self, name: &str) -> u64 {
-        lock(&self.numbers).counters.iter().find(|(c, _)| *c == name).map_or(0, |(_, v)| *v)
-    }
-
-    /// (mean, p95) processing time in milliseconds.
-    pub fn mean_p95(&self) -> (f64, f64) {
-        lock(&self.numbers).times.mean_p95()
-    }
-
     /// `frames`, the counters, the values, then `mean-ms`, `p95-ms` and the `fps` they allow.
     pub fn structure(&self) -> gst::Structure {
         let n = lock(&self.numbers).clone();

@@ -24,7 +24,7 @@ use gst_ai_runtime::tasks::rife::RifeContract;
 use gst_ai_runtime::{Cancel, DeviceRequest};
 
 use super::{Mode, caps};
-use crate::common::{self, ElementError, ModelProps, Stats, lock};
+use crate::common::{self, ElementError, ModelProps, RunCancel, Stats, lock};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("aiinterpolate", gst::DebugColorFlags::empty(), Some("AI frame interpolation"))
@@ -71,7 +71,7 @@ pub struct AiInterpolate {
     /// The engine's latency figures, atomics it updates.
     latency: Arc<Published>,
     /// Stops a RIFE run in flight (flush, stop); renewed after a flush, present with a model.
-    cancel: Mutex<Option<Cancel>>,
+    cancel: RunCancel,
     stream: Mutex<Option<Stream>>,
 }
 
@@ -115,7 +115,7 @@ impl AiInterpolate {
         job: impl FnOnce(&mut Stream, &Params, Option<&Cancel>, &mut Vec<gst::Buffer>) -> Result<Tally, ElementError>,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let params = self.params();
-        let cancel = lock(&self.cancel).clone();
+        let cancel = self.cancel.token();
         let mut outputs = Vec::new();
         let result = match lock(&self.stream).as_mut() {
             Some(st) => job(st, &params, cancel.as_ref(), &mut outputs),
@@ -196,16 +196,13 @@ impl AiInterpolate {
                 self.stats.post(&*self.obj());
             }
             // Stops a RIFE run in flight; the streaming thread then returns FLUSHING.
-            EventView::FlushStart(_) => lock(&self.cancel).iter().for_each(Cancel::cancel),
+            EventView::FlushStart(_) => self.cancel.cancel(),
             // A flush or a new stream forgets the history; a flush also renews the cancel token.
             EventView::FlushStop(_) | EventView::StreamStart(_) => {
                 if let Some(st) = lock(&self.stream).as_mut() {
                     st.engine.reset();
                 }
-                let mut cancel = lock(&self.cancel);
-                if cancel.as_ref().is_some_and(Cancel::is_cancelled) {
-                    *cancel = Cancel::new().ok();
-                }
+                self.cancel.renew();
             }
             // A new segment (a seek, a new stream) starts a new timeline.
             EventView::Segment(_) => {
@@ -263,7 +260,7 @@ impl AiInterpolate {
             gst::info!(CAT, imp = self, "model {}: {contract:?}", model.name);
             Some((model, contract))
         };
-        *lock(&self.cancel) = rife.as_ref().map(|_| Cancel::new()).transpose().map_err(|e| common::start_error(&e))?;
+        self.cancel.start(rife.is_some()).map_err(|e| common::start_error(&e))?;
         let engine = FrameRateConverter::new(rife, self.latency.clone());
         *lock(&self.stream) = Some(Stream { engine, infos: None });
         self.stats.reset();
@@ -306,7 +303,7 @@ impl ObjectSubclass for AiInterpolate {
             ),
             live: AtomicBool::new(false),
             latency: Arc::default(),
-            cancel: Mutex::new(None),
+            cancel: RunCancel::default(),
             stream: Mutex::new(None),
         }
     }
@@ -435,7 +432,7 @@ impl ElementImpl for AiInterpolate {
                 }
             }
             // Deactivating the pads waits for the streaming thread: stop a model run first.
-            gst::StateChange::PausedToReady => lock(&self.cancel).iter().for_each(Cancel::cancel),
+            gst::StateChange::PausedToReady => self.cancel.cancel(),
             _ => {}
         }
         let r = self.parent_change_state(transition)?;

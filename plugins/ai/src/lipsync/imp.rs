@@ -19,12 +19,12 @@ use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 use gst_video::{VideoFrameRef, VideoInfo};
 
+use gst_ai_runtime::Precision;
 use gst_ai_runtime::backend::model::{Model, ModelSource};
 use gst_ai_runtime::dsp::resample::SampleFormat;
 use gst_ai_runtime::tasks::lipsync::{self, AudioInput, LipOptions, LipSyncer, Step, Window};
-use gst_ai_runtime::{Cancel, Precision};
 
-use crate::common::{self, ElementError, ModelProps, Stats, lock};
+use crate::common::{self, ElementError, ModelProps, RunCancel, Stats, lock};
 
 static CAT: LazyLock<gst::DebugCategory> =
     LazyLock::new(|| gst::DebugCategory::new("ailipsync", gst::DebugColorFlags::empty(), Some("AI lip sync")));
@@ -54,7 +54,7 @@ pub struct AiLipSync {
     /// The aggregate thread's.
     syncer: Mutex<Option<LipSyncer>>,
     /// Stops a model run in flight: triggered by FLUSH_START and PAUSED->READY, renewed after.
-    cancel: Mutex<Option<Cancel>>,
+    cancel: RunCancel,
 }
 
 #[glib::object_subclass]
@@ -73,7 +73,7 @@ impl ObjectSubclass for AiLipSync {
             stats: Stats::new("ai-lipsync-stats", &["animated"], &[]),
             pending: Mutex::default(),
             syncer: Mutex::new(None),
-            cancel: Mutex::new(None),
+            cancel: RunCancel::default(),
         }
     }
 }
@@ -235,7 +235,7 @@ impl ElementImpl for AiLipSync {
 
     fn change_state(&self, t: gst::StateChange) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
         if t == gst::StateChange::PausedToReady {
-            lock(&self.cancel).iter().for_each(Cancel::cancel);
+            self.cancel.cancel();
         }
         self.parent_change_state(t)
     }
@@ -344,7 +344,8 @@ impl AggregatorImpl for AiLipSync {
         let syncer = self.start_syncer()?;
         *lock(&self.syncer) = Some(syncer);
         *lock(&self.pending) = Pending::default();
-        *lock(&self.cancel) = Cancel::new().ok();
+        // As before: the built-in path runs no model, so a missing token is no reason to fail.
+        let _ = self.cancel.start(true);
         self.stats.reset();
         let latency = gst::ClockTime::from_nseconds(lipsync::latency_ns());
         self.obj().set_latency(latency, Some(latency));
@@ -386,7 +387,7 @@ impl AggregatorImpl for AiLipSync {
                 Ok(input) => lock(&self.pending).audio = Some(input),
                 Err(e) => return self.refuse(e),
             },
-            gst::EventView::FlushStart(_) => lock(&self.cancel).iter().for_each(Cancel::cancel),
+            gst::EventView::FlushStart(_) => self.cancel.cancel(),
             gst::EventView::Segment(s) if pad == &self.video_pad => {
                 if let Ok(segment) = s.segment().clone().downcast::<gst::ClockTime>() {
                     self.obj().update_segment(&segment);
@@ -403,7 +404,7 @@ impl AggregatorImpl for AiLipSync {
 
     fn flush(&self) -> Result<gst::FlowSuccess, gst::FlowError> {
         lock(&self.pending).reset = true;
-        *lock(&self.cancel) = Cancel::new().ok();
+        self.cancel.renew();
         self.parent_flush()
     }
 
@@ -444,7 +445,7 @@ impl AggregatorImpl for AiLipSync {
         self.video_pad.drop_buffer();
         let info = lock(&self.video).as_ref().map(|(_, info)| info.clone());
         let info = info.ok_or_else(|| self.fail(ElementError::Negotiation("video buffer before video caps".into())))?;
-        let (params, cancel) = (lock(&self.settings).lip.params(), lock(&self.cancel).clone());
+        let (params, cancel) = (lock(&self.settings).lip.params(), self.cancel.token());
         let t0 = Instant::now();
         let mut buf = buf;
         let animated = {

@@ -436,17 +436,8 @@ impl Model {
 
 impl Model {
     /// Runs the model on named inputs and returns every output as (shape, f32 values): for
-    /// models with several small outputs (detectors).
-    pub fn run_all(&self, inputs: &[ModelInput<'_>]) -> Result<Vec<(Vec<usize>, Vec<f32>)>> {
-        self.run_all_with(inputs, None)
-    }
-
-    /// [`run_all`](Self::run_all) that `cancel` can stop while it runs.
-    pub fn run_all_with(
-        &self,
-        inputs: &[ModelInput<'_>],
-        cancel: Option<&Cancel>,
-    ) -> Result<Vec<(Vec<usize>, Vec<f32>)>> {
+    /// models with several small outputs (detectors). `cancel` can stop it while it runs.
+    pub fn run_all(&self, inputs: &[ModelInput<'_>], cancel: Option<&Cancel>) -> Result<Vec<(Vec<usize>, Vec<f32>)>> {
         let values = self.input_values(inputs)?;
         self.with_session(|session| {
             let outputs = self.session_run(session, values, cancel)?;

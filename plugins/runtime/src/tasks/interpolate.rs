@@ -518,7 +518,7 @@ impl<T> FrameRateConverter<T> {
             }
             Mode::Model => {
                 let (model, rife) = self.rife.as_mut().expect("checked by the caller");
-                rife.run_with(model, &a.rgb, &b.rgb, w, h, t, out, cancel)?;
+                rife.run(model, &a.rgb, &b.rgb, w, h, t, out, cancel)?;
             }
             Mode::Duplicate => unreachable!("handled by the caller"),
         }

@@ -186,24 +186,10 @@ impl Rife {
         &self.contract
     }
 
-    /// The frame at time `t` between `f0` and `f1` (both CHW RGB w x h, 0..1) into `out`.
+    /// The frame at time `t` between `f0` and `f1` (both CHW RGB w x h, 0..1) into `out`;
+    /// `cancel` can stop it while the model runs ([`Error::Cancelled`]).
     #[allow(clippy::too_many_arguments)]
     pub fn run(
-        &mut self,
-        model: &Model,
-        f0: &[f32],
-        f1: &[f32],
-        w: usize,
-        h: usize,
-        t: f32,
-        out: &mut [f32],
-    ) -> Result<()> {
-        self.run_with(model, f0, f1, w, h, t, out, None)
-    }
-
-    /// [`run`](Self::run) that `cancel` can stop while the model runs ([`Error::Cancelled`]).
-    #[allow(clippy::too_many_arguments)]
-    pub fn run_with(
         &mut self,
         model: &Model,
         f0: &[f32],

@@ -96,7 +96,7 @@ impl Faces {
         let (w, h) = (frame.width, frame.height);
         scratch.resize(3 * w * h, 0.0);
         kernels::pack(frame, Rect::new(0, 0, w, h), TensorSpec::CANONICAL, scratch)?;
-        Ok(match detector.detect_with(model, scratch, w, h, threshold, cancel)? {
+        Ok(match detector.detect(model, scratch, w, h, threshold, cancel)? {
             Some((b, _score)) => Some(smoother.push(padding.apply(b))),
             None => smoother.last(),
         })
@@ -155,20 +155,8 @@ impl FaceDetector {
     }
 
     /// The most confident face in `image` (planar RGB 0..1, `w` x `h`) with a score of at least
-    /// `threshold`, in image pixels, and its score.
+    /// `threshold`, in image pixels, and its score; `cancel` can stop it while the model runs.
     pub fn detect(
-        &mut self,
-        model: &Model,
-        image: &[f32],
-        w: usize,
-        h: usize,
-        threshold: f32,
-    ) -> Result<Option<(FaceBox, f32)>> {
-        self.detect_with(model, image, w, h, threshold, None)
-    }
-
-    /// [`detect`](Self::detect) that `cancel` can stop while the model runs.
-    pub fn detect_with(
         &mut self,
         model: &Model,
         image: &[f32],
@@ -185,7 +173,7 @@ impl FaceDetector {
         }
         let shape = [1, 3, dh, dw];
         let input = [ModelInput { name: &self.input, shape: &shape, data: InputData::F32(&self.tensor) }];
-        let outputs = model.run_all_with(&input, cancel)?;
+        let outputs = model.run_all(&input, cancel)?;
         let (ss, scores) = &outputs[self.scores];
         let (bs, boxes) = &outputs[self.boxes];
         let n = ss.get(1).copied().unwrap_or(0);

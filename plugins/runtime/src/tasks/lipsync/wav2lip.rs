@@ -109,13 +109,8 @@ impl Wav2Lip {
     }
 
     /// `face` is the crop, planar RGB 0..1 at the model's size; `mel` the 80x16 window. Returns
-    /// the new face, planar RGB 0..1, same size.
-    pub fn run(&mut self, model: &Model, face: &[f32], mel: &[f32]) -> Result<Vec<f32>> {
-        self.run_with(model, face, mel, None)
-    }
-
-    /// [`run`](Self::run) that `cancel` can stop while the model runs ([`Error::Cancelled`]).
-    pub fn run_with(&mut self, model: &Model, face: &[f32], mel: &[f32], cancel: Option<&Cancel>) -> Result<Vec<f32>> {
+    /// the new face, planar RGB 0..1, same size. `cancel` can stop it while the model runs.
+    pub fn run(&mut self, model: &Model, face: &[f32], mel: &[f32], cancel: Option<&Cancel>) -> Result<Vec<f32>> {
         let s = self.contract.size;
         let n = s * s;
         assert_eq!(face.len(), 3 * n, "face crop size");
@@ -178,7 +173,7 @@ impl Wav2Lip {
         let s = self.contract.size;
         let mut crop = vec![0f32; 3 * s * s];
         crop_resize(image, w, h, face, &mut crop, s, s)?;
-        let patch = self.run_with(model, &crop, mel, cancel)?;
+        let patch = self.run(model, &crop, mel, cancel)?;
         paste_feathered(image, w, h, face, &patch, s, s, feather)?;
         Ok(())
     }
