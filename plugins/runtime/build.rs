@@ -10,6 +10,8 @@ fn main() {
     let root = root.canonicalize().unwrap_or(root);
     let lib = root.join(".deps").join("onnxruntime").join("libonnxruntime.so.1.31.1");
     println!("cargo:rustc-env=GST_AI_ORT_DEFAULT={}", lib.display());
+    // The zoo `make setup` imports (models/zoo/import.py): the last folder of zoo:NAME's search.
+    println!("cargo:rustc-env=GST_AI_ZOO_DEFAULT={}", root.join(".deps").join("zoo").display());
     println!("cargo:rerun-if-changed=build.rs");
     // The built-in models are embedded with include_bytes!: rebuild when they change.
     println!("cargo:rerun-if-changed=../../models/sr_x2.onnx");

@@ -41,7 +41,7 @@ pub fn runtime_message(e: &Error) -> gst::ErrorMessage {
 
 fn runtime_message_with(e: &Error, text: &str) -> gst::ErrorMessage {
     match e {
-        Error::ModelNotFound { .. } | Error::DeviceUnavailable { .. } => {
+        Error::ModelNotFound { .. } | Error::ZooNotFound { .. } | Error::DeviceUnavailable { .. } => {
             gst::error_msg!(gst::ResourceError::NotFound, ["{text}"])
         }
         Error::ModelLoad { .. } | Error::Manifest { .. } => gst::error_msg!(gst::ResourceError::OpenRead, ["{text}"]),

@@ -278,7 +278,8 @@ impl AiLipSync {
         let element = self.obj();
         let load = |path: &str| -> Result<Arc<Model>, gst::ErrorMessage> {
             let (device, _) = s.model.resolve_device()?;
-            common::load_model(element.upcast_ref(), &ModelSource::File(path.trim().into()), device, Precision::Auto)
+            let source = ModelSource::file(path).map_err(|e| common::start_error(&e))?;
+            common::load_model(element.upcast_ref(), &source, device, Precision::Auto)
         };
         let wanted = s.lip.face_box.is_none() && !s.face_model.trim().is_empty();
         let faces = s.lip.faces(if wanted { Some(load(&s.face_model)?) } else { None }).ok_or_else(|| {

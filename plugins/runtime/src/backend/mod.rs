@@ -1,10 +1,12 @@
 //! Where a model runs and how it is described: the ONNX Runtime environment and library
 //! discovery ([`env`]), devices ([`device`]), loaded models and the process-wide session cache
 //! ([`model`]), the optional manifest beside a model ([`manifest`]) and a reader of the ONNX
-//! graph itself ([`graph`]) for what sessions do not expose.
+//! graph itself ([`graph`]) for what sessions do not expose; the model zoo's search path
+//! ([`zoo`]).
 
 pub mod device;
 pub mod env;
 pub mod graph;
 pub mod manifest;
 pub mod model;
+pub mod zoo;

@@ -39,7 +39,8 @@ pub enum ModelSource {
 }
 
 impl ModelSource {
-    /// `path` empty means the given built-in; `builtin:<name>` names a built-in model.
+    /// `path` empty means the given built-in; `builtin:<name>` names a built-in model; `zoo:NAME`
+    /// a model of the zoo.
     pub fn from_property(path: &str, builtin: ModelSource) -> Result<Self> {
         let path = path.trim();
         if path.is_empty() {
@@ -62,7 +63,12 @@ impl ModelSource {
                     }
                 });
         }
-        Ok(ModelSource::File(PathBuf::from(path)))
+        Self::file(path)
+    }
+
+    /// A model file named by a property: a path, or `zoo:NAME` (see [`crate::backend::zoo`]).
+    pub fn file(property: &str) -> Result<Self> {
+        crate::backend::zoo::path_of(property).map(ModelSource::File)
     }
 
     pub fn display_name(&self) -> String {
