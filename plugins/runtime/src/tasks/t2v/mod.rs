@@ -226,7 +226,7 @@ impl Folder {
     pub fn from_property(path: &str) -> Result<Self> {
         match path.trim() {
             "" | "builtin" | "builtin:t2v" => Self::builtin(),
-            p => Self::open(Path::new(p)),
+            p => Self::open(&crate::backend::zoo::path_of(p)?),
         }
     }
 
