@@ -3,6 +3,7 @@
 #   make test   set up, build, and run the whole test suite
 #   make bench  set up, build, and print the benchmark tables
 #   make build  build target/release/libgstai.so
+#   make models print the model zoo (zoo:NAME): job, scale, size, license, quality, speed
 #   make install  copy the plugin into the user's GStreamer plugin folder
 # Set-up (scripts/bootstrap.sh) installs only what is missing, so every target is quick when
 # nothing is.
@@ -12,7 +13,7 @@ export GST_PLUGIN_PATH := $(CURDIR)/target/release
 # Keep the registry's plugin cache inside the checkout: a stale cache elsewhere cannot hide us.
 export GST_REGISTRY := $(CURDIR)/target/gst-registry.bin
 
-.PHONY: setup build demo test bench install clean
+.PHONY: setup build demo test bench models install clean
 
 setup:
 	@scripts/bootstrap.sh
@@ -30,6 +31,9 @@ test: build
 bench: build
 	@scripts/bootstrap.sh --bench
 	$(CARGO) run --release -q -p gst-ai-tests --bin ai-bench
+
+models: setup
+	@python3 models/zoo/table.py
 
 install: build
 	mkdir -p $(HOME)/.local/share/gstreamer-1.0/plugins
