@@ -195,6 +195,44 @@ pub fn load_rgb(path: &std::path::Path) -> Result<(usize, usize, Vec<u8>), Strin
     Ok((w, h, out))
 }
 
+/// Decodes up to `max` frames of a video file (anything GStreamer decodes) to packed RGB images,
+/// `width`x`height` (GStreamer's videoscale, its default filter) when given, else the file's size.
+pub fn decode_frames(
+    path: &std::path::Path,
+    max: usize,
+    size: Option<(usize, usize)>,
+) -> Result<Vec<clip::Image>, String> {
+    init();
+    let scale = size.map(|(w, h)| format!("videoscale ! video/x-raw,width={w},height={h} ! ")).unwrap_or_default();
+    let desc = format!(
+        "filesrc location=\"{}\" ! decodebin ! videoconvert ! {scale}video/x-raw,format=RGB ! appsink name=sink sync=false",
+        path.display()
+    );
+    let pipeline = gst::parse::launch(&desc)
+        .map_err(|e| e.to_string())?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| "not a pipeline")?;
+    let sink =
+        pipeline.by_name("sink").ok_or("no sink")?.downcast::<gst_app::AppSink>().map_err(|_| "not an appsink")?;
+    pipeline.set_state(gst::State::Playing).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    while out.len() < max {
+        let Ok(sample) = sink.pull_sample() else { break };
+        let info = gst_video::VideoInfo::from_caps(sample.caps().ok_or("no caps")?).map_err(|e| e.to_string())?;
+        let buffer = sample.buffer().ok_or("no buffer")?;
+        let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).map_err(|e| e.to_string())?;
+        let (w, h, stride) = (info.width() as usize, info.height() as usize, frame.plane_stride()[0] as usize);
+        let data = frame.plane_data(0).map_err(|e| e.to_string())?;
+        let rgb = (0..h).flat_map(|y| &data[y * stride..y * stride + w * 3]).copied().collect();
+        out.push(clip::Image { width: w, height: h, rgb });
+    }
+    pipeline.set_state(gst::State::Null).map_err(|e| e.to_string())?;
+    if out.is_empty() {
+        return Err(format!("could not decode any frame of {}", path.display()));
+    }
+    Ok(out)
+}
+
 /// Encodes packed RGB into a PNG file with GStreamer's pngenc.
 pub fn save_png(path: &std::path::Path, w: usize, h: usize, rgb: &[u8]) -> Result<(), String> {
     init();
@@ -225,6 +263,24 @@ pub fn save_png(path: &std::path::Path, w: usize, h: usize, rgb: &[u8]) -> Resul
     src.end_of_stream().map_err(|e| e.to_string())?;
     let r = run_pipeline(&pipeline, Duration::from_secs(30));
     if r.errors.is_empty() { Ok(()) } else { Err(r.errors.join("; ")) }
+}
+
+/// A file of the real test media the set-up imports (`.deps/media/`, see models/zoo/families/
+/// media.py: which part is for tuning and which is held out); panics naming the set-up if absent.
+pub fn media(rel: &str) -> PathBuf {
+    let p = root().join(".deps").join("media").join(rel);
+    assert!(
+        p.exists(),
+        "{} is missing: the set-up imports the real test media (make setup, or scripts/zoo.sh)",
+        p.display()
+    );
+    p
+}
+
+/// The file of `zoo:NAME` (via the runtime's search path); panics naming the set-up if absent.
+pub fn zoo_model(name: &str) -> PathBuf {
+    gst_ai_runtime::backend::zoo::resolve(name)
+        .unwrap_or_else(|e| panic!("{e} (the set-up imports the zoo: make setup, or scripts/zoo.sh)"))
 }
 
 /// The photograph the demo and the benchmark pan across (held out of the built-in model's

@@ -58,8 +58,16 @@ fn a_users_folder_adds_named_models_listed_by_gst_inspect() {
     let out = gst(
         "gst-launch-1.0",
         &[
-            "-v", "videotestsrc", "num-buffers=2", "!", "video/x-raw,format=RGB,width=40,height=30", "!",
-            "aiupscale", "model=zoo:mine-x3", "!", "fakesink",
+            "-v",
+            "videotestsrc",
+            "num-buffers=2",
+            "!",
+            "video/x-raw,format=RGB,width=40,height=30",
+            "!",
+            "aiupscale",
+            "model=zoo:mine-x3",
+            "!",
+            "fakesink",
         ],
         Some(&zoo),
         &reg,
@@ -90,7 +98,10 @@ fn a_name_that_is_nowhere_is_an_error_naming_the_search_path_in_every_element() 
         let out = gst("gst-launch-1.0", &args, Some(&tmp.0), &reg);
         let t = text(&out);
         assert!(!out.status.success(), "{desc}: should fail");
-        assert!(t.contains("zoo:no-such-sr is not in the model zoo"), "{desc}: the error should name the zoo name:\n{t}");
+        assert!(
+            t.contains("zoo:no-such-sr is not in the model zoo"),
+            "{desc}: the error should name the zoo name:\n{t}"
+        );
         assert!(t.contains(&tmp.0.display().to_string()), "{desc}: the error should name the search path:\n{t}");
     }
 }

