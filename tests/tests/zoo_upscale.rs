@@ -34,8 +34,9 @@ fn photo(name: &str) -> Image {
 
 /// `img` upscaled by aiupscale with `props` (e.g. "model=zoo:span-x2 tile-size=48").
 fn upscale(img: &Image, props: &str) -> Image {
-    let (out, _) = run_frames(std::slice::from_ref(img), 25, &format!("aiupscale {props} ! appsink name=sink sync=false"))
-        .unwrap_or_else(|e| panic!("aiupscale {props}: {e}"));
+    let (out, _) =
+        run_frames(std::slice::from_ref(img), 25, &format!("aiupscale {props} ! appsink name=sink sync=false"))
+            .unwrap_or_else(|e| panic!("aiupscale {props}: {e}"));
     out.into_iter().next().expect("one frame out")
 }
 
@@ -153,12 +154,12 @@ fn odd_size(name: &str, loss: f64) {
 
 #[test]
 fn odd_size_cunet() {
-    odd_size("waifu2x-cunet-x2", -0.5);
+    odd_size("waifu2x-cunet-x2", -0.5); // measured +1.38 dB: it must beat bicubic
 }
 
 #[test]
 fn odd_size_realcugan() {
-    odd_size("realcugan-se-x2", 2.0);
+    odd_size("realcugan-se-x2", 3.0); // measured -1.93 dB (GAN-trained, see above)
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -235,7 +236,8 @@ fn bicubic_down(img: &Image, k: usize) -> Image {
     for y in 0..img.height {
         for (x, t) in tx.iter().enumerate() {
             for c in 0..3 {
-                rows[(y * w + x) * 3 + c] = t.iter().map(|&(j, v)| v * img.rgb[(y * img.width + j) * 3 + c] as f64).sum();
+                rows[(y * w + x) * 3 + c] =
+                    t.iter().map(|&(j, v)| v * img.rgb[(y * img.width + j) * 3 + c] as f64).sum();
             }
         }
     }
@@ -306,8 +308,14 @@ fn measure() {
     let truth = photo("coffee.png").crop(200, 40, 160, 160);
     let small = truth.downscaled(2);
     let mut panels = vec![small.resized(160, 160, Filter::Bicubic)];
-    for m in ["builtin:sr_x2", "zoo:span-x2", "zoo:realesr-animevideov3-x2", "zoo:waifu2x-upconv7-photo-x2",
-              "zoo:waifu2x-cunet-x2", "zoo:realcugan-se-x2"] {
+    for m in [
+        "builtin:sr_x2",
+        "zoo:span-x2",
+        "zoo:realesr-animevideov3-x2",
+        "zoo:waifu2x-upconv7-photo-x2",
+        "zoo:waifu2x-cunet-x2",
+        "zoo:realcugan-se-x2",
+    ] {
         let up = upscale(&small, &format!("model={m}"));
         println!("strip {m}: {:.2} dB", psnr(&up, &truth, 4));
         panels.push(up);
