@@ -50,6 +50,60 @@ impl Image {
         Image { width: w, height: h, rgb }
     }
 
+    /// Downscaled by `k` with an antialiased bicubic filter (a = -0.5, the kernel widened k times,
+    /// as MATLAB's imresize, which SR models are commonly trained and scored with).
+    pub fn imresize_down(&self, k: usize) -> Image {
+        let img = self;
+        fn cubic(x: f64) -> f64 {
+            let x = x.abs();
+            if x <= 1.0 {
+                1.5 * x * x * x - 2.5 * x * x + 1.0
+            } else if x < 2.0 {
+                -0.5 * x * x * x + 2.5 * x * x - 4.0 * x + 2.0
+            } else {
+                0.0
+            }
+        }
+        // Weights of one axis: output i from input taps around its centre (i + 0.5) * k - 0.5.
+        let taps = |n_in: usize, n_out: usize| -> Vec<Vec<(usize, f64)>> {
+            (0..n_out)
+                .map(|i| {
+                    let c = (i as f64 + 0.5) * k as f64 - 0.5;
+                    let lo = (c - 2.0 * k as f64).floor() as i64;
+                    let hi = (c + 2.0 * k as f64).ceil() as i64;
+                    let mut w: Vec<(usize, f64)> = (lo..=hi)
+                        .map(|j| (j.clamp(0, n_in as i64 - 1) as usize, cubic((j as f64 - c) / k as f64)))
+                        .filter(|(_, v)| *v != 0.0)
+                        .collect();
+                    let s: f64 = w.iter().map(|(_, v)| v).sum();
+                    w.iter_mut().for_each(|(_, v)| *v /= s);
+                    w
+                })
+                .collect()
+        };
+        let (w, h) = (img.width / k, img.height / k);
+        let (tx, ty) = (taps(img.width, w), taps(img.height, h));
+        let mut rows = vec![0f64; img.height * w * 3];
+        for y in 0..img.height {
+            for (x, t) in tx.iter().enumerate() {
+                for c in 0..3 {
+                    rows[(y * w + x) * 3 + c] =
+                        t.iter().map(|&(j, v)| v * img.rgb[(y * img.width + j) * 3 + c] as f64).sum();
+                }
+            }
+        }
+        let mut rgb = vec![0u8; w * h * 3];
+        for (y, t) in ty.iter().enumerate() {
+            for x in 0..w {
+                for c in 0..3 {
+                    let v: f64 = t.iter().map(|&(j, v)| v * rows[(j * w + x) * 3 + c]).sum();
+                    rgb[(y * w + x) * 3 + c] = v.round().clamp(0.0, 255.0) as u8;
+                }
+            }
+        }
+        Image { width: w, height: h, rgb }
+    }
+
     /// Copies `other` into this image at (x, y).
     pub fn blit(&mut self, other: &Image, x: usize, y: usize) {
         for row in 0..other.height {

@@ -200,59 +200,6 @@ fn clip_frames(path: &std::path::Path, n: usize) -> Vec<Image> {
     out
 }
 
-/// Downscaled by `k` with an antialiased bicubic filter (a = -0.5, the kernel widened k times,
-/// as MATLAB's imresize, which SR models are commonly trained and scored with).
-fn bicubic_down(img: &Image, k: usize) -> Image {
-    fn cubic(x: f64) -> f64 {
-        let x = x.abs();
-        if x <= 1.0 {
-            1.5 * x * x * x - 2.5 * x * x + 1.0
-        } else if x < 2.0 {
-            -0.5 * x * x * x + 2.5 * x * x - 4.0 * x + 2.0
-        } else {
-            0.0
-        }
-    }
-    // Weights of one axis: output i from input taps around its centre (i + 0.5) * k - 0.5.
-    let taps = |n_in: usize, n_out: usize| -> Vec<Vec<(usize, f64)>> {
-        (0..n_out)
-            .map(|i| {
-                let c = (i as f64 + 0.5) * k as f64 - 0.5;
-                let lo = (c - 2.0 * k as f64).floor() as i64;
-                let hi = (c + 2.0 * k as f64).ceil() as i64;
-                let mut w: Vec<(usize, f64)> = (lo..=hi)
-                    .map(|j| (j.clamp(0, n_in as i64 - 1) as usize, cubic((j as f64 - c) / k as f64)))
-                    .filter(|(_, v)| *v != 0.0)
-                    .collect();
-                let s: f64 = w.iter().map(|(_, v)| v).sum();
-                w.iter_mut().for_each(|(_, v)| *v /= s);
-                w
-            })
-            .collect()
-    };
-    let (w, h) = (img.width / k, img.height / k);
-    let (tx, ty) = (taps(img.width, w), taps(img.height, h));
-    let mut rows = vec![0f64; img.height * w * 3];
-    for y in 0..img.height {
-        for (x, t) in tx.iter().enumerate() {
-            for c in 0..3 {
-                rows[(y * w + x) * 3 + c] =
-                    t.iter().map(|&(j, v)| v * img.rgb[(y * img.width + j) * 3 + c] as f64).sum();
-            }
-        }
-    }
-    let mut rgb = vec![0u8; w * h * 3];
-    for (y, t) in ty.iter().enumerate() {
-        for x in 0..w {
-            for c in 0..3 {
-                let v: f64 = t.iter().map(|&(j, v)| v * rows[(j * w + x) * 3 + c]).sum();
-                rgb[(y * w + x) * 3 + c] = v.round().clamp(0.0, 255.0) as u8;
-            }
-        }
-    }
-    Image { width: w, height: h, rgb }
-}
-
 fn fit(img: &Image, k: usize) -> Image {
     img.crop(0, 0, img.width / k * k, img.height / k * k)
 }
@@ -262,7 +209,7 @@ fn mean_psnr(pictures: &[Image], model: Option<&str>, scale: usize, aa_bicubic: 
     let mut sum = 0.0;
     for p in pictures {
         let truth = fit(p, scale);
-        let small = if aa_bicubic { bicubic_down(&truth, scale) } else { truth.downscaled(scale) };
+        let small = if aa_bicubic { truth.imresize_down(scale) } else { truth.downscaled(scale) };
         let up = match model {
             Some(m) => upscale(&small, &format!("model={m}")),
             None => small.resized(truth.width, truth.height, Filter::Bicubic),
