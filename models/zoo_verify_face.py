@@ -260,6 +260,26 @@ def silero_checks(wheels: Path) -> None:
           f"32 ms chunks > 0.5; whole file: {100 * (probs > 0.5).mean():.0f}% > 0.5")
 
 
+def speed() -> None:
+    """Milliseconds per run of the bare ONNX Runtime sessions (CPU, 2 threads, median of 30)."""
+    import time
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 2
+    for name, feeds in [("retinaface", {"input": np.zeros((1, 3, H, W), np.float32)}),
+                        ("face-mesh", {"input": np.zeros((1, 3, 192, 192), np.float32)}),
+                        ("silero-vad", {"input": np.zeros((1, 576), np.float32), "state": np.zeros((2, 1, 128), np.float32),
+                                        "sr": np.array(16000, np.int64)})]:
+        s = ort.InferenceSession(str(ZOO / f"{name}.onnx"), opts, providers=["CPUExecutionProvider"])
+        for _ in range(3):
+            s.run(None, feeds)
+        times = []
+        for _ in range(30):
+            t = time.perf_counter()
+            s.run(None, feeds)
+            times.append(time.perf_counter() - t)
+        print(f"speed: {name}: {1000 * float(np.median(times)):.2f} ms per run (bare session, CPU, 2 threads)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--wheels", type=Path, default=ROOT / ".deps" / "zoo-cache" / "x")
@@ -268,6 +288,7 @@ def main() -> None:
     astronaut = retinaface_checks(args.wheels)
     face_mesh_checks(args.wheels, astronaut)
     silero_checks(args.wheels)
+    speed()
 
 
 if __name__ == "__main__":
