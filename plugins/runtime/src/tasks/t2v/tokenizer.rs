@@ -34,9 +34,8 @@ static CLIP_PATTERN: LazyLock<Regex> = LazyLock::new(|| {
 });
 /// The byte-level step's pattern (GPT-2's) on pieces that hold no whitespace: its optional
 /// leading space and whitespace alternatives can never match there.
-static BYTE_LEVEL_PATTERN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}+|[^\s\p{L}\p{N}]+").expect("a valid pattern")
-});
+static BYTE_LEVEL_PATTERN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}+|[^\s\p{L}\p{N}]+").expect("a valid pattern"));
 
 pub struct ClipTokenizer {
     vocab: HashMap<String, i64>,
