@@ -25,7 +25,9 @@ pub enum Error {
     #[error("model file {} does not exist", path.display())]
     ModelNotFound { path: PathBuf },
 
-    #[error("zoo:{name} is not in the model zoo (search path {search_path}: set GST_AI_ZOO_PATH to add folders; `make setup` imports the zoo); available: {available}")]
+    #[error(
+        "zoo:{name} is not in the model zoo (search path {search_path}: set GST_AI_ZOO_PATH to add folders; `make setup` imports the zoo); available: {available}"
+    )]
     ZooNotFound { name: String, search_path: String, available: String },
 
     #[error("could not load model {model}: {why}")]

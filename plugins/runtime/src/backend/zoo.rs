@@ -70,7 +70,13 @@ pub fn entries() -> Vec<Entry> {
                 let Some(stem) = p.file_stem().and_then(|s| s.to_str()) else { continue };
                 if p.extension().is_some_and(|e| e == "onnx") && !found.iter().any(|e| e.name == stem) {
                     let name = stem.to_string();
-                    found.push(Entry { name, element: String::new(), summary: String::new(), path: p, info: Value::Null });
+                    found.push(Entry {
+                        name,
+                        element: String::new(),
+                        summary: String::new(),
+                        path: p,
+                        info: Value::Null,
+                    });
                 }
             }
         }

@@ -1,17 +1,41 @@
 //! CLIP's byte-level BPE tokenizer, as diffusers pipelines use it for their text encoders: read
 //! from `vocab.json` + `merges.txt` (transformers' CLIPTokenizer files) or from a `tokenizer.json`
-//! (the tokenizers library's file). Text is lower-cased, whitespace collapsed, split like CLIP's
-//! pattern (special tokens, contractions, letter runs, single digits, runs of other symbols), each
-//! piece byte-encoded and merged by rank; ids are `[bos] pieces… [eos] pad…`, `max_len` long.
+//! (the tokenizers library's file). It follows transformers' CLIPTokenizer step by step (checked
+//! on a few hundred prompts by tests/tests/zoo_clip.rs):
+//! 1. the special tokens `<|startoftext|>` / `<|endoftext|>`, written exactly so, are taken out
+//!    of the raw text first;
+//! 2. the rest is normalised: Unicode NFC, then lower-cased character by character (no
+//!    context rules: a final capital sigma becomes σ, not ς);
+//! 3. split with CLIP's pattern: special-token text, the contractions 's 't 're 've 'm 'll 'd,
+//!    letter runs (\p{L}), single digits (\p{N}), runs of anything else but whitespace;
+//!    each piece split again by the byte-level step's own pattern (which only cuts special-token
+//!    text that appeared after lower-casing, e.g. `<|ENDOFTEXT|>`, into `<|`, `endoftext`, `|>`);
+//! 4. each piece byte-encoded, `</w>` on its last character, merged by rank.
+//!
+//! Ids are `[bos] pieces… [eos] pad…`, `max_len` long.
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use unicode_normalization::UnicodeNormalization;
 
 use crate::error::{Error, Result};
 
 const BOS: &str = "<|startoftext|>";
 const EOS: &str = "<|endoftext|>";
 const END_OF_WORD: &str = "</w>";
+
+/// CLIP's split pattern, as transformers' CLIPTokenizer writes it.
+static CLIP_PATTERN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\s\p{L}\p{N}]+")
+        .expect("a valid pattern")
+});
+/// The byte-level step's pattern (GPT-2's) on pieces that hold no whitespace: its optional
+/// leading space and whitespace alternatives can never match there.
+static BYTE_LEVEL_PATTERN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}+|[^\s\p{L}\p{N}]+").expect("a valid pattern"));
 
 pub struct ClipTokenizer {
     vocab: HashMap<String, i64>,
@@ -162,41 +186,34 @@ impl ClipTokenizer {
         Ok(Self { vocab, ranks, byte_char: byte_chars(), bos, eos, pad, max_len: max_len as usize })
     }
 
-    /// The pieces of `text` before BPE: lower-cased, whitespace-collapsed, split as CLIP does.
+    /// The pieces of `text` before BPE (steps 1-3 above): special tokens as themselves, the
+    /// rest normalised and split as CLIP does.
     pub fn pieces(text: &str) -> Vec<String> {
-        let text = text.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
-        let chars: Vec<char> = text.chars().collect();
         let mut out = Vec::new();
-        let mut i = 0;
-        let starts = |i: usize, s: &str| s.chars().enumerate().all(|(k, c)| chars.get(i + k) == Some(&c));
-        while i < chars.len() {
-            let c = chars[i];
-            if let Some(special) = [BOS, EOS].into_iter().find(|s| starts(i, s)) {
-                out.push(special.to_string());
-                i += special.chars().count();
-            } else if let Some(contraction) =
-                ["'s", "'t", "'re", "'ve", "'m", "'ll", "'d"].into_iter().find(|s| starts(i, s))
-            {
-                out.push(contraction.to_string());
-                i += contraction.len();
-            } else if c.is_alphabetic() {
-                let end = (i..chars.len()).find(|&k| !chars[k].is_alphabetic()).unwrap_or(chars.len());
-                out.push(chars[i..end].iter().collect());
-                i = end;
-            } else if c.is_numeric() {
-                out.push(c.to_string());
-                i += 1;
-            } else if c.is_whitespace() {
-                i += 1;
-            } else {
-                let end = (i..chars.len())
-                    .find(|&k| chars[k].is_whitespace() || chars[k].is_alphabetic() || chars[k].is_numeric())
-                    .unwrap_or(chars.len());
-                out.push(chars[i..end].iter().collect());
-                i = end;
-            }
+        let mut rest = text;
+        loop {
+            let next = [BOS, EOS].into_iter().filter_map(|s| rest.find(s).map(|at| (at, s))).min();
+            let (before, special) = match next {
+                Some((at, s)) => (&rest[..at], Some(s)),
+                None => (rest, None),
+            };
+            Self::split_normalised(before, &mut out);
+            let Some(s) = special else { break };
+            out.push(s.to_string());
+            rest = &rest[before.len() + s.len()..];
         }
         out
+    }
+
+    /// NFC, lower-case each character, then CLIP's pattern and the byte-level one.
+    fn split_normalised(text: &str, out: &mut Vec<String>) {
+        if text.is_empty() {
+            return;
+        }
+        let normal: String = text.nfc().flat_map(char::to_lowercase).collect();
+        for piece in CLIP_PATTERN.find_iter(&normal) {
+            out.extend(BYTE_LEVEL_PATTERN.find_iter(piece.as_str()).map(|m| m.as_str().to_string()));
+        }
     }
 
     /// BPE of one piece: its byte characters, the last marked end-of-word, merged by rank.
@@ -273,6 +290,11 @@ mod tests {
             ["a", "red", "circle", ",", "it", "'s", "up", "-", "left", "!!", "4", "2"]
         );
         assert_eq!(ClipTokenizer::pieces("<|endoftext|>x"), ["<|endoftext|>", "x"]);
+        // Only the exact special text is special; after lower-casing it is split like any text.
+        assert_eq!(ClipTokenizer::pieces("<|ENDOFTEXT|>!"), ["<|", "endoftext", "|>", "!"]);
+        // NFC first, lower-casing without context (a final Σ is σ), letters are \p{L} only.
+        assert_eq!(ClipTokenizer::pieces("Cafe\u{301} ΟΔΟΣ"), ["café", "οδοσ"]);
+        assert_eq!(ClipTokenizer::pieces("ⅻⅻ½"), ["ⅻ", "ⅻ", "½"]);
     }
 
     #[test]
