@@ -13,12 +13,12 @@ use super::error::runtime_message;
 
 pub const DEFAULT_DEVICE: &str = "auto";
 
-/// A model property's blurb followed by what `zoo:NAME` is and the zoo models `element` can use.
-pub fn with_zoo(element: &str, blurb: &str) -> String {
+/// A model property's blurb followed by what `zoo:NAME` is and the zoo models that do `job`.
+pub fn with_zoo(job: &str, blurb: &str) -> String {
     format!(
         "{}. zoo:NAME names a model of the zoo (GST_AI_ZOO_PATH, then the set-up's .deps/zoo): {}",
         blurb.trim_end_matches('.'),
-        gst_ai_runtime::backend::zoo::blurb_for(element)
+        gst_ai_runtime::backend::zoo::blurb_for(job)
     )
 }
 pub const MAX_TILE_SIZE: u32 = 16384;
@@ -39,13 +39,13 @@ impl Default for ModelProps {
 }
 
 impl ModelProps {
-    /// The `model` property with the element's own blurb (followed by the `zoo:` names `element`
-    /// can use, found when the plugin registers), `device`, and `precision` if asked for.
-    pub fn pspecs(element: &str, model_blurb: &str, precision: bool) -> Vec<glib::ParamSpec> {
+    /// The `model` property with the element's own blurb (followed by the `zoo:` names that do
+    /// `job`, found when the plugin registers), `device`, and `precision` if asked for.
+    pub fn pspecs(job: &str, model_blurb: &str, precision: bool) -> Vec<glib::ParamSpec> {
         let mut v = vec![
             glib::ParamSpecString::builder("model")
                 .nick("Model")
-                .blurb(&with_zoo(element, model_blurb))
+                .blurb(&with_zoo(job, model_blurb))
                 .default_value(Some(""))
                 .mutable_ready()
                 .build(),

@@ -320,7 +320,7 @@ impl ObjectImpl for AiInterpolate {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             let mut v = ModelProps::pspecs(
-                "aiinterpolate",
+                "interpolate",
                 "Path of a RIFE ONNX model for mode=model: vs-mlrt v1 (11-channel input), v2 (7-channel) or \
                  Practical-RIFE style (img0, img1, timestep); sizes padded to a multiple of 32 unless a \
                  <model>.json says \"multiple\". It runs on the device below; the other modes on the CPU",

@@ -91,7 +91,7 @@ impl ObjectImpl for AiLipSync {
                 b.default_value(default).mutable_playing().build()
             };
             let mut shared = ModelProps::pspecs(
-                "ailipsync",
+                "lip sync",
                 "Path of a Wav2Lip-family ONNX model (mel window Bx1x80x16 and six-channel face BxSxS \
                  inputs, found by name or shape; 96x96 and 256x256 variants). Empty: the built-in \
                  animation, a smooth warp of the mouth driven by the speech loudness",
@@ -109,7 +109,7 @@ impl ObjectImpl for AiLipSync {
                 glib::ParamSpecString::builder("face-model")
                     .nick("Face model")
                     .blurb(&common::props::with_zoo(
-                        "ailipsync",
+                        "face detection",
                         "Path of an ONNX face detector with UltraFace's layout (input 1x3xHxW RGB (x-127)/128; \
                          outputs scores 1xNx2 and boxes 1xNx4 x1,y1,x2,y2 in 0..1), run on every frame when \
                          face-box is empty; the most confident face is used",

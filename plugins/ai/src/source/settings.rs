@@ -166,7 +166,7 @@ impl Settings {
                 .build(),
         ];
         v.extend(ModelProps::pspecs(
-            "aisrc",
+            "text-to-video",
             "A diffusers / Optimum ONNX text-to-video folder: model_index.json, scheduler/, \
              tokenizer/ (vocab.json + merges.txt or tokenizer.json), text_encoder/model.onnx, \
              unet/model.onnx (5-D latents; external weights beside it), vae_decoder/model.onnx \

@@ -115,7 +115,7 @@ impl ObjectImpl for AiStylize {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             let mut v = ModelProps::pspecs(
-                "aistylize",
+                "stylize",
                 "Path of an ONNX style model: fast-neural-style (NCHW RGB 0..255, static 224x224 or \
                  dynamic) or AnimeGANv2 (NHWC or NCHW, -1..1, ends in tanh), told apart from the graph; a \
                  <model>.json beside it may set range, channel_order, layout and multiple. Empty: the \

@@ -119,7 +119,7 @@ impl ObjectImpl for AiUpscale {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             [
                 ModelProps::pspecs(
-                    "aiupscale",
+                    "upscale",
                     "Path of an ONNX super-resolution model (one 3-channel image input, NCHW or NHWC, \
                      float32 or float16; output an integer multiple of the input). A <model>.json beside \
                      it may set range (\"0..1\", \"-1..1\", \"0..255\"), channel_order (\"rgb\", \"bgr\"), \

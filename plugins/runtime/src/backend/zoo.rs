@@ -90,16 +90,25 @@ pub fn entries() -> Vec<Entry> {
     out
 }
 
-/// The names of the zoo models for one element (those whose index names no element included).
-pub fn names_for(element: &str) -> Vec<String> {
-    entries().into_iter().filter(|e| e.element.is_empty() || e.element == element).map(|e| e.name).collect()
+/// The names of the zoo models for one job (`upscale`, `face detection`...: the index's `job`),
+/// and those a folder lists without saying their job.
+pub fn names_for(job: &str) -> Vec<String> {
+    entries().into_iter().filter(|e| e.job().is_empty() || e.job() == job).map(|e| e.name).collect()
 }
 
-/// A line for a property's blurb: which `zoo:` names this element can use now.
-pub fn blurb_for(element: &str) -> String {
-    let names = names_for(element);
+impl Entry {
+    /// What the model does (`upscale`, `interpolate`, `stylize`, `face detection`...); empty
+    /// when its folder does not say.
+    pub fn job(&self) -> &str {
+        self.info.get("job").and_then(Value::as_str).unwrap_or_default()
+    }
+}
+
+/// A line for a property's blurb: which `zoo:` names can do `job` now.
+pub fn blurb_for(job: &str) -> String {
+    let names = names_for(job);
     if names.is_empty() {
-        format!("no zoo models found (search path: {}; `make setup` imports them)", display_path())
+        format!("no zoo models for {job} found (search path: {}; `make setup` imports the zoo)", display_path())
     } else {
         format!("zoo models here: {}", names.iter().map(|n| format!("zoo:{n}")).collect::<Vec<_>>().join(", "))
     }

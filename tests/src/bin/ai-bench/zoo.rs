@@ -34,7 +34,7 @@ pub fn bench() -> Result<(), String> {
     let frames: usize = std::env::var("GST_AI_BENCH_ZOO_FRAMES").ok().and_then(|v| v.parse().ok()).unwrap_or(4);
     let entries: Vec<zoo::Entry> = zoo::entries().into_iter().filter(|e| e.element == "aiupscale").collect();
     if entries.is_empty() {
-        return Err(format!("no upscale models in the zoo ({}): run make setup", zoo::blurb_for("aiupscale")));
+        return Err(format!("no upscale models in the zoo ({}): run make setup", zoo::blurb_for("upscale")));
     }
     let (pw, ph, rgb) = load_rgb(&demo_photo())?;
     let photo = Image { width: pw, height: ph, rgb };
