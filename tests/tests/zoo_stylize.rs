@@ -8,12 +8,12 @@
 
 use std::path::PathBuf;
 
+use gst::prelude::*;
 use gst_ai_kernels::Filter;
 use gst_ai_tests::clip::{Image, psnr};
 use gst_ai_tests::frames::{buffer_image, frame_buffer};
 use gst_ai_tests::motion::{flicker, pan_zoom};
 use gst_ai_tests::{expect_error, init, load_rgb, root, run_frames};
-use gst::prelude::*;
 use gst_check::Harness;
 
 fn deps(rel: &str) -> PathBuf {
@@ -23,7 +23,11 @@ fn deps(rel: &str) -> PathBuf {
 /// A file the set-up imports; a clear failure when it is missing.
 fn imported(rel: &str) -> PathBuf {
     let p = deps(rel);
-    assert!(p.exists(), "{} is missing: run `make setup` (scripts/zoo.sh) to import the zoo and its media", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run `make setup` (scripts/zoo.sh) to import the zoo and its media",
+        p.display()
+    );
     p
 }
 

@@ -231,8 +231,12 @@ impl AiStylize {
             (st.input.clone(), st.predictor.clone())
         };
         let Some(input) = input else {
-            gst::warning!(CAT, imp = self, "{what} changed while playing: this model has no style input, so it \
-                applies at the next start");
+            gst::warning!(
+                CAT,
+                imp = self,
+                "{what} changed while playing: this model has no style input, so it \
+                applies at the next start"
+            );
             gst::element_imp_warning!(
                 self,
                 gst::LibraryError::Settings,
@@ -248,7 +252,10 @@ impl AiStylize {
             gst::element_imp_warning!(
                 self,
                 gst::LibraryError::Settings,
-                ["{what} is ignored: the running model takes its style from {}", if what == "style" { "style-image" } else { "style" }]
+                [
+                    "{what} is ignored: the running model takes its style from {}",
+                    if what == "style" { "style-image" } else { "style" }
+                ]
             );
             return;
         }

@@ -109,8 +109,7 @@ fn coefficients(in_size: usize, out_size: usize) -> Vec<(usize, Vec<i64>)> {
             let center = (xx as f64 + 0.5) * scale;
             let xmin = ((center - support + 0.5).floor().max(0.0)) as usize;
             let xmax = ((center + support + 0.5).floor() as usize).min(in_size);
-            let w: Vec<f64> =
-                (xmin..xmax).map(|x| lanczos((x as f64 - center + 0.5) / filterscale)).collect();
+            let w: Vec<f64> = (xmin..xmax).map(|x| lanczos((x as f64 - center + 0.5) / filterscale)).collect();
             let total: f64 = w.iter().sum();
             let fixed = w
                 .iter()

@@ -13,8 +13,8 @@ use gst_ai_kernels::{
 };
 use half::f16;
 
-use crate::backend::model::{ElemType, InputData, Model, ModelInput, ModelSource};
 use crate::backend::device::{Device, Precision};
+use crate::backend::model::{ElemType, InputData, Model, ModelInput, ModelSource};
 use crate::error::{Error, Result};
 use crate::image::contract::{Family, ImageContract, infer_layout};
 use crate::image::tiled::{SideInput, TileParams, TiledRunner};
@@ -192,7 +192,8 @@ impl StyleContract {
             t.shape.len() == 4 && (t.shape[1] == 3 || t.shape[3] == 3 || (t.shape[1] < 0 && t.shape[3] < 0))
         };
         let Some(index) = model.inputs.iter().position(is_image) else {
-            let found: Vec<String> = model.inputs.iter().map(|t| format!("'{}' {}", t.name, t.shape_string())).collect();
+            let found: Vec<String> =
+                model.inputs.iter().map(|t| format!("'{}' {}", t.name, t.shape_string())).collect();
             return Err(Error::contract(
                 &model.name,
                 FAMILY_NAME,
@@ -258,7 +259,9 @@ impl StylePredictor {
         };
         let model = crate::backend::model::load(&ModelSource::File(predictor.clone()), device, Precision::Auto)?;
         let family = Family { name: "style predictor", range, multiple: 1 };
-        let bad = |what: String, expected: &str, found: String| Error::contract(&model.name, family.name, what, expected, found);
+        let bad = |what: String, expected: &str, found: String| {
+            Error::contract(&model.name, family.name, what, expected, found)
+        };
         let [input] = model.inputs.as_slice() else {
             return Err(bad("number of inputs".into(), "1 (the style picture)", model.inputs.len().to_string()));
         };
@@ -291,10 +294,7 @@ impl StylePredictor {
     pub fn predict(&self, picture: &[f32]) -> Result<Vec<f32>> {
         let (w, h) = self.size;
         if picture.len() != 3 * w * h {
-            return Err(Error::Unsupported(format!(
-                "style picture of {} values, expected 3x{w}x{h}",
-                picture.len()
-            )));
+            return Err(Error::Unsupported(format!("style picture of {} values, expected 3x{w}x{h}", picture.len())));
         }
         let mut tensor = vec![0f32; 3 * w * h];
         retensor(picture, TensorSpec::CANONICAL, w, h, self.spec, &mut tensor)?;
@@ -306,7 +306,10 @@ impl StylePredictor {
         let name = self.model.name.clone();
         self.model.run(&[ModelInput { name: &self.input, shape: &shape, data: InputData::F32(&tensor) }], |_, out| {
             if out.len() != len {
-                return Err(Error::Inference { model: name, why: format!("style vector of {} values, expected {len}", out.len()) });
+                return Err(Error::Inference {
+                    model: name,
+                    why: format!("style vector of {} values, expected {len}", out.len()),
+                });
             }
             Ok(out.to_vec())
         })
