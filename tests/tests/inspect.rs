@@ -67,6 +67,8 @@ fn every_aistylize_property_is_documented() {
         &[
             ("model", "AnimeGANv2"),
             ("style", "pencil"),
+            ("style", "starry-night:0.7,mosaic:0.3"),
+            ("style-image", "arbitrary-style network"),
             ("strength", "0 gives the input exactly"),
             ("temporal-consistency", "optical flow"),
             ("preserve-colors", "chroma"),

@@ -3,12 +3,19 @@
 //! blend properties may change while playing and apply from the next frame. Flushes, new
 //! segments (seeks) and new caps drop the temporal history.
 //!
+//! Style models with a style input (zoo:style26's 26 named styles, zoo:style-arbitrary's style
+//! vector) take it from `style` (a name or a weighted mix of names) or `style-image` (a picture,
+//! turned into a style vector by the model's style predictor). Those values are computed at
+//! start, and when the property changes while playing on the thread that sets it, outside every
+//! lock a property read or the streaming thread takes; the streaming thread only picks up the
+//! newest values (an `Arc`) at each frame.
+//!
 //! Locks: `settings` and `stats` are taken only for a copy or an update, never across a model
 //! run; `stylizer` is the streaming thread's (held across the run; sink events that reset the
 //! history arrive on the streaming thread too, and `start`/`stop` run when no buffer flows). So
 //! every property read, `stats` included, is answered while a frame is being stylized.
 
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Instant;
 
 use gst::glib;
@@ -18,16 +25,25 @@ use gst_base::subclass::prelude::*;
 use gst_video::subclass::prelude::*;
 
 use gst_ai_runtime::backend::model::ModelSource;
-use gst_ai_runtime::tasks::style::{self, StyleContract, StyleParams, Stylizer};
+use gst_ai_runtime::backend::zoo;
+use gst_ai_runtime::tasks::style::{
+    self, StyleContract, StyleInput, StyleInputKind, StyleParams, StylePredictor, Stylizer,
+};
 use gst_ai_runtime::{Precision, builtin};
 
-use super::{Fit, Style};
+use super::{Fit, picture};
 use crate::common::{self, ElementError, ModelProps, Stats, TileProps, lock};
 
 static CAT: LazyLock<gst::DebugCategory> =
     LazyLock::new(|| gst::DebugCategory::new("aistylize", gst::DebugColorFlags::empty(), Some("AI style transfer")));
 
-const DEFAULT_STYLE: Style = Style::Cartoon;
+const DEFAULT_STYLE: &str = "cartoon";
+/// The built-in styles (embedded models), by name.
+const BUILTIN_STYLES: [&str; 3] = ["cartoon", "pencil", "oil"];
+/// The zoo models used when no model is given: for a style that is not a built-in, and for a
+/// style picture.
+const ZOO_NAMED: &str = "zoo:style26";
+const ZOO_PICTURE: &str = "zoo:style-arbitrary";
 const DEFAULT_STRENGTH: f64 = 1.0;
 const DEFAULT_TEMPORAL: f64 = 0.5;
 const DEFAULT_PRESERVE_COLORS: bool = false;
@@ -38,7 +54,13 @@ const DEFAULT_SCENE_THRESHOLD: f64 = 0.5;
 #[derive(Debug, Clone)]
 struct Settings {
     model: ModelProps,
-    style: Style,
+    style: String,
+    /// Whether `style` was set (the default then means: the model's first style).
+    style_set: bool,
+    style_image: String,
+    /// Bumped by every change of `style` or `style-image`: values computed for an older one
+    /// are not stored over newer ones.
+    style_gen: u64,
     strength: f64,
     temporal: f64,
     preserve_colors: bool,
@@ -51,7 +73,10 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             model: ModelProps::default(),
-            style: DEFAULT_STYLE,
+            style: DEFAULT_STYLE.into(),
+            style_set: false,
+            style_image: String::new(),
+            style_gen: 0,
             strength: DEFAULT_STRENGTH,
             temporal: DEFAULT_TEMPORAL,
             preserve_colors: DEFAULT_PRESERVE_COLORS,
@@ -78,9 +103,24 @@ impl Settings {
     }
 }
 
+/// The loaded model's style input and what computes its values; set by `start`, dropped by
+/// `stop`. Its lock is taken only to copy or store a field, never across a run or a decode.
+#[derive(Default)]
+struct Styling {
+    started: bool,
+    /// The model's style input (None: a model without one).
+    input: Option<StyleInput>,
+    predictor: Option<Arc<StylePredictor>>,
+    /// The values given to the style input from the next frame on.
+    values: Option<Arc<Vec<f32>>>,
+    /// The settings generation `values` were computed for.
+    generation: u64,
+}
+
 pub struct AiStylize {
     settings: Mutex<Settings>,
     stats: Stats,
+    styling: Mutex<Styling>,
     /// The streaming thread's: the stylizer and its temporal history.
     stylizer: Mutex<Option<Stylizer>>,
 }
@@ -90,12 +130,152 @@ impl Default for AiStylize {
         Self {
             settings: Mutex::default(),
             stats: Stats::new("ai-stylize-stats", &["passed-through", "scene-cuts"], &[]),
+            styling: Mutex::default(),
             stylizer: Mutex::new(None),
         }
     }
 }
 
+/// Why a style value could not be computed: a bad setting, or a style picture that cannot be
+/// read (named).
+enum StyleError {
+    Settings(String),
+    Picture(String),
+    Runtime(gst_ai_runtime::Error),
+}
+
+impl StyleError {
+    fn message(&self) -> gst::ErrorMessage {
+        match self {
+            Self::Settings(m) => gst::error_msg!(gst::LibraryError::Settings, ["{m}"]),
+            Self::Picture(m) => gst::error_msg!(gst::ResourceError::OpenRead, ["{m}"]),
+            Self::Runtime(e) => common::start_error(e),
+        }
+    }
+
+    fn text(&self) -> String {
+        match self {
+            Self::Settings(m) | Self::Picture(m) => m.clone(),
+            Self::Runtime(e) => e.to_string(),
+        }
+    }
+}
+
+/// The values of a style input: from the style spec (weights) or the style picture (vector).
+/// Slow for a picture (a decode and a model run): callers hold no lock.
+fn style_values(
+    input: &StyleInput,
+    predictor: Option<&StylePredictor>,
+    style: &str,
+    style_set: bool,
+    style_image: &str,
+) -> Result<Vec<f32>, StyleError> {
+    match &input.kind {
+        StyleInputKind::Weights { names } => {
+            if !style_image.trim().is_empty() {
+                return Err(StyleError::Settings(format!(
+                    "style-image={style_image} needs the arbitrary-style network ({ZOO_PICTURE}); this model takes \
+                     named styles ({})",
+                    names.join(", ")
+                )));
+            }
+            let spec = if style_set { style } else { names[0].as_str() };
+            input.weights(spec).map_err(|e| StyleError::Settings(e.to_string()))
+        }
+        StyleInputKind::Vector { .. } => {
+            let path = style_image.trim();
+            if path.is_empty() {
+                return Err(StyleError::Settings(
+                    "this model takes its style from a picture: set style-image=PATH".into(),
+                ));
+            }
+            let predictor = predictor.ok_or_else(|| StyleError::Settings("no style predictor loaded".into()))?;
+            let (w, h) = predictor.size;
+            let pic = picture::load(path, w, h).map_err(StyleError::Picture)?;
+            predictor.predict(&pic).map_err(StyleError::Runtime)
+        }
+    }
+}
+
+/// `style` with no model: a built-in name, or (any other) a style of zoo:style26.
+fn is_builtin_style(style: &str) -> bool {
+    BUILTIN_STYLES.iter().any(|b| b.eq_ignore_ascii_case(style.trim()))
+}
+
+/// The style names of zoo:style26 if the zoo has it, for the `style` blurb.
+fn zoo_style_names() -> String {
+    zoo::entries()
+        .into_iter()
+        .find(|e| e.name == "style26")
+        .and_then(|e| e.info.get("styles").and_then(|v| v.as_array()).cloned())
+        .map(|v| v.iter().filter_map(|n| n.as_str()).collect::<Vec<_>>().join(", "))
+        .filter(|s| !s.is_empty())
+        .map(|s| format!("zoo:style26's styles here: {s}"))
+        .unwrap_or_else(|| "zoo:style26 is not imported here (`make setup` imports it)".into())
+}
+
 impl AiStylize {
+    /// A change of `style` or `style-image` while started: computes the new values here (the
+    /// setting thread), with no lock held while it works, and stores them unless a newer change
+    /// came first. A value that cannot be computed is a warning; the previous style stays.
+    fn restyle(&self, what: &str) {
+        let (style, style_set, style_image, generation) = {
+            let s = lock(&self.settings);
+            (s.style.clone(), s.style_set, s.style_image.clone(), s.style_gen)
+        };
+        let (input, predictor) = {
+            let st = lock(&self.styling);
+            if !st.started {
+                return;
+            }
+            (st.input.clone(), st.predictor.clone())
+        };
+        let Some(input) = input else {
+            gst::warning!(
+                CAT,
+                imp = self,
+                "{what} changed while playing: this model has no style input, so it \
+                applies at the next start"
+            );
+            gst::element_imp_warning!(
+                self,
+                gst::LibraryError::Settings,
+                ["{what} applies at the next start: the running model has no style input"]
+            );
+            return;
+        };
+        let relevant = match input.kind {
+            StyleInputKind::Weights { .. } => what == "style",
+            StyleInputKind::Vector { .. } => what == "style-image",
+        };
+        if !relevant {
+            gst::element_imp_warning!(
+                self,
+                gst::LibraryError::Settings,
+                [
+                    "{what} is ignored: the running model takes its style from {}",
+                    if what == "style" { "style-image" } else { "style" }
+                ]
+            );
+            return;
+        }
+        match style_values(&input, predictor.as_deref(), &style, style_set, &style_image) {
+            Ok(values) => {
+                let mut st = lock(&self.styling);
+                if st.started && generation >= st.generation {
+                    st.values = Some(Arc::new(values));
+                    st.generation = generation;
+                    gst::debug!(CAT, imp = self, "{what} applied from the next frame");
+                }
+            }
+            Err(e) => {
+                let text = e.text();
+                gst::warning!(CAT, imp = self, "{text}");
+                gst::element_imp_warning!(self, gst::LibraryError::Settings, ["{text}; the previous style stays"]);
+            }
+        }
+    }
+
     fn reset_history(&self, why: &str) {
         if let Some(s) = lock(&self.stylizer).as_mut() {
             gst::debug!(CAT, imp = self, "temporal history reset ({why})");
@@ -114,14 +294,17 @@ impl ObjectSubclass for AiStylize {
 impl ObjectImpl for AiStylize {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            let mut v = ModelProps::pspecs(
-                "stylize",
+            let model_blurb = format!(
                 "Path of an ONNX style model: fast-neural-style (NCHW RGB 0..255, static 224x224 or \
                  dynamic) or AnimeGANv2 (NHWC or NCHW, -1..1, ends in tanh), told apart from the graph; a \
-                 <model>.json beside it may set range, channel_order, layout and multiple. Empty: the \
-                 built-in style chosen by the style property",
-                false,
+                 <model>.json beside it may set range, channel_order, layout and multiple. Models with a style \
+                 input beside the picture: a weight per named style (manifest \"styles\", e.g. zoo:style26, \
+                 chosen by the style property) or a style vector computed from a picture (manifest \
+                 \"style_predictor\", e.g. zoo:style-arbitrary, given by style-image). Empty: the built-in \
+                 style chosen by the style property ({ZOO_NAMED} for a style that is not built in, \
+                 {ZOO_PICTURE} when style-image is set)"
             );
+            let mut v = ModelProps::pspecs("stylize", &model_blurb, false);
             v.extend(TileProps::pspecs(
                 "Edge of the square tiles a frame is cut into for models of any input size, to bound \
                  memory (0 = the whole frame in one run)",
@@ -129,10 +312,35 @@ impl ObjectImpl for AiStylize {
                 DEFAULT_TILE_OVERLAP,
             ));
             v.extend([
-                glib::ParamSpecEnum::builder_with_default("style", DEFAULT_STYLE)
+                glib::ParamSpecString::builder("style")
                     .nick("Style")
-                    .blurb("The built-in style used when no model is given")
-                    .mutable_ready()
+                    .blurb(&format!(
+                        "With no model: a built-in style, pencil, cartoon or oil (small learned networks), or a style \
+                         of {ZOO_NAMED}, which is then used. With a model that has named styles: one of its names, \
+                         or a mix of them by weight through the network's style vector, \
+                         \"starry-night:0.7,mosaic:0.3\" (weights are normalised to sum to 1; an index works as a \
+                         name). An unknown name is an error listing the model's names; a name other than the \
+                         built-ins on a model without a style input is an error (the built-in names are ignored \
+                         there, with a warning). May change while playing with a model that has named styles (from \
+                         the next frame; an invalid value then is a warning and the style stays); the built-in \
+                         choice applies at the next start. {}",
+                        zoo_style_names()
+                    ))
+                    .default_value(Some(DEFAULT_STYLE))
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecString::builder("style-image")
+                    .nick("Style image")
+                    .blurb(&format!(
+                        "Any picture as the style (a painting, a photograph; any file GStreamer decodes), through \
+                         the arbitrary-style network: its style predictor turns the picture (cut square around its \
+                         centre, scaled) into a style vector, once, at start or when this property changes, never \
+                         per frame. With no model, {ZOO_PICTURE} is used. A file that cannot be read is an error \
+                         naming it at start; while playing (the new style applies from the next frame) a warning, \
+                         and the previous style stays. Empty: no style picture"
+                    ))
+                    .default_value(Some(""))
+                    .mutable_playing()
                     .build(),
                 glib::ParamSpecDouble::builder("strength")
                     .nick("Strength")
@@ -197,11 +405,26 @@ impl ObjectImpl for AiStylize {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-        let mut s = lock(&self.settings);
         let name = pspec.name();
+        if name == "style" || name == "style-image" {
+            let text = value.get::<Option<String>>().expect("type checked upstream").unwrap_or_default();
+            {
+                let mut s = lock(&self.settings);
+                if name == "style" {
+                    s.style_set = !text.trim().is_empty();
+                    s.style = if s.style_set { text.trim().to_string() } else { DEFAULT_STYLE.into() };
+                } else {
+                    s.style_image = text.trim().to_string();
+                }
+                s.style_gen += 1;
+            }
+            gst::debug!(CAT, imp = self, "{name} set to {text:?}");
+            self.restyle(name);
+            return;
+        }
+        let mut s = lock(&self.settings);
         if !(s.model.set(name, value, |w| gst::warning!(CAT, imp = self, "{w}")) || s.tiles.set(name, value)) {
             match name {
-                "style" => s.style = value.get().expect("type checked upstream"),
                 "strength" => s.strength = value.get().expect("type checked upstream"),
                 "temporal-consistency" => s.temporal = value.get().expect("type checked upstream"),
                 "preserve-colors" => s.preserve_colors = value.get().expect("type checked upstream"),
@@ -220,6 +443,7 @@ impl ObjectImpl for AiStylize {
         let s = lock(&self.settings);
         match pspec.name() {
             "style" => s.style.to_value(),
+            "style-image" => s.style_image.to_value(),
             "strength" => s.strength.to_value(),
             "temporal-consistency" => s.temporal.to_value(),
             "preserve-colors" => s.preserve_colors.to_value(),
@@ -242,8 +466,9 @@ impl ElementImpl for AiStylize {
             gst::subclass::ElementMetadata::new(
                 "AI style transfer",
                 "Filter/Effect/Video",
-                "Restyles video with a style-transfer model (built-in learned pencil, cartoon and oil styles, or \
-                 fast-neural-style and AnimeGANv2 ONNX models), temporally consistent along the optical flow",
+                "Restyles video with a style-transfer model (built-in learned pencil, cartoon and oil styles; the \
+                 zoo's 26 named styles and their mixes; any picture as the style through the arbitrary-style \
+                 network; fast-neural-style and AnimeGANv2 ONNX models), temporally consistent along the optical flow",
                 "gst-ai developers",
             )
         });
@@ -265,24 +490,100 @@ impl BaseTransformImpl for AiStylize {
         let settings = lock(&self.settings).clone();
         let (device, why) = settings.model.resolve_device()?;
         gst::info!(CAT, imp = self, "running on {device} ({why})");
-        let builtin = match settings.style {
-            Style::Pencil => builtin::STYLE_PENCIL,
-            Style::Cartoon => builtin::STYLE_CARTOON,
-            Style::Oil => builtin::STYLE_OIL,
+        let (style, style_image) = (settings.style.trim(), settings.style_image.trim());
+        let model_prop = settings.model.model.trim();
+        let source = if !model_prop.is_empty() {
+            ModelSource::from_property(model_prop, builtin::STYLE_CARTOON)
+        } else if !style_image.is_empty() {
+            ModelSource::file(ZOO_PICTURE).map_err(|e| {
+                gst_ai_runtime::Error::Unsupported(format!("style-image needs the arbitrary-style network: {e}"))
+            })
+        } else if is_builtin_style(style) {
+            Ok(match style.to_ascii_lowercase().as_str() {
+                "pencil" => builtin::STYLE_PENCIL,
+                "oil" => builtin::STYLE_OIL,
+                _ => builtin::STYLE_CARTOON,
+            })
+        } else {
+            ModelSource::file(ZOO_NAMED).map_err(|e| {
+                gst_ai_runtime::Error::Unsupported(format!(
+                    "style '{style}' is not a built-in style ({}), so it was looked up in {ZOO_NAMED}: {e}",
+                    BUILTIN_STYLES.join(", ")
+                ))
+            })
         };
-        if !settings.model.model.trim().is_empty() && settings.style != DEFAULT_STYLE {
-            gst::warning!(CAT, imp = self, "a model is given: style={:?} is ignored", settings.style);
-        }
-        let source = ModelSource::from_property(&settings.model.model, builtin).map_err(|e| common::start_error(&e))?;
+        let source = source.map_err(|e| match e {
+            gst_ai_runtime::Error::Unsupported(m) => gst::error_msg!(gst::ResourceError::NotFound, ["{m}"]),
+            e => common::start_error(&e),
+        })?;
         let model = common::load_model(self.obj().upcast_ref(), &source, device, Precision::Auto)?;
         let contract = StyleContract::detect(&model).map_err(|e| common::start_error(&e))?;
         gst::info!(CAT, imp = self, "model {}: {contract:?}", model.name);
-        *lock(&self.stylizer) = Some(Stylizer::new(model, contract));
+        let mut stylizer = Stylizer::new(model.clone(), contract.clone());
+        let (mut predictor, mut values) = (None, None);
+        match &contract.style_input {
+            None => {
+                if !model_prop.is_empty() {
+                    if !style_image.is_empty() {
+                        return Err(gst::error_msg!(
+                            gst::LibraryError::Settings,
+                            [
+                                "model {} has no style input, so it cannot take style-image={style_image}; use \
+                                 {ZOO_PICTURE} (or no model)",
+                                model.name
+                            ]
+                        ));
+                    }
+                    if settings.style_set && !is_builtin_style(style) {
+                        return Err(gst::error_msg!(
+                            gst::LibraryError::Settings,
+                            [
+                                "model {} has no style input, so it has no style '{style}': named styles need a \
+                                 model that has them, such as {ZOO_NAMED}",
+                                model.name
+                            ]
+                        ));
+                    }
+                    if settings.style_set && style != DEFAULT_STYLE {
+                        gst::warning!(CAT, imp = self, "a model is given: style={style} is ignored");
+                    }
+                }
+            }
+            Some(input) => {
+                if matches!(input.kind, StyleInputKind::Vector { .. }) {
+                    if settings.style_set {
+                        gst::warning!(CAT, imp = self, "style={style} is ignored: this model takes style-image");
+                    }
+                    let p = StylePredictor::load(input, contract.image.spec.range, device)
+                        .map_err(|e| common::start_error(&e))?;
+                    gst::info!(CAT, imp = self, "style predictor takes {}x{} pictures", p.size.0, p.size.1);
+                    predictor = Some(Arc::new(p));
+                }
+                let v = style_values(input, predictor.as_deref(), style, settings.style_set, style_image)
+                    .map_err(|e| e.message())?;
+                stylizer.set_style(&v).map_err(|e| common::start_error(&e))?;
+                values = Some(Arc::new(v));
+            }
+        }
+        *lock(&self.stylizer) = Some(stylizer);
+        *lock(&self.styling) = Styling {
+            started: true,
+            input: contract.style_input.clone(),
+            predictor,
+            values,
+            generation: settings.style_gen,
+        };
         self.stats.reset();
+        // A change made while this start was working has not been applied yet.
+        if lock(&self.settings).style_gen != settings.style_gen && contract.style_input.is_some() {
+            self.restyle("style-image");
+            self.restyle("style");
+        }
         Ok(())
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *lock(&self.styling) = Styling::default();
         *lock(&self.stylizer) = None;
         Ok(())
     }
@@ -323,10 +624,16 @@ impl VideoFilterImpl for AiStylize {
         outframe: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let params = lock(&self.settings).params();
+        let values = lock(&self.styling).values.clone();
         let mut stylizer = lock(&self.stylizer);
         let Some(stylizer) = stylizer.as_mut() else {
             return Err(gst::FlowError::NotNegotiated);
         };
+        if let Some(values) = values
+            && let Err(e) = stylizer.set_style(&values)
+        {
+            return Err(common::post(&*self.obj(), "aistylize", &ElementError::from(e)));
+        }
         let started = Instant::now();
         if params.strength <= 0.0 {
             // Exactly the input, whatever the format; the style history no longer follows the stream.

@@ -8,7 +8,9 @@
 //! ```
 //!
 //! With no `model` it runs one of the built-in learned styles (models/style_*.md); any
-//! fast-neural-style or AnimeGANv2 ONNX model replaces them. The previous output, warped along
+//! fast-neural-style or AnimeGANv2 ONNX model replaces them. The zoo's `style26` gives 26 named
+//! styles and their mixes (`style=starry-night:0.7,mosaic:0.3`), `style-arbitrary` any picture
+//! as the style (`style-image=painting.jpg`). The previous output, warped along
 //! the optical flow, is blended in where forward and backward flow agree, so the style does not
 //! shimmer from frame to frame.
 
@@ -16,20 +18,7 @@ use gst::glib;
 use gst::prelude::*;
 
 mod imp;
-
-/// The built-in styles.
-#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
-#[repr(u32)]
-#[enum_type(name = "GstAiStyle")]
-pub enum Style {
-    #[default]
-    #[enum_value(name = "Cartoon: flat colours and ink lines", nick = "cartoon")]
-    Cartoon = 0,
-    #[enum_value(name = "Pencil: graphite sketch on paper", nick = "pencil")]
-    Pencil = 1,
-    #[enum_value(name = "Oil: oil paint (Kuwahara brush strokes)", nick = "oil")]
-    Oil = 2,
-}
+mod picture;
 
 /// How a model with a fixed input size is applied to frames of another size.
 #[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
@@ -48,7 +37,6 @@ glib::wrapper! {
 }
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
-    Style::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     Fit::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     gst::Element::register(Some(plugin), "aistylize", gst::Rank::NONE, AiStylize::static_type())
 }

@@ -17,11 +17,17 @@ pub struct Manifest {
     pub layout: Option<Layout>,
     pub multiple: Option<usize>,
     pub scale: Option<usize>,
+    /// Style models with a style-weights input: the name of each entry of that vector, in order
+    /// (`"styles": ["starry-night", ...]`), so a style can be chosen or mixed by name.
+    pub styles: Option<Vec<String>>,
+    /// Style models with a style-vector input: the model that computes that vector from a style
+    /// picture (`"style_predictor": "file.onnx"`, relative to the manifest's folder), resolved.
+    pub style_predictor: Option<PathBuf>,
     /// The file it was read from, for messages.
     pub path: Option<PathBuf>,
 }
 
-const KEYS: &str = "range, channel_order, layout, multiple, scale";
+const KEYS: &str = "range, channel_order, layout, multiple, scale, styles, style_predictor";
 
 impl Manifest {
     /// Finds and reads the manifest of `model`, if there is one.
@@ -81,6 +87,26 @@ impl Manifest {
                     m.multiple = Some(v.as_u64().filter(|n| (1..=1024).contains(n)).ok_or_else(want_int)? as usize)
                 }
                 "scale" => m.scale = Some(v.as_u64().filter(|n| (1..=16).contains(n)).ok_or_else(want_int)? as usize),
+                "styles" => {
+                    let want_names = || bad(format!("'{key}' must be a list of distinct, non-empty names, found {v}"));
+                    let names: Vec<String> = v
+                        .as_array()
+                        .ok_or_else(want_names)?
+                        .iter()
+                        .map(|n| n.as_str().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()))
+                        .collect::<Option<_>>()
+                        .ok_or_else(want_names)?;
+                    let distinct: std::collections::HashSet<&String> = names.iter().collect();
+                    if names.is_empty() || distinct.len() != names.len() {
+                        return Err(want_names());
+                    }
+                    m.styles = Some(names);
+                }
+                "style_predictor" => {
+                    let rel = v.as_str().filter(|s| !s.trim().is_empty()).ok_or_else(want_str)?;
+                    let dir = path.parent().unwrap_or(Path::new(""));
+                    m.style_predictor = Some(dir.join(rel.trim()));
+                }
                 other => return Err(bad(format!("unknown key '{other}' (known keys: {KEYS})"))),
             }
         }
@@ -107,6 +133,17 @@ mod tests {
     }
 
     #[test]
+    fn parses_style_keys() {
+        let m = Manifest::parse(
+            r#"{"styles": ["starry-night", " mosaic "], "style_predictor": "x/predictor.onnx"}"#,
+            Path::new("/zoo/m.json"),
+        )
+        .unwrap();
+        assert_eq!(m.styles, Some(vec!["starry-night".to_string(), "mosaic".to_string()]));
+        assert_eq!(m.style_predictor, Some(PathBuf::from("/zoo/x/predictor.onnx")));
+    }
+
+    #[test]
     fn rejects_typos_and_bad_values() {
         let e = Manifest::parse(r#"{"rnage": "0..1"}"#, Path::new("m.json")).unwrap_err().to_string();
         assert!(e.contains("unknown key 'rnage'") && e.contains("m.json"), "{e}");
@@ -115,6 +152,10 @@ mod tests {
         let e = Manifest::parse(r#"{"multiple": 0}"#, Path::new("m.json")).unwrap_err().to_string();
         assert!(e.contains("positive integer"), "{e}");
         assert!(Manifest::parse("[1]", Path::new("m.json")).is_err());
+        let e = Manifest::parse(r#"{"styles": ["a", "a"]}"#, Path::new("m.json")).unwrap_err().to_string();
+        assert!(e.contains("distinct"), "{e}");
+        assert!(Manifest::parse(r#"{"styles": []}"#, Path::new("m.json")).is_err());
+        assert!(Manifest::parse(r#"{"style_predictor": 3}"#, Path::new("m.json")).is_err());
         assert!(Manifest::parse("{", Path::new("m.json")).is_err());
     }
 }

@@ -153,10 +153,18 @@ impl ImageContract {
                 format!("{} ({})", names.len(), names.join(", ")),
             ));
         }
+        Self::detect_for_input(model, family, 0, None)
+    }
+
+    /// [`detect_with`](Self::detect_with) for a model whose image is input `index` among others
+    /// (a style model's style vector beside it): the other inputs are the caller's to feed. The
+    /// scale is `scale` when given, else learned as there (a probe run would lack the other
+    /// inputs, so callers with other inputs give it).
+    pub fn detect_for_input(model: &Model, family: &Family, index: usize, scale: Option<usize>) -> Result<Self> {
         let Some(output) = model.outputs.first() else {
             return Err(contract_err(family, model, "number of outputs", "1 (an image)", "0"));
         };
-        let input = &model.inputs[0];
+        let input = &model.inputs[index];
         let layout = infer_layout(family, model, input)?;
         check_image_tensor(family, model, input, "input", layout)?;
         check_image_tensor(family, model, output, "output", layout)?;
@@ -181,7 +189,7 @@ impl ImageContract {
         };
         let static_out = (output.shape[ha] > 0 && output.shape[wa] > 0)
             .then(|| (output.shape[wa] as usize, output.shape[ha] as usize));
-        c.scale = match (model.manifest.scale, static_size, static_out) {
+        c.scale = match (model.manifest.scale.or(scale), static_size, static_out) {
             (Some(s), _, _) => s,
             (None, Some(i), Some(o)) => Self::ratio(family, model, &c.output, i, o)?,
             _ => c.probe(family, model)?,

@@ -9,7 +9,7 @@ use gst_ai_kernels::{
 };
 use half::f16;
 
-use crate::backend::model::{InputData, Model};
+use crate::backend::model::{InputData, Model, ModelInput};
 use crate::error::{Error, Result};
 use crate::image::contract::ImageContract;
 
@@ -22,9 +22,25 @@ pub struct TileParams {
     pub overlap: usize,
 }
 
+/// An input given to every run beside the image (a style model's style vector), as float32.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SideInput {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+impl SideInput {
+    pub fn as_model_input(&self) -> ModelInput<'_> {
+        ModelInput { name: &self.name, shape: &self.shape, data: InputData::F32(&self.data) }
+    }
+}
+
 pub struct TiledRunner {
     model: Arc<Model>,
     contract: ImageContract,
+    /// Inputs given to every run beside the image.
+    side: Vec<SideInput>,
     input: Vec<f32>,
     input16: Vec<f16>,
     /// A tile's output without its context margin.
@@ -35,7 +51,24 @@ pub struct TiledRunner {
 
 impl TiledRunner {
     pub fn new(model: Arc<Model>, contract: ImageContract) -> Self {
-        Self { model, contract, input: Vec::new(), input16: Vec::new(), cropped: Vec::new(), merger: None }
+        Self {
+            model,
+            contract,
+            side: Vec::new(),
+            input: Vec::new(),
+            input16: Vec::new(),
+            cropped: Vec::new(),
+            merger: None,
+        }
+    }
+
+    /// Inputs given to every later run beside the image (replacing those set before).
+    pub fn set_side_inputs(&mut self, side: Vec<SideInput>) {
+        self.side = side;
+    }
+
+    pub fn side_inputs(&self) -> &[SideInput] {
+        &self.side
     }
 
     pub fn scale(&self) -> usize {
@@ -164,7 +197,9 @@ impl TiledRunner {
         let (s, spec) = (c.scale, c.spec);
         let name = &self.model.name;
         let cropped = &mut self.cropped;
-        self.model.run_single(&c.input, shape, data, |dims, out| {
+        let mut inputs = vec![ModelInput { name: &c.input, shape: &shape, data }];
+        inputs.extend(self.side.iter().map(SideInput::as_model_input));
+        self.model.run(&inputs, |dims, out| {
             let (ow, oh) = (pw * s, ph * s);
             let expect = match spec.layout {
                 Layout::Nchw => [1, 3, oh, ow],

@@ -3,6 +3,7 @@
 //! around it: keeping the input's colours, temporal consistency with the previous output along
 //! the optical flow, and the blend with the original. Nothing here knows about GStreamer.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use gst_ai_kernels::{
@@ -12,10 +13,11 @@ use gst_ai_kernels::{
 };
 use half::f16;
 
-use crate::backend::model::{InputData, Model};
+use crate::backend::device::{Device, Precision};
+use crate::backend::model::{ElemType, InputData, Model, ModelInput, ModelSource};
 use crate::error::{Error, Result};
 use crate::image::contract::{Family, ImageContract, infer_layout};
-use crate::image::tiled::{TileParams, TiledRunner};
+use crate::image::tiled::{SideInput, TileParams, TiledRunner};
 
 const FAMILY_NAME: &str = "style transfer";
 
@@ -26,6 +28,105 @@ pub enum StyleFamily {
     FastNeuralStyle,
     /// AnimeGANv2: NHWC (tf2onnx) or NCHW (PyTorch port) ending in tanh, −1..1, multiples of 32.
     AnimeGan,
+    /// A network with a style input beside the picture (a weight per named style, or a style
+    /// vector computed from a picture): 0..1, multiples of 4 unless the manifest says otherwise.
+    Conditional,
+}
+
+/// The style input of a [`StyleFamily::Conditional`] model: what it is fed beside the picture.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StyleInput {
+    pub input: String,
+    pub shape: Vec<usize>,
+    pub kind: StyleInputKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StyleInputKind {
+    /// A weight per named style (the manifest's `styles`), summing to 1: styles are chosen or
+    /// mixed by name.
+    Weights { names: Vec<String> },
+    /// A style vector computed from a style picture by another model (the manifest's
+    /// `style_predictor`).
+    Vector { predictor: PathBuf },
+}
+
+impl StyleInput {
+    /// Number of values the input takes.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The style names a weights input knows (empty for a vector input).
+    pub fn names(&self) -> &[String] {
+        match &self.kind {
+            StyleInputKind::Weights { names } => names,
+            StyleInputKind::Vector { .. } => &[],
+        }
+    }
+
+    /// The weights of a style spec: one name (`starry-night`), or a mix of names with weights
+    /// (`starry-night:0.7,mosaic:0.3`; a name without a weight counts 1). Indices (`19`) work as
+    /// names too. The weights are normalised to sum to 1. An unknown name is an error listing
+    /// the names there are.
+    pub fn weights(&self, spec: &str) -> Result<Vec<f32>> {
+        let names = self.names();
+        if names.is_empty() {
+            return Err(Error::Unsupported(format!(
+                "style '{spec}': this model takes its style from a picture (style-image), not by name"
+            )));
+        }
+        let list = || names.join(", ");
+        let mut w = vec![0f32; names.len()];
+        let mut any = false;
+        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, weight) = match part.rsplit_once(':') {
+                Some((n, v)) => {
+                    let v: f32 = v.trim().parse().map_err(|_| {
+                        Error::Unsupported(format!(
+                            "style '{spec}': weight '{}' of '{}' is not a number (write name:weight, e.g. \
+                             {}:0.7,{}:0.3)",
+                            v.trim(),
+                            n.trim(),
+                            names[0],
+                            names[names.len().min(2) - 1]
+                        ))
+                    })?;
+                    (n.trim(), v)
+                }
+                None => (part, 1.0),
+            };
+            if !weight.is_finite() || weight < 0.0 {
+                return Err(Error::Unsupported(format!(
+                    "style '{spec}': the weight of '{name}' must be a number >= 0, found {weight}"
+                )));
+            }
+            let idx = names
+                .iter()
+                .position(|n| n.eq_ignore_ascii_case(name))
+                .or_else(|| name.parse::<usize>().ok().filter(|&i| i < names.len()))
+                .ok_or_else(|| {
+                    Error::Unsupported(format!("unknown style '{name}'; this model's styles are: {}", list()))
+                })?;
+            w[idx] += weight;
+            any = true;
+        }
+        let sum: f32 = w.iter().sum();
+        if !any || sum <= 0.0 {
+            return Err(Error::Unsupported(format!(
+                "style '{spec}' names no style with a weight above 0; this model's styles are: {}",
+                list()
+            )));
+        }
+        for v in &mut w {
+            *v /= sum;
+        }
+        Ok(w)
+    }
 }
 
 /// How to feed a style model and read it back.
@@ -36,6 +137,8 @@ pub struct StyleContract {
     pub family: StyleFamily,
     /// The operator that produces the output (looking through layout operators), if found.
     pub final_op: Option<String>,
+    /// The style input beside the picture, for [`StyleFamily::Conditional`] models.
+    pub style_input: Option<StyleInput>,
 }
 
 impl StyleContract {
@@ -43,6 +146,10 @@ impl StyleContract {
     /// anything else fast-neural-style; the manifest's range, layout, channel order and
     /// multiple override the family's. The output must be the input's size.
     pub fn detect(model: &Model) -> Result<Self> {
+        let says_style = model.manifest.styles.is_some() || model.manifest.style_predictor.is_some();
+        if model.inputs.len() == 2 && says_style {
+            return Self::detect_conditional(model);
+        }
         let generic = Family { name: FAMILY_NAME, range: ValueRange::Byte, multiple: 4 };
         let output = model.outputs.first().map(|t| t.name.clone()).unwrap_or_default();
         let final_op = match model.source.graph() {
@@ -61,7 +168,7 @@ impl StyleContract {
         };
         let defaults = match family {
             StyleFamily::AnimeGan => Family { name: FAMILY_NAME, range: ValueRange::Signed, multiple: 32 },
-            StyleFamily::FastNeuralStyle => generic,
+            StyleFamily::FastNeuralStyle | StyleFamily::Conditional => generic,
         };
         let image = ImageContract::detect_with(model, &defaults)?;
         if image.scale != 1 {
@@ -73,7 +180,139 @@ impl StyleContract {
                 format!("{}x the input", image.scale),
             ));
         }
-        Ok(Self { image, family, final_op })
+        Ok(Self { image, family, final_op, style_input: None })
+    }
+
+    /// A model with two inputs: the picture (rank 4, 3 channels) and a style input whose meaning
+    /// the manifest gives (`styles` or `style_predictor`; without them two inputs are refused,
+    /// as for every image model).
+    fn detect_conditional(model: &Model) -> Result<Self> {
+        let defaults = Family { name: FAMILY_NAME, range: ValueRange::Unit, multiple: 4 };
+        let is_image = |t: &crate::backend::model::TensorInfo| {
+            t.shape.len() == 4 && (t.shape[1] == 3 || t.shape[3] == 3 || (t.shape[1] < 0 && t.shape[3] < 0))
+        };
+        let Some(index) = model.inputs.iter().position(is_image) else {
+            let found: Vec<String> =
+                model.inputs.iter().map(|t| format!("'{}' {}", t.name, t.shape_string())).collect();
+            return Err(Error::contract(
+                &model.name,
+                FAMILY_NAME,
+                "inputs",
+                "a picture (rank 4, 3 channels) and a style input",
+                found.join(", "),
+            ));
+        };
+        let style = &model.inputs[1 - index];
+        let what = format!("style input '{}'", style.name);
+        if style.elem != Some(ElemType::F32) || style.shape.iter().any(|&d| d <= 0) {
+            return Err(Error::contract(
+                &model.name,
+                FAMILY_NAME,
+                what,
+                "float32 of a fixed shape",
+                format!("{} {}", style.elem_name, style.shape_string()),
+            ));
+        }
+        let shape: Vec<usize> = style.shape.iter().map(|&d| d as usize).collect();
+        let len: usize = shape.iter().product();
+        let kind = match (&model.manifest.styles, &model.manifest.style_predictor) {
+            (Some(names), _) => {
+                if names.len() != len {
+                    return Err(Error::contract(
+                        &model.name,
+                        FAMILY_NAME,
+                        what,
+                        format!("one weight per style of the manifest ({} styles)", names.len()),
+                        format!("{len} values ({})", style.shape_string()),
+                    ));
+                }
+                StyleInputKind::Weights { names: names.clone() }
+            }
+            (None, Some(predictor)) => StyleInputKind::Vector { predictor: predictor.clone() },
+            (None, None) => unreachable!("detect sends only models whose manifest names their style input"),
+        };
+        let image = ImageContract::detect_for_input(model, &defaults, index, Some(1))?;
+        let final_op = model.source.graph().ok().and_then(|g| g.final_op(&image.output).map(str::to_string));
+        let style_input = StyleInput { input: style.name.clone(), shape, kind };
+        Ok(Self { image, family: StyleFamily::Conditional, final_op, style_input: Some(style_input) })
+    }
+}
+
+/// The model that turns a style picture into the style vector of a [`StyleInputKind::Vector`]
+/// model (Magenta's style predictor): a picture of a fixed size in, the vector out.
+pub struct StylePredictor {
+    model: Arc<Model>,
+    input: String,
+    /// (width, height) the picture is given at.
+    pub size: (usize, usize),
+    spec: TensorSpec,
+    len: usize,
+}
+
+impl StylePredictor {
+    /// Loads the predictor of `style` (a vector input) from the path the manifest named. Its
+    /// picture input must have a fixed size; it is fed in the range the manifest of the main
+    /// model gives (`range`), RGB, in its own layout.
+    pub fn load(style: &StyleInput, range: ValueRange, device: Device) -> Result<Self> {
+        let StyleInputKind::Vector { predictor } = &style.kind else {
+            return Err(Error::Unsupported("this model's style input takes weights, not a picture".into()));
+        };
+        let model = crate::backend::model::load(&ModelSource::File(predictor.clone()), device, Precision::Auto)?;
+        let family = Family { name: "style predictor", range, multiple: 1 };
+        let bad = |what: String, expected: &str, found: String| {
+            Error::contract(&model.name, family.name, what, expected, found)
+        };
+        let [input] = model.inputs.as_slice() else {
+            return Err(bad("number of inputs".into(), "1 (the style picture)", model.inputs.len().to_string()));
+        };
+        let layout = infer_layout(&family, &model, input)?;
+        let (h, w) = match layout {
+            Layout::Nchw => (input.shape[2], input.shape[3]),
+            Layout::Nhwc => (input.shape[1], input.shape[2]),
+        };
+        if h <= 0 || w <= 0 || input.elem != Some(ElemType::F32) {
+            return Err(bad(
+                format!("input '{}'", input.name),
+                "float32 picture of a fixed size",
+                format!("{} {}", input.elem_name, input.shape_string()),
+            ));
+        }
+        let out_len: i64 = model.outputs.first().map(|o| o.shape.iter().product()).unwrap_or(0);
+        if out_len != style.len() as i64 {
+            return Err(bad(
+                "output".into(),
+                &format!("the style vector of {} values the main model takes", style.len()),
+                model.outputs.first().map(|o| o.shape_string()).unwrap_or_else(|| "none".into()),
+            ));
+        }
+        let spec = TensorSpec { layout, range, order: gst_ai_kernels::ChannelOrder::Rgb };
+        Ok(Self { input: input.name.clone(), size: (w as usize, h as usize), spec, len: style.len(), model })
+    }
+
+    /// The style vector of a picture given as a canonical image (three planes R, G, B in 0..1)
+    /// of exactly [`size`](Self::size).
+    pub fn predict(&self, picture: &[f32]) -> Result<Vec<f32>> {
+        let (w, h) = self.size;
+        if picture.len() != 3 * w * h {
+            return Err(Error::Unsupported(format!("style picture of {} values, expected 3x{w}x{h}", picture.len())));
+        }
+        let mut tensor = vec![0f32; 3 * w * h];
+        retensor(picture, TensorSpec::CANONICAL, w, h, self.spec, &mut tensor)?;
+        let shape = match self.spec.layout {
+            Layout::Nchw => [1, 3, h, w],
+            Layout::Nhwc => [1, h, w, 3],
+        };
+        let len = self.len;
+        let name = self.model.name.clone();
+        self.model.run(&[ModelInput { name: &self.input, shape: &shape, data: InputData::F32(&tensor) }], |_, out| {
+            if out.len() != len {
+                return Err(Error::Inference {
+                    model: name,
+                    why: format!("style vector of {} values, expected {len}", out.len()),
+                });
+            }
+            Ok(out.to_vec())
+        })
     }
 }
 
@@ -175,6 +414,31 @@ impl Stylizer {
         &self.contract
     }
 
+    /// The values of the model's style input (weights or a style vector) for the next frames;
+    /// a model without a style input takes none. Setting the values it already has is free.
+    pub fn set_style(&mut self, values: &[f32]) -> Result<()> {
+        let Some(style) = &self.contract.style_input else {
+            return Err(Error::Unsupported(format!("model {} has no style input", self.runner.model().name)));
+        };
+        if values.len() != style.len() {
+            return Err(Error::Unsupported(format!(
+                "style input '{}' takes {} values, given {}",
+                style.input,
+                style.len(),
+                values.len()
+            )));
+        }
+        if self.runner.side_inputs().first().is_some_and(|s| s.data == values) {
+            return Ok(());
+        }
+        self.runner.set_side_inputs(vec![SideInput {
+            name: style.input.clone(),
+            shape: style.shape.clone(),
+            data: values.to_vec(),
+        }]);
+        Ok(())
+    }
+
     /// Forgets the previous frame (flush, seek, new caps): the next frame is not blended.
     pub fn reset(&mut self) {
         self.history.valid = false;
@@ -187,6 +451,12 @@ impl Stylizer {
             return Err(Error::Unsupported(format!(
                 "output frame {}x{} {:?} differs from the input {w}x{h} {:?}",
                 dst.width, dst.height, dst.format, src.format
+            )));
+        }
+        if self.contract.style_input.is_some() && self.runner.side_inputs().is_empty() {
+            return Err(Error::Unsupported(format!(
+                "model {} needs its style input set before the first frame",
+                self.runner.model().name
             )));
         }
         self.input.resize(3 * w * h, 0.0);
@@ -231,7 +501,9 @@ impl Stylizer {
         let spec = c.spec;
         let model = self.runner.model();
         let small_out = &mut self.small_out;
-        model.run_single(&c.input, shape, data, |dims, out| {
+        let mut inputs = vec![ModelInput { name: &c.input, shape: &shape, data }];
+        inputs.extend(self.runner.side_inputs().iter().map(SideInput::as_model_input));
+        model.run(&inputs, |dims, out| {
             if dims != shape || out.len() != n {
                 return Err(Error::Inference {
                     model: model.name.clone(),
