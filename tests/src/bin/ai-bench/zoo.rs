@@ -110,12 +110,15 @@ pub fn bench() -> Result<(), String> {
         eprintln!("  measured zoo:{}", e.name);
     }
 
+    rows.extend(style_and_rife(frames)?);
+
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     println!();
     println!(
-        "zoo, upscale models through aiupscale vs the bare ONNX Runtime session, {frames} frames each, {threads} CPU \
-         threads; quality: RGB PSNR on the held-out photographs (chelsea, coffee, rocket) downscaled by imresize's \
-         antialiased bicubic, then its gain over bicubic upscaling with imresize / box downscaling"
+        "zoo, each model through its element vs the bare ONNX Runtime session, {frames} frames each, {threads} CPU \
+         threads. Upscale quality: RGB PSNR on the held-out photographs (chelsea, coffee, rocket) downscaled by \
+         imresize's antialiased bicubic, then its gain over bicubic upscaling with imresize / box downscaling. \
+         RIFE: made frames per second; quality: PSNR of the remade odd frames of held-out clips, beside blend's"
     );
     println!(
         "| {:<52} | {:>8} | {:>8} | {:>8} | {:<36} |",
@@ -146,4 +149,110 @@ pub fn bench() -> Result<(), String> {
     std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap_or_default()).map_err(|e| e.to_string())?;
     println!("written: {}", path.display());
     Ok(())
+}
+
+/// A bare session's time for `n` runs on the same inputs (each run builds its tensors afresh, as
+/// the element does).
+fn time_bare(path: &std::path::Path, n: usize, inputs: &[(&str, Vec<usize>, Vec<f32>)]) -> Result<f64, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut session = bare_session(&bytes)?;
+    let mut run = |n: usize| -> Result<f64, String> {
+        let t0 = Instant::now();
+        for _ in 0..n {
+            let mut values = Vec::new();
+            for (name, shape, data) in inputs {
+                let t = Tensor::from_array((shape.clone(), data.clone())).map_err(|e| e.to_string())?;
+                values.push((name.to_string(), ort::value::DynValue::from(t)));
+            }
+            session.run(values).map_err(|e| e.to_string())?;
+        }
+        Ok(t0.elapsed().as_secs_f64())
+    };
+    run(1)?;
+    Ok(run(n)?.min(run(n)?))
+}
+
+/// The style models through aistylize and RIFE HDv3 through aiinterpolate, at 640x360.
+fn style_and_rife(frames: usize) -> Result<Vec<Measured>, String> {
+    let (w, h) = (640usize, 360usize);
+    let clip = gst_ai_tests::decode_frames(&media("bikes.mp4"), 2 * frames + 1, Some((w, h)))?;
+    let mut rows = Vec::new();
+    let element_fps = |imgs: &[Image], tail: &str, made: &dyn Fn(usize) -> usize| -> Result<f64, String> {
+        run_frames(&imgs[..2], 12, tail)?;
+        let mut best = f64::MAX;
+        for _ in 0..2 {
+            let (out, took) = run_frames(imgs, 12, tail)?;
+            best = best.min(took.as_secs_f64() / made(out.len()).max(1) as f64);
+        }
+        Ok(1.0 / best)
+    };
+
+    // Styles: temporal consistency off, so the element does what the bare model does.
+    let painting = media("styles/hubble_deep_field.jpg");
+    let styles = [
+        ("style26", "model=zoo:style26 style=starry-night".to_string(), "starry-night"),
+        ("style-arbitrary", format!("style-image=\"{}\"", painting.display()), "style-image hubble"),
+    ];
+    for (name, props, what) in styles {
+        let Ok(path) = zoo::resolve(name) else { continue };
+        let tail = format!("aistylize {props} temporal-consistency=0 ! appsink name=sink sync=false");
+        let fps = element_fps(&clip[..frames], &tail, &|n| n)?;
+        let inputs: Vec<(&str, Vec<usize>, Vec<f32>)> = if name == "style26" {
+            let mut weights = vec![0f32; 26];
+            weights[19] = 1.0;
+            vec![("image", vec![1, 3, h, w], vec![0.5; 3 * w * h]), ("style_weights", vec![26], weights)]
+        } else {
+            vec![
+                ("content_image", vec![1, h, w, 3], vec![0.5; 3 * w * h]),
+                ("mobilenet_conv/Conv/BiasAdd", vec![1, 1, 1, 100], vec![0.1; 100]),
+            ]
+        };
+        let bare = frames as f64 / time_bare(&path, frames, &inputs)?;
+        rows.push(Measured {
+            name: name.into(),
+            what: format!("zoo:{name} ({what}, {w}x{h})"),
+            fps_element: fps,
+            fps_bare: bare,
+            quality: "no truth to score against (card)".into(),
+        });
+        eprintln!("  measured zoo:{name}");
+    }
+
+    // RIFE: 12 -> 24 fps (one midpoint per input pair), timed per made frame; quality on the
+    // held-out clips with their odd frames dropped, against blend.
+    if let Ok(path) = zoo::resolve("rife-hdv3") {
+        let input: Vec<Image> = clip.iter().step_by(2).cloned().collect();
+        let tail =
+            |mode: &str| format!("aiinterpolate {mode} ! video/x-raw,framerate=24/1 ! appsink name=sink sync=false");
+        let rife = tail("mode=model model=zoo:rife-hdv3");
+        let fps = element_fps(&input, &rife, &|n| n / 2)?;
+        let hp = h.div_ceil(32) * 32;
+        let img = vec![0.5f32; 3 * w * hp];
+        let inputs = [
+            ("img0", vec![1, 3, hp, w], img.clone()),
+            ("img1", vec![1, 3, hp, w], img),
+            ("timestep", vec![1], vec![0.5]),
+        ];
+        let bare = frames as f64 / time_bare(&path, frames, &inputs)?;
+        let (mut p_rife, mut p_blend, mut n) = (0.0, 0.0, 0.0);
+        for held in ["bigbuckbunny.mp4", "carphone.mp4"] {
+            let truth = gst_ai_tests::decode_frames(&media(held), 17, None)?;
+            let input: Vec<Image> = truth.iter().step_by(2).cloned().collect();
+            for (mode, acc) in [("mode=model model=zoo:rife-hdv3", &mut p_rife), ("mode=blend", &mut p_blend)] {
+                let (out, _) = run_frames(&input, 12, &tail(mode))?;
+                let odd: Vec<usize> = (1..truth.len().min(out.len())).step_by(2).collect();
+                *acc += odd.iter().map(|&i| psnr(&out[i], &truth[i], 4)).sum::<f64>() / odd.len() as f64;
+            }
+            n += 1.0;
+        }
+        rows.push(Measured {
+            name: "rife-hdv3".into(),
+            what: format!("zoo:rife-hdv3 (midpoints, {w}x{h})"),
+            fps_element: fps,
+            fps_bare: bare,
+            quality: format!("{:.2} dB; blend {:.2}", p_rife / n, p_blend / n),
+        });
+        eprintln!("  measured zoo:rife-hdv3");
+    }
+    Ok(rows)
 }
