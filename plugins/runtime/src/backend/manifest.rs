@@ -17,11 +17,24 @@ pub struct Manifest {
     pub layout: Option<Layout>,
     pub multiple: Option<usize>,
     pub scale: Option<usize>,
+    /// What a frame-interpolation model's timestep input is worth.
+    pub timestep: Option<Timestep>,
     /// The file it was read from, for messages.
     pub path: Option<PathBuf>,
 }
 
-const KEYS: &str = "range, channel_order, layout, multiple, scale";
+/// What a frame-interpolation model's timestep input is worth (key "timestep"): aiinterpolate's
+/// `timestep-handling=auto` reaches other times through midpoints when the model was trained for
+/// the midpoint only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timestep {
+    /// "any": trained for any time between the frames (RIFE 4.x).
+    Any,
+    /// "midpoint": trained for t = 0.5 only (RIFE HDv3); other t are an approximation.
+    Midpoint,
+}
+
+const KEYS: &str = "range, channel_order, layout, multiple, scale, timestep";
 
 impl Manifest {
     /// Finds and reads the manifest of `model`, if there is one.
@@ -80,6 +93,13 @@ impl Manifest {
                 "multiple" => {
                     m.multiple = Some(v.as_u64().filter(|n| (1..=1024).contains(n)).ok_or_else(want_int)? as usize)
                 }
+                "timestep" => {
+                    m.timestep = Some(match s.ok_or_else(want_str)?.as_str() {
+                        "any" => Timestep::Any,
+                        "midpoint" => Timestep::Midpoint,
+                        other => return Err(bad(format!("timestep '{other}': expected \"any\" or \"midpoint\""))),
+                    })
+                }
                 "scale" => m.scale = Some(v.as_u64().filter(|n| (1..=16).contains(n)).ok_or_else(want_int)? as usize),
                 other => return Err(bad(format!("unknown key '{other}' (known keys: {KEYS})"))),
             }
@@ -95,7 +115,7 @@ mod tests {
     #[test]
     fn parses_all_keys() {
         let m = Manifest::parse(
-            r#"{"range": "-1..1", "channel_order": "BGR", "layout": "nhwc", "multiple": 8, "scale": 4}"#,
+            r#"{"range": "-1..1", "channel_order": "BGR", "layout": "nhwc", "multiple": 8, "scale": 4, "timestep": "Midpoint"}"#,
             Path::new("m.json"),
         )
         .unwrap();
@@ -104,6 +124,7 @@ mod tests {
         assert_eq!(m.layout, Some(Layout::Nhwc));
         assert_eq!(m.multiple, Some(8));
         assert_eq!(m.scale, Some(4));
+        assert_eq!(m.timestep, Some(Timestep::Midpoint));
     }
 
     #[test]
@@ -114,6 +135,8 @@ mod tests {
         assert!(e.contains("range '0..2'"), "{e}");
         let e = Manifest::parse(r#"{"multiple": 0}"#, Path::new("m.json")).unwrap_err().to_string();
         assert!(e.contains("positive integer"), "{e}");
+        let e = Manifest::parse(r#"{"timestep": "half"}"#, Path::new("m.json")).unwrap_err().to_string();
+        assert!(e.contains("timestep 'half'"), "{e}");
         assert!(Manifest::parse("[1]", Path::new("m.json")).is_err());
         assert!(Manifest::parse("{", Path::new("m.json")).is_err());
     }
