@@ -1,7 +1,8 @@
 //! aiinterpolate with the zoo's RIFE HDv3 (`model=zoo:rife-hdv3`, imported by `make setup`) on
 //! real clips (.deps/media): small crops of frames k and k+4, the frames between as the truth.
 //! RIFE beats a cross-fade by a measured margin at the midpoint and at t = 0.25; each
-//! `timestep-handling` makes exactly the frames it says (checked against the model run by hand);
+//! `timestep-handling` makes exactly the frames it says (checked against the model run by hand:
+//! bisection at 4x and 5x, the model's timestep, auto bisecting at 4x and not at 5x);
 //! a strip out/zoo-interpolate-strip.png shows frame 0 | blend | flow | RIFE | truth.
 //!
 //! The ignored `measure_timestep_handling` prints the figures of docs/zoo.md and the card (full
@@ -179,7 +180,8 @@ fn timestep_handling_does_what_it_says() {
     let auto = between(&f[0], &f[4], 4, &props("auto"));
     for (i, want) in [&q1, &mid, &q3].into_iter().enumerate() {
         assert!(max_diff(&bisect[i], &img(want)) <= 1, "bisect, t={}: not the bisection", (i + 1) as f32 / 4.0);
-        assert!(max_diff(&auto[i], &bisect[i]) == 0, "auto bisects a midpoint model (t={})", (i + 1) as f32 / 4.0);
+        // An output on the midpoint: bisection costs no extra run, auto takes it.
+        assert!(max_diff(&auto[i], &bisect[i]) == 0, "auto bisects at 4x (t={})", (i + 1) as f32 / 4.0);
     }
     for (i, t) in [0.25f32, 0.5, 0.75].into_iter().enumerate() {
         assert!(max_diff(&own[i], &img(&hand.run(&a, &b, t))) <= 1, "model: not one run at t={t}");
@@ -192,6 +194,12 @@ fn timestep_handling_does_what_it_says() {
     // t = 0.4 lies in [0, 0.5] at 0.8 of it; t = 0.8 in [0.5, 1] at 0.6 of it.
     assert!(max_diff(&bisect[1], &img(&hand.run(&a, &mid, 0.8))) <= 1, "bisect, t=0.4");
     assert!(max_diff(&bisect[3], &img(&hand.run(&mid, &b, 0.6))) <= 1, "bisect, t=0.8");
+    // No output on the midpoint: auto takes the model's timestep (bisection would cost a run more).
+    let auto = between(&f[0], &f[4], 5, &props("auto"));
+    for (i, t) in [0.2f32, 0.4, 0.6, 0.8].into_iter().enumerate() {
+        assert!(max_diff(&auto[i], &img(&hand.run(&a, &b, t))) <= 1, "auto at 5x: not the model's timestep at t={t}");
+    }
+    assert!(max_diff(&auto[1], &bisect[1]) > 8, "t=0.4: auto and bisect should differ here");
 }
 
 #[test]

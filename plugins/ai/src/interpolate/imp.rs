@@ -370,13 +370,13 @@ impl ObjectImpl for AiInterpolate {
                 glib::ParamSpecEnum::builder_with_default("timestep-handling", DEFAULT_TIMESTEP)
                     .nick("Timestep handling")
                     .blurb(
-                        "How mode=model makes frames between the midpoint and the inputs (e.g. 24->60 fps): auto \
-                         (bisect for a model trained for the midpoint only, such as zoo:rife-hdv3, whose manifest \
-                         says \"timestep\": \"midpoint\"; else the model's own timestep), model (its own timestep \
-                         input, one run per frame) or bisect (the midpoint, made once per input pair, then the \
-                         model's timestep inside the half holding t; quarters are midpoints of halves: measured \
-                         +0.1..0.5 dB over the model's timestep on real clips with RIFE HDv3, at one run more per \
-                         input pair)",
+                        "How mode=model makes frames away from the midpoint (e.g. 4x, 24->60 fps): model (the \
+                         model's own timestep input, one run per frame), bisect (the midpoint, made once per input \
+                         pair, then the model's timestep inside the half holding t; quarters are midpoints of \
+                         halves, as upstream RIFE does them; one run more per pair unless an output falls on the \
+                         midpoint) or auto: for a model trained for the midpoint only (its manifest says \
+                         \"timestep\": \"midpoint\", such as zoo:rife-hdv3) bisect where that is free (2x, 4x), \
+                         else the model's timestep; measured within 0.2 dB of each other on held-out clips",
                     )
                     .mutable_playing()
                     .build(),

@@ -52,8 +52,9 @@ impl From<Mode> for interpolate::Mode {
 pub enum TimestepHandling {
     #[default]
     #[enum_value(
-        name = "Auto: bisect for a model trained for the midpoint only (manifest \"timestep\": \"midpoint\", e.g. \
-                zoo:rife-hdv3), else the model's own timestep",
+        name = "Auto: for a model trained for the midpoint only (manifest \"timestep\": \"midpoint\", e.g. \
+                zoo:rife-hdv3) bisect where an output falls on the midpoint (no extra run), else the model's own \
+                timestep",
         nick = "auto"
     )]
     Auto = 0,
