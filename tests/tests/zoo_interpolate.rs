@@ -13,11 +13,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use gst::prelude::*;
-use gst_video::prelude::*;
-use gst_ai_tests::clip::{Image, from_planar, psnr, to_planar};
-use gst_ai_tests::{init, root, run_frames, save_png};
 use gst_ai_runtime::tasks::rife::{Rife, RifeContract};
 use gst_ai_runtime::{Device, ModelSource, Precision, load};
+use gst_ai_tests::clip::{Image, from_planar, psnr, to_planar};
+use gst_ai_tests::{init, root, run_frames, save_png};
+use gst_video::prelude::*;
 
 const MODEL: &str = "zoo:rife-hdv3";
 
@@ -212,8 +212,13 @@ fn strip_frame0_blend_flow_rife_truth() {
         .map(|c| {
             let f = c.frames();
             let made = |props: &str| between(&f[0], &f[4], 4, props)[1].clone();
-            let row =
-                vec![f[0].clone(), made("mode=blend"), made("mode=flow"), made(&format!("mode=model model={MODEL}")), f[2].clone()];
+            let row = vec![
+                f[0].clone(),
+                made("mode=blend"),
+                made("mode=flow"),
+                made(&format!("mode=model model={MODEL}")),
+                f[2].clone(),
+            ];
             eprintln!(
                 "{} k={}: t=0.5 PSNR blend {:.2} flow {:.2} rife {:.2} dB",
                 c.clip,
@@ -236,7 +241,10 @@ fn strip_frame0_blend_flow_rife_truth() {
     }
     let path = out_dir.join("zoo-interpolate-strip.png");
     save_png(&path, w, h, &strip.rgb).unwrap();
-    eprintln!("wrote {} (columns: frame k | blend | flow | RIFE HDv3 | truth k+2, all at t=0.5 of k..k+4)", path.display());
+    eprintln!(
+        "wrote {} (columns: frame k | blend | flow | RIFE HDv3 | truth k+2, all at t=0.5 of k..k+4)",
+        path.display()
+    );
 }
 
 /// Mean PSNR per (t, method) over `pairs` pairs spread over a clip, full frames.
@@ -260,7 +268,8 @@ fn measure_clip(clip: &str, size: Option<(usize, usize)>, frames: usize, span: u
     }
     let (w, h) = (all[0].width, all[0].height);
     for (m, (name, _)) in methods.iter().enumerate() {
-        let cells: Vec<String> = (1..span).map(|j| format!("t={:.2} {:.2}", j as f64 / span as f64, sums[m][j - 1])).collect();
+        let cells: Vec<String> =
+            (1..span).map(|j| format!("t={:.2} {:.2}", j as f64 / span as f64, sums[m][j - 1])).collect();
         eprintln!("{clip} {w}x{h} frames k, k+{span}, {pairs} pairs: {name:15} {}", cells.join(" | "));
     }
 }
@@ -272,11 +281,9 @@ fn measure_timestep_handling() {
     let only = std::env::var("ZOO_MEASURE").unwrap_or_default();
     let want = |what: &str| only.is_empty() || only.split(',').any(|w| w == what);
     // Tuning clip, then the held-out ones (bigbuckbunny scaled to 640x360).
-    for (clip, size, frames) in [
-        ("bikes.mp4", None, 250),
-        ("bigbuckbunny.mp4", Some((640, 360)), 132),
-        ("carphone.mp4", None, 120),
-    ] {
+    for (clip, size, frames) in
+        [("bikes.mp4", None, 250), ("bigbuckbunny.mp4", Some((640, 360)), 132), ("carphone.mp4", None, 120)]
+    {
         if want(clip.trim_end_matches(".mp4")) {
             for span in [4, 5] {
                 measure_clip(clip, size, frames, span, 6);

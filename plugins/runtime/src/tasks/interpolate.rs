@@ -625,7 +625,15 @@ impl<T> FrameRateConverter<T> {
 
     /// Makes the midpoint at `p` (units of 1/WHOLE) by bisection, with the ones it needs, unless
     /// this pair has it already: the model at t = 0.5 between its two neighbours one level up.
-    fn midpoint(&mut self, a: &Input<T>, b: &Input<T>, p: u32, w: usize, h: usize, cancel: Option<&Cancel>) -> Result<()> {
+    fn midpoint(
+        &mut self,
+        a: &Input<T>,
+        b: &Input<T>,
+        p: u32,
+        w: usize,
+        h: usize,
+        cancel: Option<&Cancel>,
+    ) -> Result<()> {
         if p == 0 || p == WHOLE || self.pair.mids.iter().any(|(q, _)| *q == p) {
             return Ok(());
         }
@@ -635,7 +643,8 @@ impl<T> FrameRateConverter<T> {
         let mut frame = self.spare_mids.pop().unwrap_or_default();
         frame.resize(3 * w * h, 0.0);
         let (model, rife) = self.rife.as_mut().expect("checked by the caller");
-        let (f0, f1) = (Self::frame_at(&self.pair.mids, a, b, p - step), Self::frame_at(&self.pair.mids, a, b, p + step));
+        let (f0, f1) =
+            (Self::frame_at(&self.pair.mids, a, b, p - step), Self::frame_at(&self.pair.mids, a, b, p + step));
         match rife.run(model, f0, f1, w, h, 0.5, &mut frame, cancel) {
             Ok(()) => {
                 self.pair.mids.push((p, frame));
