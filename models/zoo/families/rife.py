@@ -50,7 +50,7 @@ MODELS = [
         "multiple": 32,
         # Measured through aiinterpolate (models/zoo/cards/rife-hdv3.md, docs/zoo.md).
         "quality": "t=0.5 PSNR 32.25 dB on bigbuckbunny 640x360 (held out; flow 30.84, blend 29.36)",
-        "speed": "0.75 fps out at 640x360 24->60, CPU, 2 shared cores",
+        "speed": "1.9 fps out at 640x360 24->60, CPU, 2 shared cores",
     }
 ]
 
