@@ -90,6 +90,7 @@ fn every_aiinterpolate_property_is_documented() {
             ("mode", "degrades"),
             ("factor", "twice the input's"),
             ("model", "Practical-RIFE"),
+            ("timestep-handling", "trained for the midpoint only"),
             ("scene-threshold", "unrelated"),
             ("device", "cuda:N"),
             ("precision", "fp16"),

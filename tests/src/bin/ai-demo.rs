@@ -47,8 +47,8 @@ const ZOO_RIFE: &str = "rife-hdv3";
 /// the dropped frames, speed, and a strip (previous input, blend, flow, RIFE, truth).
 fn interpolate() -> Result<(), String> {
     const N: usize = 25;
-    let (w, h) = (640, 360);
-    let clip = gst_ai_tests::decode_frames(&gst_ai_tests::media("bikes.mp4"), N, Some((w, h)))?;
+    let clip = gst_ai_tests::decode_frames(&gst_ai_tests::media("bikes.mp4"), N, None)?;
+    let (w, h) = (clip[0].width, clip[0].height);
     let input: Vec<Image> = clip.iter().step_by(2).cloned().collect();
     let rife = gst_ai_runtime::backend::zoo::resolve(ZOO_RIFE).is_ok();
     let mut modes = vec![("blend", "aiinterpolate mode=blend".to_string()), ("flow", "aiinterpolate mode=flow".into())];

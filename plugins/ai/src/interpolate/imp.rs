@@ -23,7 +23,7 @@ use gst_ai_runtime::tasks::interpolate::{Content, FrameRateConverter, Output, Pa
 use gst_ai_runtime::tasks::rife::RifeContract;
 use gst_ai_runtime::{Cancel, DeviceRequest};
 
-use super::{Mode, caps};
+use super::{Mode, TimestepHandling, caps};
 use crate::common::{self, ElementError, ModelProps, RunCancel, Stats, lock};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -33,12 +33,14 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 const DEFAULT_MODE: Mode = Mode::Flow;
 const DEFAULT_FACTOR: f64 = 0.0;
 const DEFAULT_SCENE_THRESHOLD: f64 = 0.5;
+const DEFAULT_TIMESTEP: TimestepHandling = TimestepHandling::Auto;
 
 #[derive(Debug, Clone)]
 struct Settings {
     mode: Mode,
     factor: f64,
     scene_threshold: f64,
+    timestep: TimestepHandling,
     model: ModelProps,
 }
 
@@ -48,6 +50,7 @@ impl Default for Settings {
             mode: DEFAULT_MODE,
             factor: DEFAULT_FACTOR,
             scene_threshold: DEFAULT_SCENE_THRESHOLD,
+            timestep: DEFAULT_TIMESTEP,
             model: ModelProps::default(),
         }
     }
@@ -105,7 +108,12 @@ fn emit(out_info: &VideoInfo, outputs: &mut Vec<gst::Buffer>, o: Output<'_, gst:
 impl AiInterpolate {
     fn params(&self) -> Params {
         let s = lock(&self.settings);
-        Params { mode: s.mode.into(), scene_threshold: s.scene_threshold, live: self.live.load(Ordering::Relaxed) }
+        Params {
+            mode: s.mode.into(),
+            scene_threshold: s.scene_threshold,
+            live: self.live.load(Ordering::Relaxed),
+            timestep: s.timestep.into(),
+        }
     }
 
     /// Runs `job` on the stream, adds what it did to the statistics, then pushes what
@@ -360,6 +368,19 @@ impl ObjectImpl for AiInterpolate {
                     .default_value(DEFAULT_SCENE_THRESHOLD)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecEnum::builder_with_default("timestep-handling", DEFAULT_TIMESTEP)
+                    .nick("Timestep handling")
+                    .blurb(
+                        "How mode=model makes frames away from the midpoint (e.g. 4x, 24->60 fps): model (the \
+                         model's own timestep input, one run per frame), bisect (the midpoint, made once per input \
+                         pair, then the model's timestep inside the half holding t; quarters are midpoints of \
+                         halves, as upstream RIFE does them; one run more per pair unless an output falls on the \
+                         midpoint) or auto: for a model trained for the midpoint only (its manifest says \
+                         \"timestep\": \"midpoint\", such as zoo:rife-hdv3) bisect where that is free (2x, 4x), \
+                         else the model's timestep; measured within 0.2 dB of each other on held-out clips",
+                    )
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
                     .blurb(
@@ -383,6 +404,7 @@ impl ObjectImpl for AiInterpolate {
                 "mode" => s.mode = value.get().expect("type checked upstream"),
                 "factor" => s.factor = value.get().expect("type checked upstream"),
                 "scene-threshold" => s.scene_threshold = value.get().expect("type checked upstream"),
+                "timestep-handling" => s.timestep = value.get().expect("type checked upstream"),
                 other => unreachable!("unknown property {other}"),
             }
         }
@@ -398,6 +420,7 @@ impl ObjectImpl for AiInterpolate {
             "mode" => s.mode.to_value(),
             "factor" => s.factor.to_value(),
             "scene-threshold" => s.scene_threshold.to_value(),
+            "timestep-handling" => s.timestep.to_value(),
             name => s.model.get(name).unwrap_or_else(|| unreachable!("unknown property {name}")),
         }
     }

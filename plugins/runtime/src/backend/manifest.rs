@@ -23,11 +23,24 @@ pub struct Manifest {
     /// Style models with a style-vector input: the model that computes that vector from a style
     /// picture (`"style_predictor": "file.onnx"`, relative to the manifest's folder), resolved.
     pub style_predictor: Option<PathBuf>,
+    /// What a frame-interpolation model's timestep input is worth.
+    pub timestep: Option<Timestep>,
     /// The file it was read from, for messages.
     pub path: Option<PathBuf>,
 }
 
-const KEYS: &str = "range, channel_order, layout, multiple, scale, styles, style_predictor";
+/// What a frame-interpolation model's timestep input is worth (key "timestep"): aiinterpolate's
+/// `timestep-handling=auto` reaches other times through midpoints when the model was trained for
+/// the midpoint only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timestep {
+    /// "any": trained for any time between the frames (RIFE 4.x).
+    Any,
+    /// "midpoint": trained for t = 0.5 only (RIFE HDv3); other t are an approximation.
+    Midpoint,
+}
+
+const KEYS: &str = "range, channel_order, layout, multiple, scale, styles, style_predictor, timestep";
 
 impl Manifest {
     /// Finds and reads the manifest of `model`, if there is one.
@@ -86,6 +99,13 @@ impl Manifest {
                 "multiple" => {
                     m.multiple = Some(v.as_u64().filter(|n| (1..=1024).contains(n)).ok_or_else(want_int)? as usize)
                 }
+                "timestep" => {
+                    m.timestep = Some(match s.ok_or_else(want_str)?.as_str() {
+                        "any" => Timestep::Any,
+                        "midpoint" => Timestep::Midpoint,
+                        other => return Err(bad(format!("timestep '{other}': expected \"any\" or \"midpoint\""))),
+                    })
+                }
                 "scale" => m.scale = Some(v.as_u64().filter(|n| (1..=16).contains(n)).ok_or_else(want_int)? as usize),
                 "styles" => {
                     let want_names = || bad(format!("'{key}' must be a list of distinct, non-empty names, found {v}"));
@@ -121,7 +141,7 @@ mod tests {
     #[test]
     fn parses_all_keys() {
         let m = Manifest::parse(
-            r#"{"range": "-1..1", "channel_order": "BGR", "layout": "nhwc", "multiple": 8, "scale": 4}"#,
+            r#"{"range": "-1..1", "channel_order": "BGR", "layout": "nhwc", "multiple": 8, "scale": 4, "timestep": "Midpoint"}"#,
             Path::new("m.json"),
         )
         .unwrap();
@@ -130,6 +150,7 @@ mod tests {
         assert_eq!(m.layout, Some(Layout::Nhwc));
         assert_eq!(m.multiple, Some(8));
         assert_eq!(m.scale, Some(4));
+        assert_eq!(m.timestep, Some(Timestep::Midpoint));
     }
 
     #[test]
@@ -151,6 +172,8 @@ mod tests {
         assert!(e.contains("range '0..2'"), "{e}");
         let e = Manifest::parse(r#"{"multiple": 0}"#, Path::new("m.json")).unwrap_err().to_string();
         assert!(e.contains("positive integer"), "{e}");
+        let e = Manifest::parse(r#"{"timestep": "half"}"#, Path::new("m.json")).unwrap_err().to_string();
+        assert!(e.contains("timestep 'half'"), "{e}");
         assert!(Manifest::parse("[1]", Path::new("m.json")).is_err());
         let e = Manifest::parse(r#"{"styles": ["a", "a"]}"#, Path::new("m.json")).unwrap_err().to_string();
         assert!(e.contains("distinct"), "{e}");

@@ -5,7 +5,11 @@
 //! frame is that frame as it came (the caller's payload, e.g. its buffer); the others are made
 //! between the two neighbouring inputs by the mode in use:
 //!
-//! - `Model`: a RIFE model ([`Rife`]), which a [`Cancel`] can stop mid-run (a flush);
+//! - `Model`: a RIFE model ([`Rife`]), which a [`Cancel`] can stop mid-run (a flush). Times
+//!   other than the midpoint come from the model's own timestep input or by bisection
+//!   ([`TimestepHandling`]): the midpoint, made once per input pair and shared by every output
+//!   between the two, then the model's own timestep inside the half holding t (a quarter is the
+//!   midpoint of a half: exact bisection);
 //! - `Flow`: the kernels' optical flow both ways and occlusion-aware warping, the flow planes
 //!   computed once per input pair and shared by every output between the two;
 //! - `Blend`: a cross-fade; `Duplicate`: the nearest input.
@@ -36,6 +40,45 @@ use crate::tasks::rife::{Rife, RifeContract};
 
 /// How many in-between frames a degraded live stream makes before it tries the wanted mode again.
 pub const RETRY_EVERY: u32 = 50;
+
+/// How a RIFE model makes a frame at a time t other than the midpoint.
+///
+/// Measured with RIFE HDv3 on real clips (docs/zoo.md, "aiinterpolate"): bisection and the
+/// model's timestep (the zoo graph moves the midpoint's flows to t) are within 0.2 dB of each
+/// other on held-out footage, bisection ahead by up to 0.45 dB on the tuning clip; bisection
+/// costs one more run per input pair unless an output falls on the midpoint (2x, 4x: the same
+/// runs). `Auto` takes bisection exactly where it is free.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TimestepHandling {
+    /// For a model trained for the midpoint only (its manifest says `"timestep": "midpoint"`):
+    /// `Bisect` for input pairs with an output on their midpoint, `Model` for the others. For
+    /// other models, `Model`.
+    #[default]
+    Auto,
+    /// The model's own timestep input, one run per output frame.
+    Model,
+    /// Bisection: the interval of depth [`BISECT_DEPTH`] holding t is reached through midpoints
+    /// (each made once per input pair), and t inside it by the model's timestep; t on a midpoint
+    /// (of that depth or the next) is that midpoint.
+    Bisect,
+}
+
+/// How many levels of midpoints bisection goes down before the model's timestep takes over.
+/// 1 (the halves) measured as good as 2 or 3 on the tuning clip (docs/zoo.md, "aiinterpolate")
+/// and costs least: per input pair at most one run more than the model's own timestep.
+pub const BISECT_DEPTH: u32 = 1;
+
+/// Positions between two inputs are counted in units of 1/[`WHOLE`] (exact for midpoints).
+const WHOLE: u32 = 1 << 16;
+
+/// The interval of depth `depth` holding t (0 < t < 1), as (start, end) in units of 1/[`WHOLE`],
+/// and t measured inside it (0..1).
+pub fn bracket(t: f64, depth: u32) -> (u32, u32, f64) {
+    let n = 1u32 << depth;
+    let step = WHOLE / n;
+    let i = ((t * n as f64).floor() as u32).min(n - 1);
+    (i * step, (i + 1) * step, t * n as f64 - i as f64)
+}
 
 /// How in-between frames are made, from the most to the least expensive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -77,6 +120,8 @@ pub struct Params {
     pub scene_threshold: f64,
     /// Whether the stream is live: only then does a mode degrade when it cannot keep up.
     pub live: bool,
+    /// How a RIFE model reaches times other than the midpoint.
+    pub timestep: TimestepHandling,
 }
 
 /// A frame made between two inputs (planar RGB 0..1), for the caller to write into its own frame.
@@ -172,6 +217,10 @@ struct Input<T> {
 struct Pair {
     flows: Option<(Vec<f32>, Vec<f32>)>,
     cut: Option<bool>,
+    /// Midpoints made by bisection: (position in units of 1/WHOLE, planar RGB).
+    mids: Vec<(u32, Vec<f32>)>,
+    /// Whether an output of this pair falls on its midpoint (bisection then costs no extra run).
+    midpoint_out: bool,
 }
 
 /// The negotiated conversion: the rates and the frame size.
@@ -197,6 +246,8 @@ pub struct FrameRateConverter<T> {
     pair: Pair,
     /// Flow planes of the last pair, reused by the next.
     spare_flows: Option<(Vec<f32>, Vec<f32>)>,
+    /// Midpoint frames of earlier pairs, reused by the next.
+    spare_mids: Vec<Vec<f32>>,
     workspace: FlowWorkspace,
     flow: FlowParams,
     scratch: Vec<f32>,
@@ -220,6 +271,7 @@ impl<T> FrameRateConverter<T> {
             cur: None,
             pair: Pair::default(),
             spare_flows: None,
+            spare_mids: Vec::new(),
             workspace: FlowWorkspace::new(),
             flow: FlowParams::default(),
             scratch: Vec::new(),
@@ -240,6 +292,7 @@ impl<T> FrameRateConverter<T> {
         self.format = Some(Format { conv: RateConverter::new(input, output), width, height });
         self.reset();
         self.spare_flows = None;
+        self.spare_mids.clear();
         self.workspace = FlowWorkspace::new();
         self.scratch = Vec::new();
         self.since_retry = 0;
@@ -318,9 +371,11 @@ impl<T> FrameRateConverter<T> {
         }
         self.prev = self.cur.take();
         self.cur = Some(Input { payload, rgb, luma: l });
-        if let Some(flows) = std::mem::take(&mut self.pair).flows {
+        let done = std::mem::take(&mut self.pair);
+        if let Some(flows) = done.flows {
             self.spare_flows = Some(flows);
         }
+        self.spare_mids.extend(done.mids.into_iter().map(|(_, frame)| frame));
         if self.count >= 1 {
             let ks = f.conv.outputs_for_pair(self.count);
             self.produce(ks, false, params, cancel, emit, &mut tally)?;
@@ -358,6 +413,13 @@ impl<T> FrameRateConverter<T> {
         tally: &mut Tally,
     ) -> Result<(), E> {
         let (prev, cur) = (self.prev.take(), self.cur.take());
+        if !tail {
+            let conv = self.format.expect("checked by the callers").conv;
+            self.pair.midpoint_out = ks.clone().any(|k| {
+                let s = conv.source(k);
+                !s.exact && s.t == 0.5
+            });
+        }
         let result = (|| {
             for k in ks {
                 let (a, b) = match (&prev, &cur, tail) {
@@ -470,7 +532,7 @@ impl<T> FrameRateConverter<T> {
         }
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.resize(3 * w * h, 0.0);
-        let made = self.make(mode, a, b, w, h, t as f32, cancel, &mut scratch);
+        let made = self.make(mode, params.timestep, a, b, w, h, t, cancel, &mut scratch);
         let result = made.map_err(E::from).and_then(|()| {
             let o = self.output(k, Content::Made(Made { rgb: &scratch, width: w, height: h }));
             emit(o)
@@ -490,14 +552,16 @@ impl<T> FrameRateConverter<T> {
     fn make(
         &mut self,
         mode: Mode,
+        timestep: TimestepHandling,
         a: &Input<T>,
         b: &Input<T>,
         w: usize,
         h: usize,
-        t: f32,
+        t64: f64,
         cancel: Option<&Cancel>,
         out: &mut [f32],
     ) -> Result<()> {
+        let t = t64 as f32;
         match mode {
             Mode::Blend => {
                 for ((o, &x), &y) in out.iter_mut().zip(&a.rgb).zip(&b.rgb) {
@@ -518,11 +582,79 @@ impl<T> FrameRateConverter<T> {
             }
             Mode::Model => {
                 let (model, rife) = self.rife.as_mut().expect("checked by the caller");
-                rife.run(model, &a.rgb, &b.rgb, w, h, t, out, cancel)?;
+                let bisect = match timestep {
+                    TimestepHandling::Auto => rife.contract().midpoint_only && self.pair.midpoint_out,
+                    TimestepHandling::Model => false,
+                    TimestepHandling::Bisect => true,
+                };
+                if !bisect {
+                    rife.run(model, &a.rgb, &b.rgb, w, h, t, out, cancel)?;
+                    return Ok(());
+                }
+                let (lo, hi, inside) = bracket(t64, BISECT_DEPTH);
+                let mid = (lo + hi) / 2;
+                let exact = |p: u32| (t64 * WHOLE as f64 - p as f64).abs() < 1e-6;
+                // On a midpoint (of this depth or the next): that frame, made by bisection.
+                if let Some(p) = [lo, mid].into_iter().find(|&p| p != 0 && exact(p)) {
+                    self.midpoint(a, b, p, w, h, cancel)?;
+                    out.copy_from_slice(Self::frame_at(&self.pair.mids, a, b, p));
+                    return Ok(());
+                }
+                self.midpoint(a, b, lo, w, h, cancel)?;
+                self.midpoint(a, b, hi, w, h, cancel)?;
+                let (model, rife) = self.rife.as_mut().expect("checked by the caller");
+                let (f0, f1) = (Self::frame_at(&self.pair.mids, a, b, lo), Self::frame_at(&self.pair.mids, a, b, hi));
+                rife.run(model, f0, f1, w, h, inside as f32, out, cancel)?;
             }
             Mode::Duplicate => unreachable!("handled by the caller"),
         }
         Ok(())
+    }
+}
+
+impl<T> FrameRateConverter<T> {
+    /// The frame at position `p` (units of 1/WHOLE) between `a` and `b`: an input at 0 and
+    /// WHOLE, else a midpoint this pair has made.
+    fn frame_at<'a>(mids: &'a [(u32, Vec<f32>)], a: &'a Input<T>, b: &'a Input<T>, p: u32) -> &'a [f32] {
+        match p {
+            0 => &a.rgb,
+            WHOLE => &b.rgb,
+            _ => &mids.iter().find(|(q, _)| *q == p).expect("made before it is read").1,
+        }
+    }
+
+    /// Makes the midpoint at `p` (units of 1/WHOLE) by bisection, with the ones it needs, unless
+    /// this pair has it already: the model at t = 0.5 between its two neighbours one level up.
+    fn midpoint(
+        &mut self,
+        a: &Input<T>,
+        b: &Input<T>,
+        p: u32,
+        w: usize,
+        h: usize,
+        cancel: Option<&Cancel>,
+    ) -> Result<()> {
+        if p == 0 || p == WHOLE || self.pair.mids.iter().any(|(q, _)| *q == p) {
+            return Ok(());
+        }
+        let step = p & p.wrapping_neg();
+        self.midpoint(a, b, p - step, w, h, cancel)?;
+        self.midpoint(a, b, p + step, w, h, cancel)?;
+        let mut frame = self.spare_mids.pop().unwrap_or_default();
+        frame.resize(3 * w * h, 0.0);
+        let (model, rife) = self.rife.as_mut().expect("checked by the caller");
+        let (f0, f1) =
+            (Self::frame_at(&self.pair.mids, a, b, p - step), Self::frame_at(&self.pair.mids, a, b, p + step));
+        match rife.run(model, f0, f1, w, h, 0.5, &mut frame, cancel) {
+            Ok(()) => {
+                self.pair.mids.push((p, frame));
+                Ok(())
+            }
+            Err(e) => {
+                self.spare_mids.push(frame);
+                Err(e)
+            }
+        }
     }
 }
 
@@ -539,7 +671,7 @@ mod tests {
     }
 
     fn params(mode: Mode) -> Params {
-        Params { mode, scene_threshold: 0.5, live: false }
+        Params { mode, scene_threshold: 0.5, live: false, timestep: TimestepHandling::Auto }
     }
 
     /// A W x H RGB picture: a horizontal ramp plus `shade`.
@@ -660,6 +792,21 @@ mod tests {
         let px = picture(0);
         let t = conv.push(&frame(&px), 0, None, &params(Mode::Flow), None, &mut emit).unwrap();
         assert_eq!(t.degraded, 0);
+    }
+
+    #[test]
+    fn bisection_brackets() {
+        assert_eq!(bracket(0.25, 2), (WHOLE / 4, WHOLE / 2, 0.0));
+        assert_eq!(bracket(0.5, 1), (WHOLE / 2, WHOLE, 0.0));
+        let (lo, hi, inside) = bracket(0.4, 2);
+        assert_eq!((lo, hi), (WHOLE / 4, WHOLE / 2));
+        assert!((inside - 0.6).abs() < 1e-9);
+        let (lo, hi, inside) = bracket(0.95, 2);
+        assert_eq!((lo, hi), (3 * WHOLE / 4, WHOLE));
+        assert!((inside - 0.8).abs() < 1e-9);
+        let (lo, hi, inside) = bracket(0.1, 1);
+        assert_eq!((lo, hi), (0, WHOLE / 2));
+        assert!((inside - 0.2).abs() < 1e-9);
     }
 
     #[test]

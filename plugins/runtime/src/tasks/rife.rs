@@ -3,10 +3,12 @@
 //! the planes 2/(W-1), 2/(H-1)), vs-mlrt "v2" (one 7-channel input: both frames and a t plane)
 //! and Practical-RIFE style (img0, img1 and a timestep, scalar or plane) — told apart from the
 //! graph. Frames are padded to the model's multiple (32 unless the manifest says otherwise) by
-//! reflection and the output is cropped back.
+//! reflection and the output is cropped back. A manifest saying `"timestep": "midpoint"` marks a
+//! model trained for the midpoint only (RIFE HDv3), which aiinterpolate bisects by default.
 
 use half::f16;
 
+use crate::backend::manifest::Timestep;
 use crate::backend::model::{Cancel, ElemType, InputData, Model, ModelInput, TensorInfo};
 use crate::error::{Error, Result};
 
@@ -29,6 +31,9 @@ pub struct RifeContract {
     pub elem: ElemType,
     /// Width and height are padded up to a multiple of this.
     pub multiple: usize,
+    /// Trained for the midpoint only (its manifest says `"timestep": "midpoint"`): t = 0.5 is
+    /// what it was made for, other t an approximation.
+    pub midpoint_only: bool,
 }
 
 fn err(model: &Model, what: impl Into<String>, expected: impl Into<String>, found: impl Into<String>) -> Error {
@@ -126,7 +131,8 @@ impl RifeContract {
                 ));
             }
         };
-        Ok(Self { layout, elem, multiple })
+        let midpoint_only = model.manifest.timestep == Some(Timestep::Midpoint);
+        Ok(Self { layout, elem, multiple, midpoint_only })
     }
 }
 
