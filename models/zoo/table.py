@@ -43,8 +43,10 @@ def main() -> int:
             m = measured.get(e["name"], {})
             quality = m.get("quality") or e.get("quality", "")
             speed = m.get("speed") or e.get("speed", "")
+            # The licence's first clause; the card has the whole of it.
+            licence = e.get("license", "").split(" (")[0].split(";")[0]
             rows.append([f"zoo:{e['name']}", e.get("element", ""), e.get("job", ""), str(e.get("scale", "")),
-                         human(e.get("bytes", 0)), e.get("license", ""), quality, speed, str(d)])
+                         human(e.get("bytes", 0)), licence, quality, speed, str(d)])
     if not rows:
         print("no zoo models found on the search path: " + ":".join(map(str, search_path())))
         print("`make setup` imports them (scripts/zoo.sh)")
