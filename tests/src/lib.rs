@@ -166,33 +166,8 @@ impl Rng {
 
 /// Decodes an image file (anything GStreamer decodes) to packed RGB, returning (w, h, bytes).
 pub fn load_rgb(path: &std::path::Path) -> Result<(usize, usize, Vec<u8>), String> {
-    init();
-    let desc = format!(
-        "filesrc location=\"{}\" ! decodebin ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink",
-        path.display()
-    );
-    let pipeline = gst::parse::launch(&desc)
-        .map_err(|e| e.to_string())?
-        .downcast::<gst::Pipeline>()
-        .map_err(|_| "not a pipeline")?;
-    let sink =
-        pipeline.by_name("sink").ok_or("no sink")?.downcast::<gst_app::AppSink>().map_err(|_| "not an appsink")?;
-    pipeline.set_state(gst::State::Playing).map_err(|e| e.to_string())?;
-    let sample = sink.pull_sample().map_err(|_| format!("could not decode {}", path.display()));
-    pipeline.set_state(gst::State::Null).map_err(|e| e.to_string())?;
-    let sample = sample?;
-    let caps = sample.caps().ok_or("no caps")?;
-    let info = gst_video::VideoInfo::from_caps(caps).map_err(|e| e.to_string())?;
-    let buffer = sample.buffer().ok_or("no buffer")?;
-    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).map_err(|e| e.to_string())?;
-    let (w, h) = (info.width() as usize, info.height() as usize);
-    let stride = frame.plane_stride()[0] as usize;
-    let data = frame.plane_data(0).map_err(|e| e.to_string())?;
-    let mut out = Vec::with_capacity(w * h * 3);
-    for y in 0..h {
-        out.extend_from_slice(&data[y * stride..y * stride + w * 3]);
-    }
-    Ok((w, h, out))
+    let first = decode_frames(path, 1, None)?.swap_remove(0);
+    Ok((first.width, first.height, first.rgb))
 }
 
 /// Decodes up to `max` frames of a video file (anything GStreamer decodes) to packed RGB images,

@@ -5,6 +5,7 @@
 
 pub mod cancel;
 pub mod error;
+pub mod picture;
 pub mod props;
 pub mod stats;
 
