@@ -178,9 +178,10 @@ pub fn decode_frames(
     size: Option<(usize, usize)>,
 ) -> Result<Vec<clip::Image>, String> {
     init();
-    let scale = size.map(|(w, h)| format!("videoscale ! video/x-raw,width={w},height={h} ! ")).unwrap_or_default();
+    let size = size.map(|(w, h)| format!(",width={w},height={h},pixel-aspect-ratio=1/1")).unwrap_or_default();
     let desc = format!(
-        "filesrc location=\"{}\" ! decodebin ! videoconvert ! {scale}video/x-raw,format=RGB ! appsink name=sink sync=false",
+        "filesrc location=\"{}\" ! decodebin ! videoconvert ! videoscale ! video/x-raw,format=RGB{size} \
+         ! appsink name=sink sync=false",
         path.display()
     );
     let pipeline = gst::parse::launch(&desc)
