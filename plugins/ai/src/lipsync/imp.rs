@@ -21,6 +21,7 @@ use gst_video::{VideoFrameRef, VideoInfo};
 
 use gst_ai_runtime::Precision;
 use gst_ai_runtime::backend::model::{Model, ModelSource};
+use gst_ai_runtime::backend::zoo;
 use gst_ai_runtime::dsp::resample::SampleFormat;
 use gst_ai_runtime::tasks::lipsync::{self, AudioInput, LipOptions, LipSyncer, Step, Window};
 
@@ -28,6 +29,11 @@ use crate::common::{self, ElementError, ModelProps, RunCancel, Stats, lock};
 
 static CAT: LazyLock<gst::DebugCategory> =
     LazyLock::new(|| gst::DebugCategory::new("ailipsync", gst::DebugColorFlags::empty(), Some("AI lip sync")));
+
+/// The zoo's face detector, used when neither face-box nor face-model is set.
+const DEFAULT_DETECTOR: &str = "retinaface";
+/// The zoo's face mesh, which places the mouth on detected faces.
+const FACE_MESH: &str = "face-mesh";
 
 #[derive(Debug, Clone, Default)]
 struct Settings {
@@ -104,7 +110,7 @@ impl ObjectImpl for AiLipSync {
                     "face-box",
                     "Face box",
                     "<x, y, width, height> of the face in pixels, for a fixed framing (brows to chin: the mouth \
-                     is taken at 3/4 of its height). Empty: found by face-model",
+                     is taken at 3/4 of its height). Empty: found by face-model (by default zoo:retinaface)",
                 ),
                 glib::ParamSpecString::builder("face-model")
                     .nick("Face model")
@@ -112,7 +118,8 @@ impl ObjectImpl for AiLipSync {
                         "face detection",
                         "Path of an ONNX face detector with UltraFace's layout (input 1x3xHxW RGB (x-127)/128; \
                          outputs scores 1xNx2 and boxes 1xNx4 x1,y1,x2,y2 in 0..1), run on every frame when \
-                         face-box is empty; the most confident face is used",
+                         face-box is empty; the most confident face is used. Empty: zoo:retinaface when the zoo \
+                         has it. On detected faces the zoo's face-mesh (when present) places the mouth on the lips",
                     ))
                     .default_value(Some(""))
                     .mutable_ready()
@@ -283,11 +290,31 @@ impl AiLipSync {
             let source = ModelSource::file(path).map_err(|e| common::start_error(&e))?;
             common::load_model(element.upcast_ref(), &source, device, Precision::Auto)
         };
-        let wanted = s.lip.face_box.is_none() && !s.face_model.trim().is_empty();
-        let faces = s.lip.faces(if wanted { Some(load(&s.face_model)?) } else { None }).ok_or_else(|| {
+        // Faces: the fixed box; else face-model; else the zoo's RetinaFace when the zoo has it.
+        // A detected face's lips are read by the zoo's face mesh when the zoo has it.
+        let detector = if s.lip.face_box.is_some() {
+            None
+        } else if !s.face_model.trim().is_empty() {
+            Some(load(&s.face_model)?)
+        } else if zoo::resolve(DEFAULT_DETECTOR).is_ok() {
+            gst::info!(CAT, imp = self, "no face-box or face-model: faces found by zoo:{DEFAULT_DETECTOR}");
+            Some(load(&format!("zoo:{DEFAULT_DETECTOR}"))?)
+        } else {
+            None
+        };
+        let mesh = match (&detector, zoo::resolve(FACE_MESH)) {
+            (Some(_), Ok(_)) => Some(load(&format!("zoo:{FACE_MESH}"))?),
+            (Some(_), Err(_)) => {
+                gst::info!(CAT, imp = self, "zoo:{FACE_MESH} is missing: the mouth is placed from the face box");
+                None
+            }
+            (None, _) => None,
+        };
+        let faces = s.lip.faces(detector, mesh).ok_or_else(|| {
             gst::error_msg!(
                 gst::LibraryError::Settings,
-                ["ailipsync needs a face: set face-box=\"<x, y, width, height>\" or face-model=<detector.onnx>"]
+                ["ailipsync needs a face: set face-box=\"<x, y, width, height>\" or face-model=<detector.onnx> \
+                     (zoo:{DEFAULT_DETECTOR}, the default, is not in the zoo: run `make setup`)"]
             )
         })?;
         let model = (!s.model.model.trim().is_empty()).then(|| load(&s.model.model)).transpose()?;

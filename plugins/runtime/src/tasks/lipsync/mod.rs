@@ -10,7 +10,7 @@ pub mod mouth;
 pub mod timeline;
 pub mod wav2lip;
 
-pub use face::{BoxSmoother, FaceDetector, FaceSource, Padding};
+pub use face::{BoxSmoother, Detection, FaceDetector, FaceMesh, FaceSource, Found, MouthMarks, Padding};
 pub use mouth::MouthDriver;
 pub use timeline::{AudioInput, AudioTrack, SILENCE, Step, Timeline, Window, decide, latency_ns, sample_time};
 pub use wav2lip::{Wav2Lip, Wav2LipContract};
@@ -61,14 +61,15 @@ impl LipOptions {
         }
     }
 
-    /// The fixed face box, else faces found by `detector` (None when there is neither).
-    pub fn faces(&self, detector: Option<Arc<Model>>) -> Option<FaceSource> {
+    /// The fixed face box, else faces found by `detector`, their lips read by `mesh` when there
+    /// is one (None when there is neither a box nor a detector).
+    pub fn faces(&self, detector: Option<Arc<Model>>, mesh: Option<Arc<Model>>) -> Option<FaceSource> {
         if let Some([x, y, w, h]) = self.face_box {
             return Some(FaceSource::Fixed(FaceBox { x: x as f32, y: y as f32, w: w as f32, h: h as f32 }));
         }
         let [top, bottom, left, right] = self.padding.map(|v| v as f32);
         let padding = Padding { top, bottom, left, right };
-        detector.map(|model| FaceSource::Detector { model, padding, smoothing: self.smoothing as usize })
+        detector.map(|model| FaceSource::Detector { model, padding, smoothing: self.smoothing as usize, mesh })
     }
 }
 
@@ -173,7 +174,9 @@ impl LipSyncer {
         params: &LipParams,
         cancel: Option<&Cancel>,
     ) -> Result<bool> {
-        let Some(face) = self.faces.find(&frame.as_frame(), params.face_threshold, cancel)? else { return Ok(false) };
+        let Some(found) = self.faces.find(&frame.as_frame(), params.face_threshold, cancel)? else {
+            return Ok(false);
+        };
         let first = self.timeline.audible(window);
         match &mut self.animator {
             Animator::Builtin(driver) => {
@@ -181,10 +184,11 @@ impl LipSyncer {
                     Some(first) => driver.step(&self.timeline.mel_window(first)),
                     None => (driver.rest(), 1.0),
                 };
-                mouth::warp(frame, face, open, width, params.mouth_open)
+                mouth::warp(frame, &found, open, width, params.mouth_open)
             }
             Animator::Wav2Lip(model, w2l) => {
                 let Some(first) = first else { return Ok(false) };
+                let face = face::wav2lip_box(&found);
                 let Some(roi) = region(frame.width, frame.height, face.x, face.y, face.w, face.h) else {
                     return Ok(false);
                 };
@@ -217,9 +221,9 @@ mod tests {
     #[test]
     fn a_frame_is_animated_only_when_it_hears_sound() {
         let (w, h) = (64, 64);
-        assert!(LipOptions::default().faces(None).is_none(), "neither a face box nor a detector");
+        assert!(LipOptions::default().faces(None, None).is_none(), "neither a face box nor a detector");
         let options = LipOptions { face_box: Some([16, 8, 32, 48]), ..LipOptions::default() };
-        let mut syncer = LipSyncer::new(None, options.faces(None).unwrap()).expect("the built-in animation");
+        let mut syncer = LipSyncer::new(None, options.faces(None, None).unwrap()).expect("the built-in animation");
         assert!(syncer.contract().is_none());
         syncer.set_audio_format(AudioInput::new(SampleFormat::F32, 16_000, 1).unwrap());
         let mut loud = vec![0f32; 4000]; // 250 ms of silence, then a loud voice

@@ -1,9 +1,9 @@
 //! The built-in animation: how far the mouth opens and how wide it is, from the speech in a
 //! frame's mel window ([`MouthDriver`]), and the smooth local warp that opens it in the picture.
 
-use gst_ai_kernels::{self as kernels, FaceBox, FrameMut, TensorSpec};
+use gst_ai_kernels::{self as kernels, FrameMut, TensorSpec};
 
-use super::face::{mouth, region};
+use super::face::{Found, mouth, region};
 use super::write_region;
 use crate::dsp::audio::MEL_STEP;
 use crate::error::Result;
@@ -85,14 +85,14 @@ impl MouthDriver {
     }
 }
 
-/// Opens the mouth of `face` in `frame` by `open` (0..1) at relative `width`, `scale` being the
+/// Opens the mouth of the `found` face in `frame` (where its landmarks put it, else at 3/4 of its box) by `open` (0..1) at relative `width`, `scale` being the
 /// opening at full loudness as a fraction of the face height. False when nothing changed (a
 /// closed mouth, or one outside the frame).
-pub(super) fn warp(frame: &mut FrameMut<'_>, face: FaceBox, open: f32, width: f32, scale: f32) -> Result<bool> {
+pub(super) fn warp(frame: &mut FrameMut<'_>, found: &Found, open: f32, width: f32, scale: f32) -> Result<bool> {
     if open <= 0.0 {
         return Ok(false);
     }
-    let m = mouth(face, open, width, scale);
+    let m = mouth(found.face, found.marks.as_ref(), open, width, scale);
     let Some(roi) =
         region(frame.width, frame.height, m.cx - m.half_width, m.cy - m.reach, 2.0 * m.half_width, 2.0 * m.reach)
     else {
