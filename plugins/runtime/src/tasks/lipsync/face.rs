@@ -104,22 +104,25 @@ pub enum FaceSource {
 /// The face of each frame.
 pub(super) enum Faces {
     Fixed(FaceBox),
-    Detected {
-        model: Arc<Model>,
-        detector: FaceDetector,
-        padding: Padding,
-        smoother: BoxSmoother,
-        mesh: Option<(Arc<Model>, FaceMesh)>,
-        marks: Option<MouthMarks>,
-        scratch: Vec<f32>,
-    },
+    Detected(Box<Tracked>),
+}
+
+/// Faces found by a detector, their mouths by a face mesh.
+pub(super) struct Tracked {
+    model: Arc<Model>,
+    detector: FaceDetector,
+    padding: Padding,
+    smoother: BoxSmoother,
+    mesh: Option<(Arc<Model>, FaceMesh)>,
+    marks: Option<MouthMarks>,
+    scratch: Vec<f32>,
 }
 
 impl Faces {
     pub(super) fn new(source: FaceSource) -> Result<Self> {
         Ok(match source {
             FaceSource::Fixed(b) => Self::Fixed(b),
-            FaceSource::Detector { model, padding, smoothing, mesh } => Self::Detected {
+            FaceSource::Detector { model, padding, smoothing, mesh } => Self::Detected(Box::new(Tracked {
                 detector: FaceDetector::new(&model)?,
                 model,
                 padding,
@@ -127,14 +130,14 @@ impl Faces {
                 mesh: mesh.map(|m| FaceMesh::new(&m).map(|fm| (m, fm))).transpose()?,
                 marks: None,
                 scratch: Vec::new(),
-            },
+            })),
         })
     }
 
     pub(super) fn reset(&mut self) {
-        if let Self::Detected { smoother, marks, .. } = self {
-            smoother.reset();
-            *marks = None;
+        if let Self::Detected(t) = self {
+            t.smoother.reset();
+            t.marks = None;
         }
     }
 
@@ -143,25 +146,23 @@ impl Faces {
     /// detector's mouth-corner landmarks); the last one when nothing is found, None before the
     /// first.
     pub(super) fn find(&mut self, frame: &Frame<'_>, threshold: f32, cancel: Option<&Cancel>) -> Result<Option<Found>> {
-        let (model, detector, padding, smoother, mesh, marks, scratch) = match self {
+        let t = match self {
             Self::Fixed(b) => return Ok(Some(Found { face: *b, marks: None })),
-            Self::Detected { model, detector, padding, smoother, mesh, marks, scratch } => {
-                (model, detector, padding, smoother, mesh, marks, scratch)
-            }
+            Self::Detected(t) => t,
         };
         let (w, h) = (frame.width, frame.height);
-        scratch.resize(3 * w * h, 0.0);
-        kernels::pack(frame, Rect::new(0, 0, w, h), TensorSpec::CANONICAL, scratch)?;
-        let Some(d) = detector.detect_with_landmarks(model, scratch, w, h, threshold, cancel)? else {
-            return Ok(smoother.last().map(|face| Found { face, marks: *marks }));
+        t.scratch.resize(3 * w * h, 0.0);
+        kernels::pack(frame, Rect::new(0, 0, w, h), TensorSpec::CANONICAL, &mut t.scratch)?;
+        let Some(d) = t.detector.detect_with_landmarks(&t.model, &t.scratch, w, h, threshold, cancel)? else {
+            return Ok(t.smoother.last().map(|face| Found { face, marks: t.marks }));
         };
-        let face = smoother.push(padding.apply(d.face));
-        let from_mesh = match mesh {
-            Some((m, fm)) => fm.mouth(m, scratch, w, h, d.face, cancel)?,
+        let face = t.smoother.push(t.padding.apply(d.face));
+        let from_mesh = match &mut t.mesh {
+            Some((m, fm)) => fm.mouth(m, &t.scratch, w, h, d.face, cancel)?,
             None => None,
         };
-        *marks = from_mesh.or_else(|| d.landmarks.map(|p| MouthMarks::from_five(&p)));
-        Ok(Some(Found { face, marks: *marks }))
+        t.marks = from_mesh.or_else(|| d.landmarks.map(|p| MouthMarks::from_five(&p)));
+        Ok(Some(Found { face, marks: t.marks }))
     }
 }
 
