@@ -92,7 +92,7 @@ impl Readers {
     fn detect(&self, img: &Image) -> (FaceBox, [(f32, f32); 5]) {
         let mut d = FaceDetector::new(&self.det).unwrap();
         let found = d
-            .detect_with_landmarks(&self.det, &to_planar(img), img.width, img.height, 0.5, None)
+            .detect(&self.det, &to_planar(img), img.width, img.height, 0.5, None)
             .unwrap()
             .expect("RetinaFace finds the face in the input");
         (found.face, found.landmarks.expect("RetinaFace has landmarks"))

@@ -52,7 +52,9 @@ fn dist(a: (f32, f32), b: (f32, f32)) -> f32 {
 /// The runtime's detector (what ailipsync runs) on a whole picture.
 fn detect(model: &Model, img: &Image, threshold: f32) -> Option<(FaceBox, f32)> {
     let mut det = FaceDetector::new(model).expect("zoo:retinaface has the UltraFace layout");
-    det.detect(model, &to_planar(img), img.width, img.height, threshold, None).expect("the detector runs")
+    det.detect(model, &to_planar(img), img.width, img.height, threshold, None)
+        .expect("the detector runs")
+        .map(|d| (d.face, d.score))
 }
 
 #[test]

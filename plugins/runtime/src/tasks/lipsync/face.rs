@@ -153,7 +153,7 @@ impl Faces {
         let (w, h) = (frame.width, frame.height);
         t.scratch.resize(3 * w * h, 0.0);
         kernels::pack(frame, Rect::new(0, 0, w, h), TensorSpec::CANONICAL, &mut t.scratch)?;
-        let Some(d) = t.detector.detect_with_landmarks(&t.model, &t.scratch, w, h, threshold, cancel)? else {
+        let Some(d) = t.detector.detect(&t.model, &t.scratch, w, h, threshold, cancel)? else {
             return Ok(t.smoother.last().map(|face| Found { face, marks: t.marks }));
         };
         let face = t.smoother.push(t.padding.apply(d.face));
@@ -241,21 +241,9 @@ impl FaceDetector {
     }
 
     /// The most confident face in `image` (planar RGB 0..1, `w` x `h`) with a score of at least
-    /// `threshold`, in image pixels, and its score; `cancel` can stop it while the model runs.
+    /// `threshold`, in image pixels, with its score and the detector's five landmarks when it has
+    /// them; `cancel` can stop it while the model runs.
     pub fn detect(
-        &mut self,
-        model: &Model,
-        image: &[f32],
-        w: usize,
-        h: usize,
-        threshold: f32,
-        cancel: Option<&Cancel>,
-    ) -> Result<Option<(FaceBox, f32)>> {
-        Ok(self.detect_with_landmarks(model, image, w, h, threshold, cancel)?.map(|d| (d.face, d.score)))
-    }
-
-    /// As [`detect`](Self::detect), with the detector's five landmarks when it has them.
-    pub fn detect_with_landmarks(
         &mut self,
         model: &Model,
         image: &[f32],
