@@ -23,9 +23,10 @@ use gst_ai_runtime::Precision;
 use gst_ai_runtime::backend::model::{Model, ModelSource};
 use gst_ai_runtime::backend::zoo;
 use gst_ai_runtime::dsp::resample::SampleFormat;
-use gst_ai_runtime::tasks::lipsync::{self, AudioInput, LipOptions, LipSyncer, Step, Window};
+use gst_ai_runtime::tasks::lipsync::{self, AudioInput, LipSyncer, Step, Window};
 
-use crate::common::{self, ElementError, ModelProps, RunCancel, Stats, lock};
+use super::settings::Settings;
+use crate::common::{self, ElementError, RunCancel, Stats, lock};
 
 static CAT: LazyLock<gst::DebugCategory> =
     LazyLock::new(|| gst::DebugCategory::new("ailipsync", gst::DebugColorFlags::empty(), Some("AI lip sync")));
@@ -34,13 +35,6 @@ static CAT: LazyLock<gst::DebugCategory> =
 const DEFAULT_DETECTOR: &str = "retinaface";
 /// The zoo's face mesh, which places the mouth on detected faces.
 const FACE_MESH: &str = "face-mesh";
-
-#[derive(Debug, Clone, Default)]
-struct Settings {
-    model: ModelProps,
-    face_model: String,
-    lip: LipOptions,
-}
 
 /// What sink events and flushes leave for the aggregate thread, applied before its next frame.
 #[derive(Default)]
@@ -86,137 +80,24 @@ impl ObjectSubclass for AiLipSync {
 
 impl ObjectImpl for AiLipSync {
     fn properties() -> &'static [glib::ParamSpec] {
-        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            let d = LipOptions::default();
-            let ints = |name, nick, blurb| {
-                let int = glib::ParamSpecInt::builder("value").build();
-                gst::ParamSpecArray::builder(name).nick(nick).blurb(blurb).element_spec(&int).mutable_ready().build()
-            };
-            let live = |name, nick, blurb, max, default| {
-                let b = glib::ParamSpecDouble::builder(name).nick(nick).blurb(blurb).minimum(0.0).maximum(max);
-                b.default_value(default).mutable_playing().build()
-            };
-            let mut shared = ModelProps::pspecs(
-                "lip sync",
-                "Path of a Wav2Lip-family ONNX model (mel window Bx1x80x16 and six-channel face BxSxS \
-                 inputs, found by name or shape; 96x96 and 256x256 variants). Empty: the built-in \
-                 animation, a smooth warp of the mouth driven by the speech loudness",
-                false,
-            );
-            let device = shared.pop().expect("device");
-            vec![
-                shared.pop().expect("model"),
-                ints(
-                    "face-box",
-                    "Face box",
-                    "<x, y, width, height> of the face in pixels, for a fixed framing (brows to chin: the mouth \
-                     is taken at 3/4 of its height). Empty: found by face-model (by default zoo:retinaface)",
-                ),
-                glib::ParamSpecString::builder("face-model")
-                    .nick("Face model")
-                    .blurb(&common::props::with_zoo(
-                        "face detection",
-                        "Path of an ONNX face detector with UltraFace's layout (input 1x3xHxW RGB (x-127)/128; \
-                         outputs scores 1xNx2 and boxes 1xNx4 x1,y1,x2,y2 in 0..1), run on every frame when \
-                         face-box is empty; the most confident face is used. Empty: zoo:retinaface when the zoo \
-                         has it. On detected faces the zoo's face-mesh (when present) places the mouth on the lips",
-                    ))
-                    .default_value(Some(""))
-                    .mutable_ready()
-                    .build(),
-                live(
-                    "face-threshold",
-                    "Face threshold",
-                    "Score a detection needs; below it the last face is kept",
-                    1.0,
-                    d.face_threshold,
-                ),
-                ints(
-                    "face-padding",
-                    "Face padding",
-                    "<top, bottom, left, right> pixels added to detected boxes (Wav2Lip's pads)",
-                ),
-                glib::ParamSpecUInt::builder("smoothing")
-                    .nick("Smoothing")
-                    .blurb("Detected boxes are averaged over this many frames, so the crop does not jitter")
-                    .minimum(1)
-                    .maximum(100)
-                    .default_value(d.smoothing)
-                    .mutable_ready()
-                    .build(),
-                live(
-                    "feather",
-                    "Feather",
-                    "Width of the blend between a model's face and the frame, as a fraction of the box's \
-                     smaller side (0 = a hard box)",
-                    0.5,
-                    d.feather,
-                ),
-                live(
-                    "mouth-open",
-                    "Mouth opening",
-                    "How wide the built-in animation opens the mouth at full loudness, as a fraction of the face height",
-                    0.14,
-                    d.mouth_open,
-                ),
-                device,
-                glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
-                    .nick("Statistics")
-                    .blurb(
-                        "frames, frames animated (the rest passed unchanged: no face, no audio or silence) and \
-                         the processing time per frame over the last 512 frames (mean-ms, p95-ms, fps)",
-                    )
-                    .read_only()
-                    .build(),
-            ]
-        });
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(Settings::pspecs);
         PROPERTIES.as_ref()
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-        let mut s = lock(&self.settings);
         let name = pspec.name();
+        let log = |w: &str| gst::warning!(CAT, imp = self, "{w}");
         let warn = |e: String| gst::element_imp_warning!(self, gst::LibraryError::Settings, ["{e}: ignored"]);
-        match name {
-            _ if s.model.set(name, value, |w| gst::warning!(CAT, imp = self, "{w}")) => {}
-            "face-box" | "face-padding" => {
-                let array = value.get::<gst::Array>().expect("type checked upstream");
-                let v: Vec<i32> = array.iter().filter_map(|v| v.get().ok()).collect();
-                match (name, v.as_slice()) {
-                    ("face-box", []) => s.lip.face_box = None,
-                    ("face-box", &[x, y, w, h]) if w > 0 && h > 0 => s.lip.face_box = Some([x, y, w, h]),
-                    ("face-padding", &[top, bottom, left, right]) => s.lip.padding = [top, bottom, left, right],
-                    ("face-box", _) => {
-                        warn(format!("face-box must be <x, y, width, height> with a positive size, not {v:?}"))
-                    }
-                    _ => warn(format!("face-padding must be <top, bottom, left, right>, not {v:?}")),
-                }
-            }
-            "face-model" => s.face_model = value.get::<Option<String>>().expect("type checked").unwrap_or_default(),
-            "face-threshold" => s.lip.face_threshold = value.get().expect("type checked upstream"),
-            "smoothing" => s.lip.smoothing = value.get().expect("type checked upstream"),
-            "feather" => s.lip.feather = value.get().expect("type checked upstream"),
-            "mouth-open" => s.lip.mouth_open = value.get().expect("type checked upstream"),
-            other => unreachable!("unknown property {other}"),
+        if !lock(&self.settings).set(name, value, log, warn) {
+            unreachable!("unknown property {name}");
         }
         gst::debug!(CAT, imp = self, "{name} set to {value:?}");
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-        if pspec.name() == "stats" {
-            return self.stats.structure().to_value();
-        }
-        let s = lock(&self.settings);
-        let array = |v: &[i32]| gst::Array::new(v.iter().copied()).to_value();
         match pspec.name() {
-            "face-model" => s.face_model.to_value(),
-            "face-box" => array(s.lip.face_box.as_ref().map_or(&[][..], |b| &b[..])),
-            "face-padding" => array(&s.lip.padding),
-            "face-threshold" => s.lip.face_threshold.to_value(),
-            "smoothing" => s.lip.smoothing.to_value(),
-            "feather" => s.lip.feather.to_value(),
-            "mouth-open" => s.lip.mouth_open.to_value(),
-            name => s.model.get(name).unwrap_or_else(|| unreachable!("unknown property {name}")),
+            "stats" => self.stats.structure().to_value(),
+            name => lock(&self.settings).get(name).unwrap_or_else(|| unreachable!("unknown property {name}")),
         }
     }
 

@@ -18,6 +18,7 @@ use gst::glib;
 use gst::prelude::*;
 
 mod imp;
+mod settings;
 
 glib::wrapper! {
     pub struct AiLipSync(ObjectSubclass<imp::AiLipSync>) @extends gst_base::Aggregator, gst::Element, gst::Object;

@@ -1,22 +1,11 @@
-//! Mouth geometry: where the face is in each frame (a fixed box, or an UltraFace-layout detector
-//! [`FaceDetector`] whose boxes are padded and smoothed over frames), where the mouth is in a face
-//! box, and the even-aligned pixel regions the work is done in.
+//! Faces and their mouths in a frame: an UltraFace-layout detector ([`FaceDetector`]), MediaPipe's
+//! face mesh read on its crop ([`FaceMesh`], [`MouthMarks`]), and the even-aligned pixel regions
+//! the work is done in. Following a face from frame to frame is [`track`](super::track)'s.
 
-use std::sync::Arc;
-
-use gst_ai_kernels::{self as kernels, FaceBox, Frame, Mouth, Rect, TensorSpec, crop_resize};
+use gst_ai_kernels::{FaceBox, Rect, crop_resize};
 
 use crate::backend::model::{Cancel, ElemType, InputData, Model, ModelInput};
 use crate::error::{Error, Result};
-
-/// Where the mouth is in a face box (fractions of the box): Wav2Lip-style boxes run from the
-/// brows to the chin, so the lips meet at about three quarters of the height.
-const MOUTH_Y: f32 = 0.74;
-const MOUTH_HALF_WIDTH: f32 = 0.2;
-/// How far above and below the lips the built-in warp reaches.
-const MOUTH_REACH: f32 = 0.2;
-/// A dark, reddish mouth interior.
-const MOUTH_INSIDE: [f32; 3] = [0.06, 0.03, 0.03];
 
 /// Where a face's mouth is, read from landmarks, in frame pixels: the mouth corners (on the
 /// image's left and right), the middle of the lips, the nose tip's height and, from the face
@@ -37,48 +26,6 @@ pub struct Found {
     pub marks: Option<MouthMarks>,
 }
 
-/// The built-in animation's mouth in `face`: opened by `gap` (0..1 of full loudness) times
-/// `scale` (the fraction of the face height at full loudness), its width scaled by `width`.
-/// With landmarks the mouth is where they say: centred on the lips, as wide as the corners
-/// (a little more: the warp fades towards its ends), and its reach stays below the nose and
-/// above the chin. Without, it is taken at 3/4 of a brows-to-chin box.
-pub fn mouth(face: FaceBox, marks: Option<&MouthMarks>, open: f32, width: f32, scale: f32) -> Mouth {
-    let full = MOUTH_REACH * face.h;
-    let Some(m) = marks else {
-        return Mouth {
-            cx: face.x + 0.5 * face.w,
-            cy: face.y + MOUTH_Y * face.h,
-            half_width: MOUTH_HALF_WIDTH * face.w * width,
-            gap: (open * scale * face.h).min(0.7 * full),
-            reach: full,
-            inside: MOUTH_INSIDE,
-        };
-    };
-    let (cx, cy) = m.centre;
-    let corners = ((m.right.0 - m.left.0).powi(2) + (m.right.1 - m.left.1).powi(2)).sqrt();
-    let up = 0.85 * (cy - m.nose_y);
-    let down = m.chin_y.map_or(full, |c| 0.6 * (c - cy));
-    let reach = full.min(up).min(down).max(2.0);
-    Mouth {
-        cx,
-        cy,
-        half_width: (0.6 * corners * width).max(1.0),
-        gap: (open * scale * face.h).min(0.7 * reach),
-        reach,
-        inside: MOUTH_INSIDE,
-    }
-}
-
-/// The face box Wav2Lip is given: with landmarks, the (smoothed) box moved so that the lips sit
-/// where they sit in Wav2Lip's brows-to-chin crops (3/4 of the height, centred); else `face`.
-pub fn wav2lip_box(found: &Found) -> FaceBox {
-    let f = found.face;
-    match found.marks {
-        Some(m) => FaceBox { x: m.centre.0 - 0.5 * f.w, y: m.centre.1 - MOUTH_Y * f.h, ..f },
-        None => f,
-    }
-}
-
 /// The pixel rectangle covering (x, y, w, h) inside a `fw` x `fh` frame, widened to even
 /// coordinates (4:2:0 chroma blocks); None when nothing of it is inside.
 pub fn region(fw: usize, fh: usize, x: f32, y: f32, w: f32, h: f32) -> Option<Rect> {
@@ -90,80 +37,6 @@ pub fn region(fw: usize, fh: usize, x: f32, y: f32, w: f32, h: f32) -> Option<Re
     let (x0, y0) = (even_down(x, fw), even_down(y, fh));
     let (x1, y1) = (even_up(x + w, fw), even_up(y + h, fh));
     (x1 > x0 && y1 > y0).then(|| Rect::new(x0 as isize, y0 as isize, x1 - x0, y1 - y0))
-}
-
-/// Where the faces come from.
-pub enum FaceSource {
-    /// A fixed framing: this box in every frame.
-    Fixed(FaceBox),
-    /// A detector run on every frame, its boxes padded and averaged over `smoothing` frames;
-    /// with a face `mesh` (MediaPipe's), the lips are read on each frame's face crop.
-    Detector { model: Arc<Model>, padding: Padding, smoothing: usize, mesh: Option<Arc<Model>> },
-}
-
-/// The face of each frame.
-pub(super) enum Faces {
-    Fixed(FaceBox),
-    Detected(Box<Tracked>),
-}
-
-/// Faces found by a detector, their mouths by a face mesh.
-pub(super) struct Tracked {
-    model: Arc<Model>,
-    detector: FaceDetector,
-    padding: Padding,
-    smoother: BoxSmoother,
-    mesh: Option<(Arc<Model>, FaceMesh)>,
-    marks: Option<MouthMarks>,
-    scratch: Vec<f32>,
-}
-
-impl Faces {
-    pub(super) fn new(source: FaceSource) -> Result<Self> {
-        Ok(match source {
-            FaceSource::Fixed(b) => Self::Fixed(b),
-            FaceSource::Detector { model, padding, smoothing, mesh } => Self::Detected(Box::new(Tracked {
-                detector: FaceDetector::new(&model)?,
-                model,
-                padding,
-                smoother: BoxSmoother::new(smoothing),
-                mesh: mesh.map(|m| FaceMesh::new(&m).map(|fm| (m, fm))).transpose()?,
-                marks: None,
-                scratch: Vec::new(),
-            })),
-        })
-    }
-
-    pub(super) fn reset(&mut self) {
-        if let Self::Detected(t) = self {
-            t.smoother.reset();
-            t.marks = None;
-        }
-    }
-
-    /// The face for `frame`: the detection at `threshold` or better, padded and smoothed, with
-    /// its mouth read by the face mesh (or, when the mesh is unsure or absent, from the
-    /// detector's mouth-corner landmarks); the last one when nothing is found, None before the
-    /// first.
-    pub(super) fn find(&mut self, frame: &Frame<'_>, threshold: f32, cancel: Option<&Cancel>) -> Result<Option<Found>> {
-        let t = match self {
-            Self::Fixed(b) => return Ok(Some(Found { face: *b, marks: None })),
-            Self::Detected(t) => t,
-        };
-        let (w, h) = (frame.width, frame.height);
-        t.scratch.resize(3 * w * h, 0.0);
-        kernels::pack(frame, Rect::new(0, 0, w, h), TensorSpec::CANONICAL, &mut t.scratch)?;
-        let Some(d) = t.detector.detect(&t.model, &t.scratch, w, h, threshold, cancel)? else {
-            return Ok(t.smoother.last().map(|face| Found { face, marks: t.marks }));
-        };
-        let face = t.smoother.push(t.padding.apply(d.face));
-        let from_mesh = match &mut t.mesh {
-            Some((m, fm)) => fm.mouth(m, &t.scratch, w, h, d.face, cancel)?,
-            None => None,
-        };
-        t.marks = from_mesh.or_else(|| d.landmarks.map(|p| MouthMarks::from_five(&p)));
-        Ok(Some(Found { face, marks: t.marks }))
-    }
 }
 
 impl MouthMarks {
@@ -405,103 +278,14 @@ impl FaceMesh {
     }
 }
 
-/// Box padding in pixels (Wav2Lip's `pads`: top, bottom, left, right).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Padding {
-    pub top: f32,
-    pub bottom: f32,
-    pub left: f32,
-    pub right: f32,
-}
-
-impl Padding {
-    pub fn apply(&self, b: FaceBox) -> FaceBox {
-        FaceBox {
-            x: b.x - self.left,
-            y: b.y - self.top,
-            w: b.w + self.left + self.right,
-            h: b.h + self.top + self.bottom,
-        }
-    }
-}
-
-/// The mean of the last `n` detected boxes (Wav2Lip smooths over 5), so the crop does not jitter.
-pub struct BoxSmoother {
-    n: usize,
-    boxes: std::collections::VecDeque<FaceBox>,
-}
-
-impl BoxSmoother {
-    pub fn new(n: usize) -> Self {
-        Self { n: n.max(1), boxes: Default::default() }
-    }
-
-    pub fn reset(&mut self) {
-        self.boxes.clear();
-    }
-
-    pub fn push(&mut self, b: FaceBox) -> FaceBox {
-        if self.boxes.len() == self.n {
-            self.boxes.pop_front();
-        }
-        self.boxes.push_back(b);
-        self.last().unwrap_or(b)
-    }
-
-    /// The smoothed box of the frames so far (none before the first detection).
-    pub fn last(&self) -> Option<FaceBox> {
-        let k = self.boxes.len() as f32;
-        (k > 0.0).then(|| {
-            let sum = self.boxes.iter().fold([0f32; 4], |s, b| [s[0] + b.x, s[1] + b.y, s[2] + b.w, s[3] + b.h]);
-            FaceBox { x: sum[0] / k, y: sum[1] / k, w: sum[2] / k, h: sum[3] / k }
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn smoother_averages_the_last_boxes() {
-        let mut s = BoxSmoother::new(2);
-        let b = |x| FaceBox { x, y: 0.0, w: 10.0, h: 10.0 };
-        assert_eq!(s.push(b(0.0)).x, 0.0);
-        assert_eq!(s.push(b(10.0)).x, 5.0);
-        assert_eq!(s.push(b(20.0)).x, 15.0);
-        let p = Padding { top: 0.0, bottom: 10.0, left: 1.0, right: 2.0 };
-        assert_eq!(p.apply(b(5.0)), FaceBox { x: 4.0, y: 0.0, w: 13.0, h: 20.0 });
-    }
 
     #[test]
     fn regions_are_even_and_inside_the_frame() {
         assert_eq!(region(100, 80, 11.5, 9.2, 20.0, 30.0), Some(Rect::new(10, 8, 22, 32)));
         assert_eq!(region(100, 80, -5.0, 70.0, 20.0, 30.0), Some(Rect::new(0, 70, 16, 10)));
         assert_eq!(region(100, 80, 120.0, 10.0, 20.0, 30.0), None, "outside");
-        let m = mouth(FaceBox { x: 40.0, y: 16.0, w: 80.0, h: 96.0 }, None, 1.0, 1.0, 0.12);
-        assert_eq!((m.cx, m.half_width), (80.0, 16.0));
-        assert!((m.cy - (16.0 + 0.74 * 96.0)).abs() < 1e-4 && (m.gap - 0.12 * 96.0).abs() < 1e-4);
-    }
-
-    #[test]
-    fn landmarks_place_the_mouth_between_the_nose_and_the_chin() {
-        // A detector's box (hairline to chin): the lips at 60% of its height, not 74%.
-        let face = FaceBox { x: 40.0, y: 20.0, w: 80.0, h: 100.0 };
-        let marks = MouthMarks {
-            left: (60.0, 80.0),
-            right: (100.0, 80.0),
-            centre: (80.0, 81.0),
-            nose_y: 66.0,
-            chin_y: Some(110.0),
-        };
-        let m = mouth(face, Some(&marks), 1.0, 1.0, 0.12);
-        assert_eq!((m.cx, m.cy), (80.0, 81.0));
-        assert!((m.half_width - 24.0).abs() < 1e-4, "0.6 of the corners' distance: {}", m.half_width);
-        assert!(m.cy - m.reach >= 66.0 && m.cy + m.reach <= 110.0, "reach {} crosses the nose or the chin", m.reach);
-        assert!(m.gap > 0.0 && m.gap < m.reach);
-        let from_five = MouthMarks::from_five(&[(0.0, 0.0), (0.0, 0.0), (80.0, 66.0), (60.0, 80.0), (100.0, 82.0)]);
-        assert_eq!((from_five.centre, from_five.nose_y, from_five.chin_y), ((80.0, 81.0), 66.0, None));
-        let w2l = wav2lip_box(&Found { face, marks: Some(marks) });
-        assert!((w2l.y + 0.74 * w2l.h - 81.0).abs() < 1e-4 && (w2l.x + 0.5 * w2l.w - 80.0).abs() < 1e-4);
     }
 }

@@ -1,6 +1,6 @@
 //! Lip sync without GStreamer types. [`LipSyncer`] is the engine `ailipsync` drives: the audio
 //! timeline ([`timeline`]: 16 kHz mono audio placed by running time, the mel window each frame
-//! hears, whether a frame waits for its audio), the faces and where their mouths are ([`face`]),
+//! hears, whether a frame waits for its audio), the faces and where their mouths are ([`face`], followed over frames by [`track`]),
 //! and the two ways to animate a mouth: the built-in loudness-driven warp ([`mouth`]) or a
 //! Wav2Lip-family model ([`wav2lip`]). The element converts timestamps to running times, frames to
 //! kernel frames and caps to formats; everything it decides from them is here.
@@ -8,9 +8,11 @@
 pub mod face;
 pub mod mouth;
 pub mod timeline;
+pub mod track;
 pub mod wav2lip;
 
-pub use face::{BoxSmoother, Detection, FaceDetector, FaceMesh, FaceSource, Found, MouthMarks, Padding};
+pub use face::{Detection, FaceDetector, FaceMesh, Found, MouthMarks};
+pub use track::{BoxSmoother, FaceSource, Padding};
 pub use mouth::MouthDriver;
 pub use timeline::{AudioInput, AudioTrack, SILENCE, Step, Timeline, Window, decide, latency_ns, sample_time};
 pub use wav2lip::{Wav2Lip, Wav2LipContract};
@@ -21,7 +23,8 @@ use gst_ai_kernels::{self as kernels, FaceBox, FrameMut, Rect, TensorSpec};
 
 use crate::backend::model::{Cancel, Model};
 use crate::error::Result;
-use face::{Faces, region};
+use face::region;
+use track::Faces;
 
 /// How a [`LipSyncer`] is set up, in the units of the element's properties. The face box and the
 /// detection settings hold from start; the rest may change while it runs ([`params`](Self::params)).
@@ -188,7 +191,7 @@ impl LipSyncer {
             }
             Animator::Wav2Lip(model, w2l) => {
                 let Some(first) = first else { return Ok(false) };
-                let face = face::wav2lip_box(&found);
+                let face = mouth::wav2lip_box(&found);
                 let Some(roi) = region(frame.width, frame.height, face.x, face.y, face.w, face.h) else {
                     return Ok(false);
                 };

@@ -1,9 +1,9 @@
 //! The built-in animation: how far the mouth opens and how wide it is, from the speech in a
 //! frame's mel window ([`MouthDriver`]), and the smooth local warp that opens it in the picture.
 
-use gst_ai_kernels::{self as kernels, FrameMut, TensorSpec};
+use gst_ai_kernels::{self as kernels, FaceBox, FrameMut, Mouth, TensorSpec};
 
-use super::face::{Found, mouth, region};
+use super::face::{Found, MouthMarks, region};
 use super::write_region;
 use crate::dsp::audio::MEL_STEP;
 use crate::error::Result;
@@ -85,6 +85,57 @@ impl MouthDriver {
     }
 }
 
+/// Where the mouth is in a face box (fractions of the box): Wav2Lip-style boxes run from the
+/// brows to the chin, so the lips meet at about three quarters of the height.
+const MOUTH_Y: f32 = 0.74;
+const MOUTH_HALF_WIDTH: f32 = 0.2;
+/// How far above and below the lips the built-in warp reaches.
+const MOUTH_REACH: f32 = 0.2;
+/// A dark, reddish mouth interior.
+const MOUTH_INSIDE: [f32; 3] = [0.06, 0.03, 0.03];
+
+/// The built-in animation's mouth in `face`: opened by `gap` (0..1 of full loudness) times
+/// `scale` (the fraction of the face height at full loudness), its width scaled by `width`.
+/// With landmarks the mouth is where they say: centred on the lips, as wide as the corners
+/// (a little more: the warp fades towards its ends), and its reach stays below the nose and
+/// above the chin. Without, it is taken at 3/4 of a brows-to-chin box.
+pub fn mouth(face: FaceBox, marks: Option<&MouthMarks>, open: f32, width: f32, scale: f32) -> Mouth {
+    let full = MOUTH_REACH * face.h;
+    let Some(m) = marks else {
+        return Mouth {
+            cx: face.x + 0.5 * face.w,
+            cy: face.y + MOUTH_Y * face.h,
+            half_width: MOUTH_HALF_WIDTH * face.w * width,
+            gap: (open * scale * face.h).min(0.7 * full),
+            reach: full,
+            inside: MOUTH_INSIDE,
+        };
+    };
+    let (cx, cy) = m.centre;
+    let corners = ((m.right.0 - m.left.0).powi(2) + (m.right.1 - m.left.1).powi(2)).sqrt();
+    let up = 0.85 * (cy - m.nose_y);
+    let down = m.chin_y.map_or(full, |c| 0.6 * (c - cy));
+    let reach = full.min(up).min(down).max(2.0);
+    Mouth {
+        cx,
+        cy,
+        half_width: (0.6 * corners * width).max(1.0),
+        gap: (open * scale * face.h).min(0.7 * reach),
+        reach,
+        inside: MOUTH_INSIDE,
+    }
+}
+
+/// The face box Wav2Lip is given: with landmarks, the (smoothed) box moved so that the lips sit
+/// where they sit in Wav2Lip's brows-to-chin crops (3/4 of the height, centred); else `face`.
+pub fn wav2lip_box(found: &Found) -> FaceBox {
+    let f = found.face;
+    match found.marks {
+        Some(m) => FaceBox { x: m.centre.0 - 0.5 * f.w, y: m.centre.1 - MOUTH_Y * f.h, ..f },
+        None => f,
+    }
+}
+
 /// Opens the mouth of the `found` face in `frame` (where its landmarks put it, else at 3/4 of its box) by `open` (0..1) at relative `width`, `scale` being the
 /// opening at full loudness as a fraction of the face height. False when nothing changed (a
 /// closed mouth, or one outside the frame).
@@ -145,5 +196,34 @@ mod tests {
         let silent = track.mel_window(&mel, 0);
         let (o2, _) = d.step(&silent);
         assert!((o2 - 0.4 * o1).abs() < 1e-6, "slower release: 60% of the way down: {o1} -> {o2}");
+    }
+
+    #[test]
+    fn without_landmarks_the_mouth_is_at_three_quarters_of_the_box() {
+        let m = mouth(FaceBox { x: 40.0, y: 16.0, w: 80.0, h: 96.0 }, None, 1.0, 1.0, 0.12);
+        assert_eq!((m.cx, m.half_width), (80.0, 16.0));
+        assert!((m.cy - (16.0 + 0.74 * 96.0)).abs() < 1e-4 && (m.gap - 0.12 * 96.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn landmarks_place_the_mouth_between_the_nose_and_the_chin() {
+        // A detector's box (hairline to chin): the lips at 60% of its height, not 74%.
+        let face = FaceBox { x: 40.0, y: 20.0, w: 80.0, h: 100.0 };
+        let marks = MouthMarks {
+            left: (60.0, 80.0),
+            right: (100.0, 80.0),
+            centre: (80.0, 81.0),
+            nose_y: 66.0,
+            chin_y: Some(110.0),
+        };
+        let m = mouth(face, Some(&marks), 1.0, 1.0, 0.12);
+        assert_eq!((m.cx, m.cy), (80.0, 81.0));
+        assert!((m.half_width - 24.0).abs() < 1e-4, "0.6 of the corners' distance: {}", m.half_width);
+        assert!(m.cy - m.reach >= 66.0 && m.cy + m.reach <= 110.0, "reach {} crosses the nose or the chin", m.reach);
+        assert!(m.gap > 0.0 && m.gap < m.reach);
+        let from_five = MouthMarks::from_five(&[(0.0, 0.0), (0.0, 0.0), (80.0, 66.0), (60.0, 80.0), (100.0, 82.0)]);
+        assert_eq!((from_five.centre, from_five.nose_y, from_five.chin_y), ((80.0, 81.0), 66.0, None));
+        let w2l = wav2lip_box(&Found { face, marks: Some(marks) });
+        assert!((w2l.y + 0.74 * w2l.h - 81.0).abs() < 1e-4 && (w2l.x + 0.5 * w2l.w - 80.0).abs() < 1e-4);
     }
 }

@@ -1,0 +1,147 @@
+//! `ailipsync`'s settings: the properties' specs, and reading and writing them. Kept apart from
+//! the element (`imp.rs`), which snapshots them at start and for each frame.
+
+use gst::glib;
+use gst::prelude::*;
+
+use gst_ai_runtime::tasks::lipsync::LipOptions;
+
+use crate::common::{self, ModelProps};
+
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub model: ModelProps,
+    pub face_model: String,
+    pub lip: LipOptions,
+}
+
+impl Settings {
+    /// Every property's spec, `stats` (which the element answers itself) included.
+    pub fn pspecs() -> Vec<glib::ParamSpec> {
+        let d = LipOptions::default();
+        let ints = |name, nick, blurb| {
+            let int = glib::ParamSpecInt::builder("value").build();
+            gst::ParamSpecArray::builder(name).nick(nick).blurb(blurb).element_spec(&int).mutable_ready().build()
+        };
+        let live = |name, nick, blurb, max, default| {
+            let b = glib::ParamSpecDouble::builder(name).nick(nick).blurb(blurb).minimum(0.0).maximum(max);
+            b.default_value(default).mutable_playing().build()
+        };
+        let mut shared = ModelProps::pspecs(
+            "lip sync",
+            "Path of a Wav2Lip-family ONNX model (mel window Bx1x80x16 and six-channel face BxSxS \
+             inputs, found by name or shape; 96x96 and 256x256 variants). Empty: the built-in \
+             animation, a smooth warp of the mouth driven by the speech loudness",
+            false,
+        );
+        let device = shared.pop().expect("device");
+        vec![
+            shared.pop().expect("model"),
+            ints(
+                "face-box",
+                "Face box",
+                "<x, y, width, height> of the face in pixels, for a fixed framing (brows to chin: the mouth \
+                 is taken at 3/4 of its height). Empty: found by face-model (by default zoo:retinaface)",
+            ),
+            glib::ParamSpecString::builder("face-model")
+                .nick("Face model")
+                .blurb(&common::props::with_zoo(
+                    "face detection",
+                    "Path of an ONNX face detector with UltraFace's layout (input 1x3xHxW RGB (x-127)/128; \
+                     outputs scores 1xNx2 and boxes 1xNx4 x1,y1,x2,y2 in 0..1), run on every frame when \
+                     face-box is empty; the most confident face is used. Empty: zoo:retinaface when the zoo \
+                     has it. On detected faces the zoo's face-mesh (when present) places the mouth on the lips",
+                ))
+                .default_value(Some(""))
+                .mutable_ready()
+                .build(),
+            live(
+                "face-threshold",
+                "Face threshold",
+                "Score a detection needs; below it the last face is kept",
+                1.0,
+                d.face_threshold,
+            ),
+            ints(
+                "face-padding",
+                "Face padding",
+                "<top, bottom, left, right> pixels added to detected boxes (Wav2Lip's pads)",
+            ),
+            glib::ParamSpecUInt::builder("smoothing")
+                .nick("Smoothing")
+                .blurb("Detected boxes are averaged over this many frames, so the crop does not jitter")
+                .minimum(1)
+                .maximum(100)
+                .default_value(d.smoothing)
+                .mutable_ready()
+                .build(),
+            live(
+                "feather",
+                "Feather",
+                "Width of the blend between a model's face and the frame, as a fraction of the box's \
+                 smaller side (0 = a hard box)",
+                0.5,
+                d.feather,
+            ),
+            live(
+                "mouth-open",
+                "Mouth opening",
+                "How wide the built-in animation opens the mouth at full loudness, as a fraction of the face height",
+                0.14,
+                d.mouth_open,
+            ),
+            device,
+            glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
+                .nick("Statistics")
+                .blurb(
+                    "frames, frames animated (the rest passed unchanged: no face, no audio or silence) and \
+                     the processing time per frame over the last 512 frames (mean-ms, p95-ms, fps)",
+                )
+                .read_only()
+                .build(),
+        ]
+    }
+
+    /// Sets property `name` (false: not one of these); `log` receives the model settings' notes,
+    /// `warn` a value refused (the setting is then unchanged).
+    pub fn set(&mut self, name: &str, value: &glib::Value, log: impl FnOnce(&str), warn: impl Fn(String)) -> bool {
+        match name {
+            _ if self.model.set(name, value, log) => {}
+            "face-box" | "face-padding" => {
+                let array = value.get::<gst::Array>().expect("type checked upstream");
+                let v: Vec<i32> = array.iter().filter_map(|v| v.get().ok()).collect();
+                match (name, v.as_slice()) {
+                    ("face-box", []) => self.lip.face_box = None,
+                    ("face-box", &[x, y, w, h]) if w > 0 && h > 0 => self.lip.face_box = Some([x, y, w, h]),
+                    ("face-padding", &[top, bottom, left, right]) => self.lip.padding = [top, bottom, left, right],
+                    ("face-box", _) => {
+                        warn(format!("face-box must be <x, y, width, height> with a positive size, not {v:?}"))
+                    }
+                    _ => warn(format!("face-padding must be <top, bottom, left, right>, not {v:?}")),
+                }
+            }
+            "face-model" => self.face_model = value.get::<Option<String>>().expect("type checked").unwrap_or_default(),
+            "face-threshold" => self.lip.face_threshold = value.get().expect("type checked upstream"),
+            "smoothing" => self.lip.smoothing = value.get().expect("type checked upstream"),
+            "feather" => self.lip.feather = value.get().expect("type checked upstream"),
+            "mouth-open" => self.lip.mouth_open = value.get().expect("type checked upstream"),
+            _ => return false,
+        }
+        true
+    }
+
+    /// The value of property `name` (None: not one of these).
+    pub fn get(&self, name: &str) -> Option<glib::Value> {
+        let array = |v: &[i32]| gst::Array::new(v.iter().copied()).to_value();
+        Some(match name {
+            "face-model" => self.face_model.to_value(),
+            "face-box" => array(self.lip.face_box.as_ref().map_or(&[][..], |b| &b[..])),
+            "face-padding" => array(&self.lip.padding),
+            "face-threshold" => self.lip.face_threshold.to_value(),
+            "smoothing" => self.lip.smoothing.to_value(),
+            "feather" => self.lip.feather.to_value(),
+            "mouth-open" => self.lip.mouth_open.to_value(),
+            name => return self.model.get(name),
+        })
+    }
+}
