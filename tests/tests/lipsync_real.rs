@@ -129,7 +129,8 @@ fn measure(readers: &Readers, img: &Image, region: Region, face: FaceBox) -> (Ou
     let loud = Audio { samples: lipsync::speech(secs, 16000, |_| 1.0), rate: 16000, channels: 1, start_ms: 0 };
     let silent = Audio { samples: vec![0.0; (secs * 16000.0) as usize], rate: 16000, channels: 1, start_ms: 0 };
     let run = |audio: &Audio| {
-        let r = lipsync::run(&frames, FPS, Some(audio), "", false);
+        // The voice is synthetic (not speech): no voice-activity gate.
+        let r = lipsync::run(&frames, FPS, Some(audio), "voice-activity=false", false);
         assert!(r.errors.is_empty() && r.eos, "errors {:?}", r.errors);
         assert_eq!(r.frames.len(), FRAMES);
         r.frames

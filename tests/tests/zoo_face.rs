@@ -104,15 +104,16 @@ fn retinaface_landmarks_sit_on_the_eyes_nose_and_mouth() {
 
 #[test]
 fn ailipsync_with_zoo_retinaface_animates_the_astronauts_mouth() {
-    // A 256x192 crop of astronaut.png (from (96, 20)) as 6 frames, with loud speech
-    // (sample.wav from 8 s): the built-in mouth animation is placed by zoo:retinaface.
+    // A 256x192 crop of astronaut.png (from (96, 20)) as 50 frames, with speech (sample.wav
+    // from 6.5 s, where it starts; the voice-activity gate hears it from its start, as in a real
+    // stream): the built-in mouth animation is placed by zoo:retinaface.
     let (ox, oy) = (96usize, 20usize);
     let crop = photo("astronaut.png").crop(ox, oy, 256, 192);
-    let frames = vec![crop; 6];
-    let audio = Audio { samples: speech_from(8.0, 0.5), rate: 16000, channels: 1, start_ms: 0 };
+    let frames = vec![crop; 50];
+    let audio = Audio { samples: speech_from(6.5, 2.0), rate: 16000, channels: 1, start_ms: 0 };
     let r = lipsync::run(&frames, 25, Some(&audio), "face-model=zoo:retinaface face-padding=\"<0, 0, 0, 0>\"", false);
     assert!(r.errors.is_empty() && r.eos, "errors {:?}", r.errors);
-    assert_eq!(r.frames.len(), 6);
+    assert_eq!(r.frames.len(), 50);
     let (mut n, mut sx, mut sy) = (0usize, 0f64, 0f64);
     for (f, orig) in r.frames.iter().zip(&frames) {
         for y in 0..orig.height {
@@ -133,7 +134,8 @@ fn ailipsync_with_zoo_retinaface_animates_the_astronauts_mouth() {
     assert!(n > 200, "the mouth moved ({n} pixels changed)");
     let stats = r.messages.iter().find(|m| m.name() == "ai-lipsync-stats").expect("stats at EOS");
     println!("stats: {stats}");
-    assert_eq!(stats.get::<u64>("animated").unwrap(), 6, "{stats}");
+    let animated = stats.get::<u64>("animated").unwrap();
+    assert!(animated >= 25, "the speech animated {animated} of 50 frames: {stats}");
     let centre = ((sx / n as f64) as f32, (sy / n as f64) as f32);
     println!("{n} pixels changed, centred at {centre:?} (mouth by eye {MOUTH:?})");
     assert!(dist(centre, MOUTH) < NEAR, "the animation is centred at {centre:?}, the mouth by eye at {MOUTH:?}");

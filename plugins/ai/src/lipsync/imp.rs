@@ -35,6 +35,8 @@ static CAT: LazyLock<gst::DebugCategory> =
 const DEFAULT_DETECTOR: &str = "retinaface";
 /// The zoo's face mesh, which places the mouth on detected faces.
 const FACE_MESH: &str = "face-mesh";
+/// The zoo's voice-activity detector, used with voice-activity when voice-model is empty.
+const DEFAULT_VAD: &str = "silero-vad";
 
 /// What sink events and flushes leave for the aggregate thread, applied before its next frame.
 #[derive(Default)]
@@ -70,7 +72,7 @@ impl ObjectSubclass for AiLipSync {
             audio_pad: Mutex::new(None),
             video: Mutex::new(None),
             settings: Mutex::default(),
-            stats: Stats::new("ai-lipsync-stats", &["animated"], &[]),
+            stats: Stats::new("ai-lipsync-stats", &["animated", "unvoiced"], &[]),
             pending: Mutex::default(),
             syncer: Mutex::new(None),
             cancel: RunCancel::default(),
@@ -199,7 +201,20 @@ impl AiLipSync {
             )
         })?;
         let model = (!s.model.model.trim().is_empty()).then(|| load(&s.model.model)).transpose()?;
-        let syncer = LipSyncer::new(model, faces).map_err(|e| common::start_error(&e))?;
+        let mut syncer = LipSyncer::new(model, faces).map_err(|e| common::start_error(&e))?;
+        let vad = if !s.voice_activity {
+            None
+        } else if !s.voice_model.trim().is_empty() {
+            Some(load(&s.voice_model)?)
+        } else if zoo::resolve(DEFAULT_VAD).is_ok() {
+            Some(load(&format!("zoo:{DEFAULT_VAD}"))?)
+        } else {
+            gst::info!(CAT, imp = self, "zoo:{DEFAULT_VAD} is missing: any sound moves the mouth");
+            None
+        };
+        if let Some(vad) = vad {
+            syncer = syncer.with_voice_activity(vad).map_err(|e| common::start_error(&e))?;
+        }
         if let Some(c) = syncer.contract() {
             gst::info!(CAT, imp = self, "Wav2Lip contract of {}: {c:?}", s.model.model);
         }
@@ -244,7 +259,7 @@ impl AiLipSync {
             }
         }
         if pad.is_eos() {
-            syncer.end_audio();
+            syncer.end_audio().map_err(|e| self.fail(e))?;
         }
         Ok(())
     }
@@ -370,6 +385,7 @@ impl AggregatorImpl for AiLipSync {
         // would then see the frame counted (what the ordering test checks).
         self.stats.frame(t0.elapsed().as_secs_f64() * 1000.0);
         self.stats.add("animated", u64::from(animated));
+        self.stats.add("unvoiced", u64::from(syncer.unvoiced()));
         drop(guard);
         self.obj().finish_buffer(buf)
     }

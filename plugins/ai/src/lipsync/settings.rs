@@ -8,11 +8,25 @@ use gst_ai_runtime::tasks::lipsync::LipOptions;
 
 use crate::common::{self, ModelProps};
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     pub model: ModelProps,
     pub face_model: String,
     pub lip: LipOptions,
+    pub voice_activity: bool,
+    pub voice_model: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            model: ModelProps::default(),
+            face_model: String::new(),
+            lip: LipOptions::default(),
+            voice_activity: true,
+            voice_model: String::new(),
+        }
+    }
 }
 
 impl Settings {
@@ -91,10 +105,39 @@ impl Settings {
                 d.mouth_open,
             ),
             device,
+            glib::ParamSpecBoolean::builder("voice-activity")
+                .nick("Voice activity")
+                .blurb(
+                    "Gate the mouth with a voice-activity detector (voice-model) run on the 16 kHz audio, so \
+                     music, breathing and noise leave it closed; false: any sound moves it",
+                )
+                .default_value(true)
+                .mutable_ready()
+                .build(),
+            glib::ParamSpecString::builder("voice-model")
+                .nick("Voice model")
+                .blurb(&common::props::with_zoo(
+                    "voice activity",
+                    "Path of an ONNX voice-activity detector with Silero VAD's contract (inputs input 1xN \
+                     float audio: 64 samples of context then 512 new ones at 16 kHz, state 2x1x128, sr int64; \
+                     outputs the speech probability and the next state). Empty: zoo:silero-vad when the zoo \
+                     has it, else no gating",
+                ))
+                .default_value(Some(""))
+                .mutable_ready()
+                .build(),
+            live(
+                "voice-threshold",
+                "Voice threshold",
+                "Speech probability a frame's sound needs to move the mouth (with voice-activity)",
+                1.0,
+                d.voice_threshold,
+            ),
             glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                 .nick("Statistics")
                 .blurb(
-                    "frames, frames animated (the rest passed unchanged: no face, no audio or silence) and \
+                    "frames, frames animated (the rest passed unchanged: no face, no audio or silence), frames \
+                     unvoiced (sound the voice-activity detector did not take for speech) and \
                      the processing time per frame over the last 512 frames (mean-ms, p95-ms, fps)",
                 )
                 .read_only()
@@ -125,6 +168,9 @@ impl Settings {
             "smoothing" => self.lip.smoothing = value.get().expect("type checked upstream"),
             "feather" => self.lip.feather = value.get().expect("type checked upstream"),
             "mouth-open" => self.lip.mouth_open = value.get().expect("type checked upstream"),
+            "voice-activity" => self.voice_activity = value.get().expect("type checked upstream"),
+            "voice-model" => self.voice_model = value.get::<Option<String>>().expect("type checked").unwrap_or_default(),
+            "voice-threshold" => self.lip.voice_threshold = value.get().expect("type checked upstream"),
             _ => return false,
         }
         true
@@ -141,6 +187,9 @@ impl Settings {
             "smoothing" => self.lip.smoothing.to_value(),
             "feather" => self.lip.feather.to_value(),
             "mouth-open" => self.lip.mouth_open.to_value(),
+            "voice-activity" => self.voice_activity.to_value(),
+            "voice-model" => self.voice_model.to_value(),
+            "voice-threshold" => self.lip.voice_threshold.to_value(),
             name => return self.model.get(name),
         })
     }

@@ -9,10 +9,12 @@ pub mod face;
 pub mod mouth;
 pub mod timeline;
 pub mod track;
+pub mod vad;
 pub mod wav2lip;
 
 pub use face::{Detection, FaceDetector, FaceMesh, Found, MouthMarks};
 pub use track::{BoxSmoother, FaceSource, Padding};
+pub use vad::Vad;
 pub use mouth::MouthDriver;
 pub use timeline::{AudioInput, AudioTrack, SILENCE, Step, Timeline, Window, decide, latency_ns, sample_time};
 pub use wav2lip::{Wav2Lip, Wav2LipContract};
@@ -22,6 +24,7 @@ use std::sync::Arc;
 use gst_ai_kernels::{self as kernels, FaceBox, FrameMut, Rect, TensorSpec};
 
 use crate::backend::model::{Cancel, Model};
+use crate::dsp::audio::HOP;
 use crate::error::Result;
 use face::region;
 use track::Faces;
@@ -39,6 +42,8 @@ pub struct LipOptions {
     pub face_threshold: f64,
     pub feather: f64,
     pub mouth_open: f64,
+    /// The voice-activity probability a frame's sound needs to move the mouth.
+    pub voice_threshold: f64,
 }
 
 impl Default for LipOptions {
@@ -50,6 +55,7 @@ impl Default for LipOptions {
             face_threshold: 0.5,
             feather: 0.15,
             mouth_open: 0.12,
+            voice_threshold: 0.5,
         }
     }
 }
@@ -61,6 +67,7 @@ impl LipOptions {
             face_threshold: self.face_threshold as f32,
             feather: self.feather as f32,
             mouth_open: self.mouth_open as f32,
+            voice_threshold: self.voice_threshold as f32,
         }
     }
 
@@ -85,6 +92,8 @@ pub struct LipParams {
     pub feather: f32,
     /// The built-in's opening at full loudness, as a fraction of the face height.
     pub mouth_open: f32,
+    /// The voice-activity probability a frame's sound needs (with a voice-activity model).
+    pub voice_threshold: f32,
 }
 
 enum Animator {
@@ -99,6 +108,11 @@ pub struct LipSyncer {
     timeline: Timeline,
     faces: Faces,
     animator: Animator,
+    vad: Option<Box<Vad>>,
+    /// The last frame heard sound that the voice-activity model did not take for speech.
+    unvoiced: bool,
+    /// The last frame with sound was taken for speech (the gate's hysteresis).
+    speaking: bool,
 }
 
 impl LipSyncer {
@@ -112,7 +126,21 @@ impl LipSyncer {
             }
             None => Animator::Builtin(MouthDriver::new()),
         };
-        Ok(Self { timeline: Timeline::new(), faces: Faces::new(faces)?, animator })
+        Ok(Self { timeline: Timeline::new(), faces: Faces::new(faces)?, animator, vad: None, unvoiced: false, speaking: false })
+    }
+
+    /// Gates the mouth with a Silero-VAD-contract `model` (see [`Vad`]): sound it does not take
+    /// for speech (music, breathing, noise) leaves the mouth closed. An error when the model does
+    /// not fit the contract.
+    pub fn with_voice_activity(mut self, model: Arc<Model>) -> Result<Self> {
+        self.vad = Some(Box::new(Vad::new(model)?));
+        Ok(self)
+    }
+
+    /// Whether the last frame processed heard sound that the voice-activity model did not take
+    /// for speech (so its mouth stayed closed).
+    pub fn unvoiced(&self) -> bool {
+        self.unvoiced
     }
 
     /// The model's contract, with a model.
@@ -130,6 +158,10 @@ impl LipSyncer {
             d.reset();
         }
         self.faces.reset();
+        if let Some(v) = &mut self.vad {
+            v.reset();
+        }
+        self.speaking = false;
     }
 
     pub fn set_audio_format(&mut self, input: AudioInput) {
@@ -141,13 +173,26 @@ impl LipSyncer {
     }
 
     /// One audio buffer at running time `rt`; see [`Timeline::push`].
+    /// The voice-activity model, when there is one, hears it at once.
     pub fn push_audio(&mut self, rt: Option<u64>, data: &[u8]) -> Result<Option<u64>> {
-        self.timeline.push(rt, data)
+        let discont = self.timeline.push(rt, data)?;
+        self.hear()?;
+        Ok(discont)
     }
 
-    /// The audio pad ended (again: nothing changes).
-    pub fn end_audio(&mut self) {
+    /// The voice-activity model hears what came (the track's last partial chunk once it ended).
+    fn hear(&mut self) -> Result<()> {
+        match &mut self.vad {
+            Some(v) => v.advance(self.timeline.track(), None),
+            None => Ok(()),
+        }
+    }
+
+    /// The audio pad ended (again: nothing changes). An error when the voice-activity model
+    /// fails on the last chunk.
+    pub fn end_audio(&mut self) -> Result<()> {
         self.timeline.end();
+        self.hear()
     }
 
     /// What to do with the frame at running time `frame`; see [`Timeline::step`].
@@ -165,8 +210,12 @@ impl LipSyncer {
         params: &LipParams,
         cancel: Option<&Cancel>,
     ) -> Result<bool> {
+        self.unvoiced = false;
         let animated = self.animate(frame, window, params, cancel)?;
         self.timeline.done(window);
+        if let (Some(v), Window::Ready { first }) = (&mut self.vad, window) {
+            v.discard_before((first * HOP).saturating_sub(2 * Vad::CHUNK));
+        }
         Ok(animated)
     }
 
@@ -180,7 +229,7 @@ impl LipSyncer {
         let Some(found) = self.faces.find(&frame.as_frame(), params.face_threshold, cancel)? else {
             return Ok(false);
         };
-        let first = self.timeline.audible(window);
+        let first = self.voiced(self.timeline.audible(window), params.voice_threshold);
         match &mut self.animator {
             Animator::Builtin(driver) => {
                 let (open, width) = match first {
@@ -206,6 +255,31 @@ impl LipSyncer {
             }
         }
     }
+}
+
+impl LipSyncer {
+    /// `first` (a frame's sound) when the voice-activity model, if any, takes it for speech:
+    /// the highest probability of the 32 ms chunks around the frame's own 50 ms reaches
+    /// `threshold`, or, while the previous frame with sound was speech, `threshold` − 0.15 (the
+    /// hysteresis Silero's own segmentation uses, so quieter syllables inside speech still
+    /// move the mouth). Else None, noted in [`unvoiced`](Self::unvoiced).
+    fn voiced(&mut self, first: Option<usize>, threshold: f32) -> Option<usize> {
+        let (Some(vad), Some(c)) = (&self.vad, first) else {
+            self.speaking &= first.is_some();
+            return first;
+        };
+        let from = (c * HOP).saturating_sub(Vad::CHUNK);
+        let to = (c + MouthDriver::NOW) * HOP + Vad::CHUNK;
+        // Not heard yet cannot happen for a ready frame (its audio runs 200 ms further); if it
+        // did, the sound is let through rather than silenced.
+        let p = vad.speech(from, to).unwrap_or(1.0);
+        let needed = if self.speaking { threshold - Self::HYSTERESIS } else { threshold };
+        self.speaking = p >= needed;
+        self.unvoiced = !self.speaking;
+        self.speaking.then_some(c)
+    }
+
+    const HYSTERESIS: f32 = 0.15;
 }
 
 /// Writes planar RGB `image` into the `roi` of `frame`, leaving the rest of the frame untouched.
@@ -249,7 +323,7 @@ mod tests {
         assert_eq!(run(&mut syncer, 700_000_000, false), None, "its audio has not all come: it waits");
         syncer.reset();
         assert_eq!(run(&mut syncer, 400_000_000, false), None, "after a reset the audio is gone");
-        syncer.end_audio();
+        syncer.end_audio().unwrap();
         assert_eq!(run(&mut syncer, 400_000_000, true), Some(false), "the audio ended: unchanged");
     }
 

@@ -25,7 +25,7 @@ impl MouthDriver {
     /// Mel bands above ~2 kHz.
     const UPPER: std::ops::Range<usize> = 40..64;
     /// Columns of the window that belong to the frame itself (~40 ms).
-    const NOW: usize = 4;
+    pub(super) const NOW: usize = 4;
     /// Loudness (log mean magnitude in normalised mel units, 0.2 per 20 dB) where the mouth
     /// starts to open and where it is fully open (linearly between): a voiced sound peaking at
     /// −40 dBFS and at −2 dBFS.

@@ -84,6 +84,18 @@ impl AudioTrack {
         self.ended
     }
 
+    /// The samples at absolute indices `from..to` (fewer at the end of what has come); None
+    /// when `from` was discarded or has not come yet.
+    pub fn samples(&self, from: usize, to: usize) -> Option<&[f32]> {
+        let to = to.min(self.len());
+        (from >= self.offset && from < to).then(|| &self.samples[from - self.offset..to - self.offset])
+    }
+
+    /// The first sample still held (absolute index).
+    pub fn first_held(&self) -> usize {
+        self.offset
+    }
+
     /// Adds 16 kHz mono `samples` whose first plays at running time `start` (ns).
     pub fn push(&mut self, start: u64, samples: &[f32]) {
         if self.ended {
@@ -385,6 +397,11 @@ impl Timeline {
             (Some(t), Some(eos)) => decide(self.track.window(t), eos, timed_out),
             _ => Step::Process(Window::NoAudio),
         }
+    }
+
+    /// The 16 kHz track.
+    pub fn track(&self) -> &AudioTrack {
+        &self.track
     }
 
     /// The first mel column of `window` when it holds sound (not silence).
