@@ -13,6 +13,7 @@ pub struct Settings {
     pub model: ModelProps,
     pub face_model: String,
     pub lip: LipOptions,
+    pub end_with_audio: bool,
 }
 
 impl Settings {
@@ -90,6 +91,16 @@ impl Settings {
                 0.14,
                 d.mouth_open,
             ),
+            glib::ParamSpecBoolean::builder("end-with-audio")
+                .nick("End with the audio")
+                .blurb(
+                    "End the stream at the first video frame past the end of the audio (once the audio pad \
+                     is at EOS): avatar mode, where imagefreeze repeats a photograph endlessly. Off: frames \
+                     after the audio pass unchanged until the video ends",
+                )
+                .default_value(false)
+                .mutable_playing()
+                .build(),
             device,
             glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                 .nick("Statistics")
@@ -125,6 +136,7 @@ impl Settings {
             "smoothing" => self.lip.smoothing = value.get().expect("type checked upstream"),
             "feather" => self.lip.feather = value.get().expect("type checked upstream"),
             "mouth-open" => self.lip.mouth_open = value.get().expect("type checked upstream"),
+            "end-with-audio" => self.end_with_audio = value.get().expect("type checked upstream"),
             _ => return false,
         }
         true
@@ -141,6 +153,7 @@ impl Settings {
             "smoothing" => self.lip.smoothing.to_value(),
             "feather" => self.lip.feather.to_value(),
             "mouth-open" => self.lip.mouth_open.to_value(),
+            "end-with-audio" => self.end_with_audio.to_value(),
             name => return self.model.get(name),
         })
     }
