@@ -95,19 +95,45 @@ pub struct LipRun {
     /// The element messages posted (e.g. the stats at EOS).
     pub messages: Vec<gst::Structure>,
     pub took: Duration,
+    /// When each output frame reached the sink, from the first push.
+    pub arrivals: Vec<Duration>,
+    /// The element named `l` (ailipsync), or the sink when the pipeline has none.
     pub element: gst::Element,
+}
+
+impl LipRun {
+    /// Output frames per second between the first and the last frame's arrival: the steady
+    /// rate, without the start (model loading, the first audio look-ahead).
+    pub fn steady_fps(&self) -> f64 {
+        match (self.arrivals.first(), self.arrivals.last()) {
+            (Some(a), Some(b)) if self.arrivals.len() > 1 && b > a => {
+                (self.arrivals.len() - 1) as f64 / (*b - *a).as_secs_f64()
+            }
+            _ => 0.0,
+        }
+    }
 }
 
 /// Pushes `frames` (RGB at `fps`) and `audio` (if any; S16LE when `s16`, else F32LE, in 20 ms
 /// buffers) through `ailipsync <props>` and collects the output frames.
 pub fn run(frames: &[Image], fps: i32, audio: Option<&Audio>, props: &str, s16: bool) -> LipRun {
+    run_through(frames, fps, audio, Some(props), s16)
+}
+
+/// As [`run`], through `ailipsync name=l <props>` with Some, else straight from the sources to the
+/// sinks (the audio into a fakesink): the same pipeline without the element.
+pub fn run_through(frames: &[Image], fps: i32, audio: Option<&Audio>, props: Option<&str>, s16: bool) -> LipRun {
     crate::init();
     let (w, h) = (frames[0].width, frames[0].height);
-    let audio_branch = if audio.is_some() { "appsrc name=a format=time ! l.audio" } else { "" };
-    let desc =
-        format!("appsrc name=v format=time ! ailipsync name=l {props} ! appsink name=sink sync=false {audio_branch}");
+    let audio_branch = match (audio, props) {
+        (None, _) => "",
+        (Some(_), Some(_)) => "appsrc name=a format=time ! l.audio",
+        (Some(_), None) => "appsrc name=a format=time ! fakesink sync=false",
+    };
+    let element = props.map(|p| format!("ailipsync name=l {p} !")).unwrap_or_default();
+    let desc = format!("appsrc name=v format=time ! {element} appsink name=sink sync=false {audio_branch}");
     let pipeline = crate::parse(&desc);
-    let element = pipeline.by_name("l").expect("ailipsync");
+    let element = pipeline.by_name(if props.is_some() { "l" } else { "sink" }).expect("ailipsync");
     let vsrc = pipeline.by_name("v").unwrap().downcast::<gst_app::AppSrc>().unwrap();
     let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgb, w as u32, h as u32)
         .fps(gst::Fraction::new(fps, 1))
@@ -118,8 +144,9 @@ pub fn run(frames: &[Image], fps: i32, audio: Option<&Audio>, props: &str, s16: 
     let sink = pipeline.by_name("sink").unwrap().downcast::<gst_app::AppSink>().unwrap();
     let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let o2 = out.clone();
+    let t0 = Instant::now();
     crate::on_video_sample(&sink, move |info, buffer| {
-        o2.lock().unwrap().push(crate::frames::buffer_image(info, buffer));
+        o2.lock().unwrap().push((crate::frames::buffer_image(info, buffer), t0.elapsed()));
         Ok(())
     });
     let mut pushes: Vec<(gst_app::AppSrc, Vec<gst::Buffer>)> = Vec::new();
@@ -171,6 +198,7 @@ pub fn run(frames: &[Image], fps: i32, audio: Option<&Audio>, props: &str, s16: 
             .collect();
         pushes.push((asrc, bufs));
     }
+    let start = t0.elapsed();
     let t0 = Instant::now();
     for (src, bufs) in pushes {
         for b in bufs {
@@ -180,8 +208,8 @@ pub fn run(frames: &[Image], fps: i32, audio: Option<&Audio>, props: &str, s16: 
     }
     let r = crate::run_pipeline(&pipeline, Duration::from_secs(120));
     let took = t0.elapsed();
-    let frames = std::mem::take(&mut *out.lock().unwrap());
-    LipRun { frames, errors: r.errors, eos: r.eos, messages: r.element_messages, took, element }
+    let (frames, arrivals) = std::mem::take(&mut *out.lock().unwrap()).into_iter().map(|(f, t)| (f, t - start)).unzip();
+    LipRun { frames, errors: r.errors, eos: r.eos, messages: r.element_messages, took, arrivals, element }
 }
 
 /// Pearson correlation of two series.
