@@ -95,19 +95,45 @@ pub struct LipRun {
     /// The element messages posted (e.g. the stats at EOS).
     pub messages: Vec<gst::Structure>,
     pub took: Duration,
+    /// When each output frame reached the sink, from the first push.
+    pub arrivals: Vec<Duration>,
+    /// The element named `l` (ailipsync), or the sink when the pipeline has none.
     pub element: gst::Element,
+}
+
+impl LipRun {
+    /// Output frames per second between the first and the last frame's arrival: the steady
+    /// rate, without the start (model loading, the first audio look-ahead).
+    pub fn steady_fps(&self) -> f64 {
+        match (self.arrivals.first(), self.arrivals.last()) {
+            (Some(a), Some(b)) if self.arrivals.len() > 1 && b > a => {
+                (self.arrivals.len() - 1) as f64 / (*b - *a).as_secs_f64()
+            }
+            _ => 0.0,
+        }
+    }
 }
 
 /// Pushes `frames` (RGB at `fps`) and `audio` (if any; S16LE when `s16`, else F32LE, in 20 ms
 /// buffers) through `ailipsync <props>` and collects the output frames.
 pub fn run(frames: &[Image], fps: i32, audio: Option<&Audio>, props: &str, s16: bool) -> LipRun {
+    run_through(frames, fps, audio, Some(props), s16)
+}
+
+/// As [`run`], through `ailipsync name=l <props>` with Some, else straight from the sources to the
+/// sinks (the audio into a fakesink): the same pipeline without the element.
+pub fn run_through(frames: &[Image], fps: i32, audio: Option<&Audio>, props: Option<&str>, s16: bool) -> LipRun {
     crate::init();
     let (w, h) = (frames[0].width, frames[0].height);
-    let audio_branch = if audio.is_some() { "appsrc name=a format=time ! l.audio" } else { "" };
-    let desc =
-        format!("appsrc name=v format=time ! ailipsync name=l {props} ! appsink name=sink sync=false {audio_branch}");
+    let audio_branch = match (audio, props) {
+        (None, _) => "",
+        (Some(_), Some(_)) => "appsrc name=a format=time ! l.audio",
+        (Some(_), None) => "appsrc name=a format=time ! fakesink sync=false",
+    };
+    let element = props.map(|p| format!("ailipsync name=l {p} !")).unwrap_or_default();
+    let desc = format!("appsrc name=v format=time ! {element} appsink name=sink sync=false {audio_branch}");
     let pipeline = crate::parse(&desc);
-    let element = pipeline.by_name("l").expect("ailipsync");
+    let element = pipeline.by_name(if props.is_some() { "l" } else { "sink" }).expect("ailipsync");
     let vsrc = pipeline.by_name("v").unwrap().downcast::<gst_app::AppSrc>().unwrap();
     let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgb, w as u32, h as u32)
         .fps(gst::Fraction::new(fps, 1))
@@ -118,8 +144,9 @@ pub fn run(frames: &[Image], fps: i32, audio: Option<&Audio>, props: &str, s16: 
     let sink = pipeline.by_name("sink").unwrap().downcast::<gst_app::AppSink>().unwrap();
     let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let o2 = out.clone();
+    let t0 = Instant::now();
     crate::on_video_sample(&sink, move |info, buffer| {
-        o2.lock().unwrap().push(crate::frames::buffer_image(info, buffer));
+        o2.lock().unwrap().push((crate::frames::buffer_image(info, buffer), t0.elapsed()));
         Ok(())
     });
     let mut pushes: Vec<(gst_app::AppSrc, Vec<gst::Buffer>)> = Vec::new();
@@ -171,6 +198,7 @@ pub fn run(frames: &[Image], fps: i32, audio: Option<&Audio>, props: &str, s16: 
             .collect();
         pushes.push((asrc, bufs));
     }
+    let start = t0.elapsed();
     let t0 = Instant::now();
     for (src, bufs) in pushes {
         for b in bufs {
@@ -180,8 +208,8 @@ pub fn run(frames: &[Image], fps: i32, audio: Option<&Audio>, props: &str, s16: 
     }
     let r = crate::run_pipeline(&pipeline, Duration::from_secs(120));
     let took = t0.elapsed();
-    let frames = std::mem::take(&mut *out.lock().unwrap());
-    LipRun { frames, errors: r.errors, eos: r.eos, messages: r.element_messages, took, element }
+    let (frames, arrivals) = std::mem::take(&mut *out.lock().unwrap()).into_iter().map(|(f, t)| (f, t - start)).unzip();
+    LipRun { frames, errors: r.errors, eos: r.eos, messages: r.element_messages, took, arrivals, element }
 }
 
 /// Pearson correlation of two series.
@@ -209,4 +237,157 @@ pub fn frame_rms(samples: &[f32], rate: u32, fps: u32, n: usize) -> Vec<f64> {
             (samples[a..b].iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / (b - a) as f64).sqrt()
         })
         .collect()
+}
+
+/// Mono samples of a 16-bit PCM WAV file (channels averaged) and its rate: `seconds` from
+/// `from` (seconds; None: to the end).
+pub fn read_wav(path: &std::path::Path, from: f64, seconds: Option<f64>) -> Result<(Vec<f32>, u32), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bad = || format!("{}: not a 16-bit PCM WAV file", path.display());
+    if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
+        return Err(bad());
+    }
+    let (mut at, mut fmt, mut data) = (12, None, None);
+    while at + 8 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+        let body = &bytes[at + 8..(at + 8 + len).min(bytes.len())];
+        match &bytes[at..at + 4] {
+            b"fmt " if body.len() >= 16 => fmt = Some(body),
+            b"data" => data = Some(body),
+            _ => {}
+        }
+        at += 8 + len + (len & 1);
+    }
+    let (fmt, data) = (fmt.ok_or_else(bad)?, data.ok_or_else(bad)?);
+    let u16_at = |i: usize| u16::from_le_bytes([fmt[i], fmt[i + 1]]);
+    let (format, channels, bits) = (u16_at(0), u16_at(2) as usize, u16_at(14));
+    let rate = u32::from_le_bytes(fmt[4..8].try_into().unwrap());
+    if format != 1 || bits != 16 || channels == 0 {
+        return Err(bad());
+    }
+    let frames = data.len() / (2 * channels);
+    let first = ((from * rate as f64) as usize).min(frames);
+    let last = seconds.map_or(frames, |s| (first + (s * rate as f64) as usize).min(frames));
+    let samples = (first..last)
+        .map(|i| {
+            let s: i32 = (0..channels)
+                .map(|c| i16::from_le_bytes([data[2 * (i * channels + c)], data[2 * (i * channels + c) + 1]]) as i32)
+                .sum();
+            s as f32 / (32768.0 * channels as f32)
+        })
+        .collect();
+    Ok((samples, rate))
+}
+
+/// Writes mono `samples` at `rate` as a 16-bit PCM WAV file.
+pub fn write_wav(path: &std::path::Path, samples: &[f32], rate: u32) -> Result<(), String> {
+    let n = samples.len() as u32 * 2;
+    let mut b = Vec::with_capacity(44 + n as usize);
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + n).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&[1, 0, 1, 0]);
+    b.extend_from_slice(&rate.to_le_bytes());
+    b.extend_from_slice(&(rate * 2).to_le_bytes());
+    b.extend_from_slice(&[2, 0, 16, 0]);
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&n.to_le_bytes());
+    for &v in samples {
+        b.extend_from_slice(&((v.clamp(-1.0, 1.0) * 32767.0).round() as i16).to_le_bytes());
+    }
+    std::fs::write(path, b).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The loudness of each video frame's own stretch of audio (RMS over the frame's duration, as
+/// [`frame_rms`]) in dB of full scale, floored at `floor` dB: hearing and the jaw both follow
+/// loudness on a log scale, and the floor keeps the noise of a pause from counting as a level.
+pub fn frame_db(samples: &[f32], rate: u32, fps: u32, n: usize, floor: f64) -> Vec<f64> {
+    frame_rms(samples, rate, fps, n).iter().map(|&r| (20.0 * r.max(1e-9).log10()).max(floor)).collect()
+}
+
+/// The zoo's face mesh reading a picture independently of the element: its own RetinaFace
+/// detection, then the 468 points on the detected face's crop.
+pub struct MeshReader {
+    det: std::sync::Arc<gst_ai_runtime::Model>,
+    mesh: std::sync::Arc<gst_ai_runtime::Model>,
+}
+
+/// What [`MeshReader::read`] saw.
+#[derive(Clone, Debug)]
+pub struct MeshReading {
+    pub points: Vec<(f32, f32)>,
+    /// The face's height by the mesh: the top of the forehead (point 10) to the chin (152).
+    pub face_height: f32,
+}
+
+/// MediaPipe's face oval, clockwise from the top of the forehead: the jaw line is its lower half.
+pub const FACE_OVAL: [usize; 36] = [
+    10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176, 149, 150,
+    136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
+];
+
+impl MeshReading {
+    /// The inner-lip opening (points 13 and 14) as a fraction of the face height.
+    pub fn opening(&self) -> f64 {
+        let [a, b] = [13, 14].map(|i| self.points[i]);
+        (((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt() / self.face_height.max(1.0)) as f64
+    }
+
+    /// The mouth's centre (the four lip-middle and corner points' mean) and width (corner to corner).
+    pub fn mouth(&self) -> ((f32, f32), f32) {
+        let [l, r, t, b] = [61, 291, 13, 14].map(|i| self.points[i]);
+        let c = ((l.0 + r.0 + t.0 + b.0) / 4.0, (l.1 + r.1 + t.1 + b.1) / 4.0);
+        (c, ((r.0 - l.0).powi(2) + (r.1 - l.1).powi(2)).sqrt())
+    }
+
+    /// Whether (x, y) lies in the lower face: below the nose tip (point 1) and inside the face
+    /// oval (so above the jaw line and the chin).
+    pub fn in_lower_face(&self, x: f32, y: f32) -> bool {
+        if y < self.points[1].1 {
+            return false;
+        }
+        // Even-odd rule over the oval's edges.
+        let mut inside = false;
+        for k in 0..FACE_OVAL.len() {
+            let (a, b) = (self.points[FACE_OVAL[k]], self.points[FACE_OVAL[(k + 1) % FACE_OVAL.len()]]);
+            if (a.1 > y) != (b.1 > y) && x < a.0 + (y - a.1) / (b.1 - a.1) * (b.0 - a.0) {
+                inside = !inside;
+            }
+        }
+        inside
+    }
+}
+
+impl MeshReader {
+    /// Loads zoo:retinaface and zoo:face-mesh; panics naming the set-up when the zoo lacks them.
+    pub fn new() -> Self {
+        let load = |name: &str| {
+            let path = crate::zoo_model(name);
+            let source = gst_ai_runtime::ModelSource::File(path);
+            gst_ai_runtime::load(&source, gst_ai_runtime::Device::Cpu, gst_ai_runtime::Precision::Auto)
+                .unwrap_or_else(|e| panic!("zoo:{name}: {e}"))
+        };
+        MeshReader { det: load("retinaface"), mesh: load("face-mesh") }
+    }
+
+    /// The mesh on the most confident face of `img`; None when no face is found or the mesh's
+    /// score is under [`FaceMesh::MIN_SCORE`](gst_ai_runtime::tasks::lipsync::FaceMesh::MIN_SCORE).
+    pub fn read(&self, img: &Image) -> Option<MeshReading> {
+        use gst_ai_runtime::tasks::lipsync::{FaceDetector, FaceMesh};
+        let planar = crate::clip::to_planar(img);
+        let mut d = FaceDetector::new(&self.det).ok()?;
+        let found = d.detect(&self.det, &planar, img.width, img.height, 0.5, None).ok()??;
+        let mut m = FaceMesh::new(&self.mesh).ok()?;
+        let (points, score) = m.run(&self.mesh, &planar, img.width, img.height, found.face, None).ok()?;
+        let (top, chin) = (points[10], points[FaceMesh::CHIN]);
+        let face_height = ((top.0 - chin.0).powi(2) + (top.1 - chin.1).powi(2)).sqrt();
+        (score >= FaceMesh::MIN_SCORE).then_some(MeshReading { points, face_height })
+    }
+}
+
+impl Default for MeshReader {
+    fn default() -> Self {
+        Self::new()
+    }
 }

@@ -5,7 +5,10 @@
 //! out of the built-in model's training, box-downscaled from 512x288) is upscaled x2 by
 //! `aiupscale` with the built-in model into an H.264 MP4, and a PNG strip compares, for a few
 //! frames: the input, bicubic x2, aiupscale x2 and the true 512x288 picture. PSNR against the
-//! truth is printed for bicubic and aiupscale.
+//! truth is printed for bicubic and aiupscale. Last, avatar mode (`ai-demo talking` runs only
+//! that): a photograph (scikit-image's astronaut.png) speaks 12 s of pyannote.audio's sample.wav
+//! through `imagefreeze ! ailipsync end-with-audio=true` into an H.264/AAC MP4, with a strip of
+//! its quietest and loudest frames and the face mesh's reading of the mouth against the loudness.
 
 use std::path::Path;
 
@@ -26,6 +29,13 @@ const H: usize = 288;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "talking") {
+        if let Err(e) = talking_photo() {
+            eprintln!("demo failed: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let only_upscale = args.iter().any(|a| a == "upscale");
     if !only_upscale && let Err(e) = text_to_video(args.iter().find(|a| *a != "upscale").map(String::as_str)) {
         eprintln!("demo failed: {e}");
@@ -39,6 +49,130 @@ fn main() {
         eprintln!("demo failed: {e}");
         std::process::exit(1);
     }
+    if !only_upscale && let Err(e) = talking_photo() {
+        eprintln!("demo failed: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// The stretch of sample.wav the photograph speaks: a pause, a word, a pause, then speech.
+const TALK_FROM_S: f64 = 6.5;
+const TALK_SECONDS: f64 = 12.0;
+const TALK_FPS: u32 = 25;
+/// The part of astronaut.png (512x512) kept for the mesh: x, y, side; and the face within it
+/// that the strip shows, enlarged to the same side.
+const TALK_FACE: (usize, usize, usize) = (96, 10, 256);
+const TALK_CLOSE_UP: (usize, usize, usize) = (56, 40, 160);
+
+/// Avatar mode: astronaut.png and sample.wav into out/talking-photo.mp4 (the pipeline of
+/// pipelines/talking-photo.sh with a tee to collect the frames), a strip of the quietest and
+/// loudest frames, and the face mesh's reading of the opening against the loudness.
+fn talking_photo() -> Result<(), String> {
+    use gst::prelude::*;
+    use gst_ai_tests::lipsync::{self, MeshReader};
+    let out_dir = root().join("out");
+    std::fs::create_dir_all(&out_dir).map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
+    let (mp4, wav, strip) = (
+        out_dir.join("talking-photo.mp4"),
+        out_dir.join("talking-photo-speech.wav"),
+        out_dir.join("talking-photo-strip.png"),
+    );
+    let photo = gst_ai_tests::media("photos/astronaut.png");
+    let (speech, rate) = lipsync::read_wav(&gst_ai_tests::media("sample.wav"), TALK_FROM_S, Some(TALK_SECONDS))?;
+    lipsync::write_wav(&wav, &speech, rate)?;
+    let desc = format!(
+        "filesrc location=\"{}\" ! pngdec ! videoconvert ! imagefreeze ! video/x-raw,framerate={TALK_FPS}/1 \
+         ! ailipsync name=l end-with-audio=true ! tee name=v \
+         v. ! queue ! videoconvert ! x264enc speed-preset=medium ! queue ! mp4mux name=m ! filesink location=\"{}\" \
+         v. ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=0 ! videoconvert ! video/x-raw,format=RGB \
+         ! appsink name=sink sync=false \
+         filesrc location=\"{}\" ! wavparse ! audioconvert ! audioresample ! tee name=t t. ! queue ! l.audio \
+         t. ! queue max-size-time=0 max-size-buffers=0 max-size-bytes=0 ! audioconvert ! avenc_aac ! m.",
+        photo.display(),
+        mp4.display(),
+        wav.display()
+    );
+    println!();
+    println!("talking photo: {}", desc.split_whitespace().collect::<Vec<_>>().join(" "));
+    gst_ai_tests::init();
+    let pipeline = gst_ai_tests::parse(&desc);
+    let sink =
+        pipeline.by_name("sink").ok_or("no sink")?.downcast::<gst_app::AppSink>().map_err(|_| "not an appsink")?;
+    let faces = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Image>::new()));
+    let f2 = faces.clone();
+    gst_ai_tests::on_video_sample(&sink, move |info, buffer| {
+        let frame = gst_ai_tests::frames::buffer_image(info, buffer);
+        let (x, y, side) = TALK_FACE;
+        f2.lock().map_err(|_| gst::FlowError::Error)?.push(frame.crop(x, y, side, side));
+        Ok(())
+    });
+    let t0 = std::time::Instant::now();
+    let r = gst_ai_tests::run_pipeline(&pipeline, std::time::Duration::from_secs(600));
+    if !r.eos || !r.errors.is_empty() {
+        return Err(format!("talking-photo pipeline: {:?}", r.errors));
+    }
+    let took = t0.elapsed().as_secs_f64();
+    let faces = std::mem::take(&mut *faces.lock().map_err(|_| "poisoned")?);
+    let n = faces.len();
+    let db = lipsync::frame_db(&speech, rate, TALK_FPS, n, -60.0);
+    let (x, y, side) = TALK_FACE;
+    let (pw, ph, rgb) = load_rgb(&photo)?;
+    let input = Image { width: pw, height: ph, rgb }.crop(x, y, side, side);
+
+    // The face mesh on every frame, independently of the element (its own detection).
+    let reader = MeshReader::new();
+    let base = reader.read(&input).ok_or("the face mesh finds no face in astronaut.png")?.opening();
+    let read: Vec<(f64, f64)> =
+        faces.iter().zip(&db).filter_map(|(f, &l)| reader.read(f).map(|m| (m.opening() - base, l))).collect();
+    let (open, loud): (Vec<f64>, Vec<f64>) = read.iter().copied().unzip();
+
+    // Frames for the strip: the quietest and the loudest, at least half a second apart.
+    let pick = |loudest: bool, k: usize| {
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| if loudest { db[b].total_cmp(&db[a]) } else { db[a].total_cmp(&db[b]) });
+        let mut chosen: Vec<usize> = Vec::new();
+        for i in order {
+            if chosen.len() < k && chosen.iter().all(|&c| c.abs_diff(i) >= TALK_FPS as usize / 2) {
+                chosen.push(i);
+            }
+        }
+        chosen.sort();
+        chosen
+    };
+    let (quiet, loud_frames) = (pick(false, 4), pick(true, 5));
+    let close = |f: &Image| {
+        let (cx, cy, cs) = TALK_CLOSE_UP;
+        f.crop(cx, cy, cs, cs).resized(side, side, gst_ai_kernels::Filter::Bicubic)
+    };
+    let mut sheet = Image { width: 5 * side, height: 2 * side, rgb: vec![0; 10 * side * side * 3] };
+    sheet.blit(&close(&input), 0, 0);
+    for (c, &i) in quiet.iter().enumerate() {
+        sheet.blit(&close(&faces[i]), (c + 1) * side, 0);
+    }
+    for (c, &i) in loud_frames.iter().enumerate() {
+        sheet.blit(&close(&faces[i]), c * side, side);
+    }
+    save_png(&strip, sheet.width, sheet.height, &sheet.rgb)?;
+    let secs = |v: &[usize]| v.iter().map(|&i| format!("{:.2} s", i as f64 / TALK_FPS as f64)).collect::<Vec<_>>();
+    println!(
+        "{n} frames {pw}x{ph} at {TALK_FPS} fps ({:.1} s of speech) in {took:.1} s ({:.1} fps, encoding included)",
+        speech.len() as f64 / rate as f64,
+        n as f64 / took
+    );
+    println!(
+        "the face mesh on the output: inner-lip opening vs the loudness per frame (dB), Pearson r = {:.3} over {} \
+         frames read",
+        lipsync::correlation(&open, &loud),
+        open.len()
+    );
+    println!("video: {}  (audio: {})", rel(&mp4), rel(&wav));
+    println!(
+        "strip: {}  (top: the photograph, then the quietest frames at {:?}; bottom: the loudest at {:?})",
+        rel(&strip),
+        secs(&quiet),
+        secs(&loud_frames)
+    );
+    Ok(())
 }
 
 /// The zoo's RIFE model, shown beside the built-in flow.

@@ -55,6 +55,8 @@ pub struct AiLipSync {
     pending: Mutex<Pending>,
     /// The aggregate thread's.
     syncer: Mutex<Option<LipSyncer>>,
+    /// The aggregate thread's: running time just after the last audio buffer (end-with-audio).
+    audio_end: Mutex<Option<u64>>,
     /// Stops a model run in flight: triggered by FLUSH_START and PAUSED->READY, renewed after.
     cancel: RunCancel,
 }
@@ -75,6 +77,7 @@ impl ObjectSubclass for AiLipSync {
             stats: Stats::new("ai-lipsync-stats", &["animated", "unvoiced"], &[]),
             pending: Mutex::default(),
             syncer: Mutex::new(None),
+            audio_end: Mutex::new(None),
             cancel: RunCancel::default(),
         }
     }
@@ -253,6 +256,11 @@ impl AiLipSync {
                 return Err(self.fail(ElementError::Negotiation("audio buffer before audio caps".into())));
             }
             let rt = Self::running_time(pad, &buf);
+            if let Some(t) = rt {
+                let end = t + buf.duration().map_or(0, |d| d.nseconds());
+                let mut last = lock(&self.audio_end);
+                *last = Some(last.map_or(end, |e| e.max(end)));
+            }
             let map = buf.map_readable().map_err(|e| self.fail(ElementError::Frame(format!("audio: {e}"))))?;
             if let Some(expected) = syncer.push_audio(rt, &map).map_err(|e| self.fail(e))? {
                 gst::debug!(CAT, imp = self, "audio discontinuity: {rt:?} ns where {expected} ns was expected");
@@ -345,6 +353,7 @@ impl AggregatorImpl for AiLipSync {
         let pending = std::mem::take(&mut *lock(&self.pending));
         if pending.reset {
             syncer.reset();
+            *lock(&self.audio_end) = None;
         }
         if let Some(input) = pending.audio {
             syncer.set_audio_format(input);
@@ -360,6 +369,18 @@ impl AggregatorImpl for AiLipSync {
             return Err(gst_base::AGGREGATOR_FLOW_NEED_DATA);
         };
         let rt = Self::running_time(&self.video_pad, &buf);
+        // Avatar mode: a still picture (imagefreeze) never ends by itself; the speech does.
+        let audio_ended = audio_pad.as_ref().is_some_and(|p| p.is_eos());
+        if audio_ended && lock(&self.settings).end_with_audio {
+            let end = *lock(&self.audio_end);
+            if let (Some(t), Some(end)) = (rt, end)
+                && t >= end
+            {
+                gst::debug!(CAT, imp = self, "end-with-audio: the audio ended at {end} ns, the video ends at {t} ns");
+                self.stats.post(&*self.obj());
+                return Err(gst::FlowError::Eos);
+            }
+        }
         let window = match syncer.step(rt, audio_pad.as_ref().map(|p| p.is_eos()), timeout) {
             Step::Wait => return Err(gst_base::AGGREGATOR_FLOW_NEED_DATA),
             Step::GiveUp => {

@@ -6,6 +6,14 @@
 //!   d. ! queue ! audioconvert ! tee name=t ! queue ! l.audio  t. ! queue ! autoaudiosink
 //! ```
 //!
+//! Avatar mode: a photograph speaks; `end-with-audio` ends the endless still picture with the audio.
+//!
+//! ```text
+//! gst-launch-1.0 filesrc location=photo.png ! pngdec ! videoconvert ! imagefreeze ! video/x-raw,framerate=25/1 \
+//!   ! ailipsync name=l end-with-audio=true ! videoconvert ! autovideosink \
+//!   filesrc location=speech.wav ! decodebin ! audioconvert ! tee name=t ! queue ! l.audio  t. ! queue ! autoaudiosink
+//! ```
+//!
 //! A `GstAggregator` with a `video` sink pad, an `audio` request pad (any rate and channel count,
 //! converted to 16 kHz mono inside) and one video source pad. Each video frame hears the audio
 //! at its running time: Wav2Lip's window of 16 mel columns (200 ms) from the frame's start. With

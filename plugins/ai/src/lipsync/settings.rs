@@ -15,6 +15,7 @@ pub struct Settings {
     pub lip: LipOptions,
     pub voice_activity: bool,
     pub voice_model: String,
+    pub end_with_audio: bool,
 }
 
 impl Default for Settings {
@@ -25,6 +26,7 @@ impl Default for Settings {
             lip: LipOptions::default(),
             voice_activity: true,
             voice_model: String::new(),
+            end_with_audio: false,
         }
     }
 }
@@ -104,6 +106,16 @@ impl Settings {
                 0.14,
                 d.mouth_open,
             ),
+            glib::ParamSpecBoolean::builder("end-with-audio")
+                .nick("End with the audio")
+                .blurb(
+                    "End the stream at the first video frame past the end of the audio (once the audio pad \
+                     is at EOS): avatar mode, where imagefreeze repeats a photograph endlessly. Off: frames \
+                     after the audio pass unchanged until the video ends",
+                )
+                .default_value(false)
+                .mutable_playing()
+                .build(),
             device,
             glib::ParamSpecBoolean::builder("voice-activity")
                 .nick("Voice activity")
@@ -171,6 +183,7 @@ impl Settings {
             "voice-activity" => self.voice_activity = value.get().expect("type checked upstream"),
             "voice-model" => self.voice_model = value.get::<Option<String>>().expect("type checked").unwrap_or_default(),
             "voice-threshold" => self.lip.voice_threshold = value.get().expect("type checked upstream"),
+            "end-with-audio" => self.end_with_audio = value.get().expect("type checked upstream"),
             _ => return false,
         }
         true
@@ -190,6 +203,7 @@ impl Settings {
             "voice-activity" => self.voice_activity.to_value(),
             "voice-model" => self.voice_model.to_value(),
             "voice-threshold" => self.lip.voice_threshold.to_value(),
+            "end-with-audio" => self.end_with_audio.to_value(),
             name => return self.model.get(name),
         })
     }
