@@ -12,9 +12,9 @@ pub mod track;
 pub mod wav2lip;
 
 pub use face::{Detection, FaceDetector, FaceMesh, Found, MouthMarks};
-pub use track::{BoxSmoother, FaceSource, Padding};
 pub use mouth::MouthDriver;
 pub use timeline::{AudioInput, AudioTrack, SILENCE, Step, Timeline, Window, decide, latency_ns, sample_time};
+pub use track::{BoxFilter, BoxSmoother, FaceReport, FaceSelect, FaceSource, FaceState, Faces, Padding, TrackOptions};
 pub use wav2lip::{Wav2Lip, Wav2LipContract};
 
 use std::sync::Arc;
@@ -24,7 +24,6 @@ use gst_ai_kernels::{self as kernels, FaceBox, FrameMut, Rect, TensorSpec};
 use crate::backend::model::{Cancel, Model};
 use crate::error::Result;
 use face::region;
-use track::Faces;
 
 /// How a [`LipSyncer`] is set up, in the units of the element's properties. The face box and the
 /// detection settings hold from start; the rest may change while it runs ([`params`](Self::params)).
@@ -34,8 +33,18 @@ pub struct LipOptions {
     pub face_box: Option<[i32; 4]>,
     /// Pixels added to detected boxes: top, bottom, left, right (Wav2Lip's pads).
     pub padding: [i32; 4],
-    /// Detected boxes are averaged over this many frames (Wav2Lip's 5).
+    /// Detected boxes are smoothed as still as a mean of this many frames (Wav2Lip's 5).
     pub smoothing: u32,
+    /// Which face is animated when several are found.
+    pub face_select: FaceSelect,
+    /// Frames a followed face may go unseen before it is given up.
+    pub max_misses: u32,
+    /// The detector runs every this many frames; the face mesh follows the face in between.
+    pub detect_interval: u32,
+    /// Faces smaller than this (pixels, the box's larger side) are left alone.
+    pub min_face_size: u32,
+    /// Faces turned further than this (degrees) are left alone.
+    pub max_yaw: f64,
     pub face_threshold: f64,
     pub feather: f64,
     pub mouth_open: f64,
@@ -47,6 +56,11 @@ impl Default for LipOptions {
             face_box: None,
             padding: [0, 10, 0, 0],
             smoothing: 5,
+            face_select: FaceSelect::Largest,
+            max_misses: TrackOptions::default().max_misses,
+            detect_interval: TrackOptions::default().detect_interval,
+            min_face_size: 48,
+            max_yaw: 45.0,
             face_threshold: 0.5,
             feather: 0.15,
             mouth_open: 0.12,
@@ -72,7 +86,16 @@ impl LipOptions {
         }
         let [top, bottom, left, right] = self.padding.map(|v| v as f32);
         let padding = Padding { top, bottom, left, right };
-        detector.map(|model| FaceSource::Detector { model, padding, smoothing: self.smoothing as usize, mesh })
+        let track = TrackOptions {
+            padding,
+            smoothing: self.smoothing,
+            select: self.face_select,
+            max_misses: self.max_misses,
+            detect_interval: self.detect_interval.max(1),
+            min_face_size: self.min_face_size as f32,
+            max_yaw: self.max_yaw as f32,
+        };
+        detector.map(|model| FaceSource::Detector { model, mesh, track })
     }
 }
 
@@ -99,6 +122,8 @@ pub struct LipSyncer {
     timeline: Timeline,
     faces: Faces,
     animator: Animator,
+    /// What became of the face in the last frame processed.
+    face: FaceReport,
 }
 
 impl LipSyncer {
@@ -112,7 +137,7 @@ impl LipSyncer {
             }
             None => Animator::Builtin(MouthDriver::new()),
         };
-        Ok(Self { timeline: Timeline::new(), faces: Faces::new(faces)?, animator })
+        Ok(Self { timeline: Timeline::new(), faces: Faces::new(faces)?, animator, face: FaceReport::default() })
     }
 
     /// The model's contract, with a model.
@@ -150,6 +175,11 @@ impl LipSyncer {
         self.timeline.end();
     }
 
+    /// What became of the face in the last frame [`process`](Self::process)ed.
+    pub fn face(&self) -> FaceReport {
+        self.face
+    }
+
     /// What to do with the frame at running time `frame`; see [`Timeline::step`].
     pub fn step(&self, frame: Option<u64>, audio_eos: Option<bool>, timed_out: bool) -> Step {
         self.timeline.step(frame, audio_eos, timed_out)
@@ -177,7 +207,8 @@ impl LipSyncer {
         params: &LipParams,
         cancel: Option<&Cancel>,
     ) -> Result<bool> {
-        let Some(found) = self.faces.find(&frame.as_frame(), params.face_threshold, cancel)? else {
+        self.face = self.faces.find(&frame.as_frame(), params.face_threshold, cancel)?;
+        let Some(found) = self.face.found else {
             return Ok(false);
         };
         let first = self.timeline.audible(window);
