@@ -60,7 +60,7 @@ impl Default for LipOptions {
             max_misses: TrackOptions::default().max_misses,
             detect_interval: TrackOptions::default().detect_interval,
             min_face_size: 48,
-            max_yaw: 45.0,
+            max_yaw: 60.0,
             face_threshold: 0.5,
             feather: 0.15,
             mouth_open: 0.12,
@@ -102,7 +102,7 @@ impl LipOptions {
 /// What may change while playing, read by the element for each frame.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LipParams {
-    /// Score a detection needs; below it the last face is kept.
+    /// Score a detection needs; below it the last face is kept for `max_misses` frames.
     pub face_threshold: f32,
     /// Blend width of a model's face, as a fraction of the box's smaller side.
     pub feather: f32,
