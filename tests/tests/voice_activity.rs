@@ -61,7 +61,8 @@ fn noise(seconds: f64, rng: &mut Rng) -> Vec<f32> {
 /// Music: plucked three-note chords (each note with its harmonics, a sharp attack and an
 /// exponential decay), a new chord every 0.4 s over a walking bass.
 fn music(seconds: f64) -> Vec<f32> {
-    const CHORDS: [[f32; 3]; 4] = [[261.6, 329.6, 392.0], [220.0, 261.6, 329.6], [174.6, 220.0, 261.6], [196.0, 246.9, 293.7]];
+    const CHORDS: [[f32; 3]; 4] =
+        [[261.6, 329.6, 392.0], [220.0, 261.6, 329.6], [174.6, 220.0, 261.6], [196.0, 246.9, 293.7]];
     let tau = std::f32::consts::TAU;
     (0..(seconds * RATE as f64) as usize)
         .map(|i| {

@@ -23,7 +23,7 @@ use gst_ai_runtime::Precision;
 use gst_ai_runtime::backend::model::{Model, ModelSource};
 use gst_ai_runtime::backend::zoo;
 use gst_ai_runtime::dsp::resample::SampleFormat;
-use gst_ai_runtime::tasks::lipsync::{self, AudioInput, LipSyncer, Step, Window};
+use gst_ai_runtime::tasks::lipsync::{self, AudioInput, FaceState, LipSyncer, Step, Window};
 
 use super::settings::Settings;
 use crate::common::{self, ElementError, RunCancel, Stats, lock};
@@ -37,6 +37,21 @@ const DEFAULT_DETECTOR: &str = "retinaface";
 const FACE_MESH: &str = "face-mesh";
 /// The zoo's voice-activity detector, used with voice-activity when voice-model is empty.
 const DEFAULT_VAD: &str = "silero-vad";
+
+/// The `stats` counters: frames animated, frames left for their face (by [`FaceState`]), and
+/// how the face was followed.
+const COUNTERS: &[&str] = &[
+    "animated",
+    "unvoiced",
+    "no-face",
+    "too-small",
+    "profile",
+    "mouth-outside",
+    "face-held",
+    "face-lost",
+    "detections",
+    "tracked",
+];
 
 /// What sink events and flushes leave for the aggregate thread, applied before its next frame.
 #[derive(Default)]
@@ -74,7 +89,7 @@ impl ObjectSubclass for AiLipSync {
             audio_pad: Mutex::new(None),
             video: Mutex::new(None),
             settings: Mutex::default(),
-            stats: Stats::new("ai-lipsync-stats", &["animated", "unvoiced"], &[]),
+            stats: Stats::new("ai-lipsync-stats", COUNTERS, &[]),
             pending: Mutex::default(),
             syncer: Mutex::new(None),
             audio_end: Mutex::new(None),
@@ -407,6 +422,21 @@ impl AggregatorImpl for AiLipSync {
         self.stats.frame(t0.elapsed().as_secs_f64() * 1000.0);
         self.stats.add("animated", u64::from(animated));
         self.stats.add("unvoiced", u64::from(syncer.unvoiced()));
+        let face = syncer.face();
+        let counter = match face.state {
+            FaceState::NoFace => Some("no-face"),
+            FaceState::TooSmall => Some("too-small"),
+            FaceState::Profile => Some("profile"),
+            FaceState::MouthOutside => Some("mouth-outside"),
+            FaceState::Held => Some("face-held"),
+            FaceState::Tracked => Some("tracked"),
+            FaceState::Fixed | FaceState::Detected => None,
+        };
+        if let Some(c) = counter {
+            self.stats.add(c, 1);
+        }
+        self.stats.add("face-lost", u64::from(face.lost));
+        self.stats.add("detections", u64::from(face.detected));
         drop(guard);
         self.obj().finish_buffer(buf)
     }

@@ -25,13 +25,50 @@
 use gst::glib;
 use gst::prelude::*;
 
+use gst_ai_runtime::tasks::lipsync;
+
 mod imp;
 mod settings;
+
+/// Which face is animated when several are found (the runtime's [`lipsync::FaceSelect`]).
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstAiLipSyncFaceSelect")]
+pub enum FaceSelect {
+    #[default]
+    #[enum_value(name = "Largest: the largest face", nick = "largest")]
+    Largest = 0,
+    #[enum_value(name = "Most confident: the detector's highest score", nick = "most-confident")]
+    MostConfident = 1,
+    #[enum_value(name = "Centre: the face nearest the frame's centre", nick = "centre")]
+    Centre = 2,
+}
+
+impl From<FaceSelect> for lipsync::FaceSelect {
+    fn from(f: FaceSelect) -> Self {
+        match f {
+            FaceSelect::Largest => Self::Largest,
+            FaceSelect::MostConfident => Self::MostConfident,
+            FaceSelect::Centre => Self::Centre,
+        }
+    }
+}
+
+impl From<lipsync::FaceSelect> for FaceSelect {
+    fn from(f: lipsync::FaceSelect) -> Self {
+        match f {
+            lipsync::FaceSelect::Largest => Self::Largest,
+            lipsync::FaceSelect::MostConfident => Self::MostConfident,
+            lipsync::FaceSelect::Centre => Self::Centre,
+        }
+    }
+}
 
 glib::wrapper! {
     pub struct AiLipSync(ObjectSubclass<imp::AiLipSync>) @extends gst_base::Aggregator, gst::Element, gst::Object;
 }
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    FaceSelect::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     gst::Element::register(Some(plugin), "ailipsync", gst::Rank::NONE, AiLipSync::static_type())
 }

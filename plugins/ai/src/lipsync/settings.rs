@@ -6,6 +6,7 @@ use gst::prelude::*;
 
 use gst_ai_runtime::tasks::lipsync::LipOptions;
 
+use super::FaceSelect;
 use crate::common::{self, ModelProps};
 
 #[derive(Debug, Clone)]
@@ -39,6 +40,10 @@ impl Settings {
             let int = glib::ParamSpecInt::builder("value").build();
             gst::ParamSpecArray::builder(name).nick(nick).blurb(blurb).element_spec(&int).mutable_ready().build()
         };
+        let uint = |name, nick, blurb, min, max, default| {
+            let b = glib::ParamSpecUInt::builder(name).nick(nick).blurb(blurb).minimum(min).maximum(max);
+            b.default_value(default).mutable_ready().build()
+        };
         let live = |name, nick, blurb, max, default| {
             let b = glib::ParamSpecDouble::builder(name).nick(nick).blurb(blurb).minimum(0.0).maximum(max);
             b.default_value(default).mutable_playing().build()
@@ -64,9 +69,10 @@ impl Settings {
                 .blurb(&common::props::with_zoo(
                     "face detection",
                     "Path of an ONNX face detector with UltraFace's layout (input 1x3xHxW RGB (x-127)/128; \
-                     outputs scores 1xNx2 and boxes 1xNx4 x1,y1,x2,y2 in 0..1), run on every frame when \
-                     face-box is empty; the most confident face is used. Empty: zoo:retinaface when the zoo \
-                     has it. On detected faces the zoo's face-mesh (when present) places the mouth on the lips",
+                     outputs scores 1xNx2 and boxes 1xNx4 x1,y1,x2,y2 in 0..1), run when face-box is empty \
+                     (see detect-interval); one face is chosen (face-select) and followed. Empty: \
+                     zoo:retinaface when the zoo has it. On detected faces the zoo's face-mesh (when \
+                     present) places the mouth on the lips and follows the face between detections",
                 ))
                 .default_value(Some(""))
                 .mutable_ready()
@@ -74,7 +80,8 @@ impl Settings {
             live(
                 "face-threshold",
                 "Face threshold",
-                "Score a detection needs; below it the last face is kept",
+                "Score a detection needs; below it the last face is kept (for max-misses frames, while the \
+                 face mesh still sees it)",
                 1.0,
                 d.face_threshold,
             ),
@@ -83,12 +90,58 @@ impl Settings {
                 "Face padding",
                 "<top, bottom, left, right> pixels added to detected boxes (Wav2Lip's pads)",
             ),
-            glib::ParamSpecUInt::builder("smoothing")
-                .nick("Smoothing")
-                .blurb("Detected boxes are averaged over this many frames, so the crop does not jitter")
-                .minimum(1)
-                .maximum(100)
-                .default_value(d.smoothing)
+            uint(
+                "smoothing",
+                "Smoothing",
+                "Detected boxes are averaged (a one-euro filter: its time constant at rest is this many \
+                 frames minus one, shorter as the head moves), so the crop does not jitter; 1: none",
+                1,
+                100,
+                d.smoothing,
+            ),
+            glib::ParamSpecEnum::builder_with_default("face-select", FaceSelect::from(d.face_select))
+                .nick("Face selection")
+                .blurb(
+                    "Which face is animated when several are found; it is then followed by overlap, never \
+                     jumping to another person, until it is lost",
+                )
+                .mutable_ready()
+                .build(),
+            uint(
+                "max-misses",
+                "Maximum misses",
+                "Frames a followed face may go unfound (the mesh still seeing it on its last crop) before \
+                 it is given up; then frames pass unchanged until a face is found again",
+                0,
+                1000,
+                d.max_misses,
+            ),
+            uint(
+                "detect-interval",
+                "Detection interval",
+                "Run the face detector every this many frames; in between the face mesh follows the face \
+                 from its last points (and a face it loses is looked for at once). 1: every frame",
+                1,
+                1000,
+                d.detect_interval,
+            ),
+            uint(
+                "min-face-size",
+                "Minimum face size",
+                "Faces smaller than this many pixels (the box's larger side) are left unchanged",
+                0,
+                10000,
+                d.min_face_size,
+            ),
+            glib::ParamSpecDouble::builder("max-yaw")
+                .nick("Maximum yaw")
+                .blurb(
+                    "Faces turned further than this many degrees (estimated from the landmarks: the nose \
+                     tip between the face's sides) are left unchanged",
+                )
+                .minimum(0.0)
+                .maximum(90.0)
+                .default_value(d.max_yaw)
                 .mutable_ready()
                 .build(),
             live(
@@ -148,8 +201,12 @@ impl Settings {
             glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                 .nick("Statistics")
                 .blurb(
-                    "frames, frames animated (the rest passed unchanged: no face, no audio or silence), frames \
-                     unvoiced (sound the voice-activity detector did not take for speech) and \
+                    "frames, frames animated (the rest passed unchanged: no face, no audio or silence), unvoiced \
+                     (sound the voice-activity detector did not take for speech), the \
+                     frames passed unchanged for the face: no-face (none found, or the followed one unseen), \
+                     too-small, profile, mouth-outside (the mouth outside the frame); face-held (frames the \
+                     detector missed the face but it was kept), face-lost (times a followed face was given \
+                     up), detections (detector runs), tracked (frames the mesh alone followed the face); and \
                      the processing time per frame over the last 512 frames (mean-ms, p95-ms, fps)",
                 )
                 .read_only()
@@ -178,10 +235,17 @@ impl Settings {
             "face-model" => self.face_model = value.get::<Option<String>>().expect("type checked").unwrap_or_default(),
             "face-threshold" => self.lip.face_threshold = value.get().expect("type checked upstream"),
             "smoothing" => self.lip.smoothing = value.get().expect("type checked upstream"),
+            "face-select" => self.lip.face_select = value.get::<FaceSelect>().expect("type checked upstream").into(),
+            "max-misses" => self.lip.max_misses = value.get().expect("type checked upstream"),
+            "detect-interval" => self.lip.detect_interval = value.get().expect("type checked upstream"),
+            "min-face-size" => self.lip.min_face_size = value.get().expect("type checked upstream"),
+            "max-yaw" => self.lip.max_yaw = value.get().expect("type checked upstream"),
             "feather" => self.lip.feather = value.get().expect("type checked upstream"),
             "mouth-open" => self.lip.mouth_open = value.get().expect("type checked upstream"),
             "voice-activity" => self.voice_activity = value.get().expect("type checked upstream"),
-            "voice-model" => self.voice_model = value.get::<Option<String>>().expect("type checked").unwrap_or_default(),
+            "voice-model" => {
+                self.voice_model = value.get::<Option<String>>().expect("type checked").unwrap_or_default()
+            }
             "voice-threshold" => self.lip.voice_threshold = value.get().expect("type checked upstream"),
             "end-with-audio" => self.end_with_audio = value.get().expect("type checked upstream"),
             _ => return false,
@@ -198,6 +262,11 @@ impl Settings {
             "face-padding" => array(&self.lip.padding),
             "face-threshold" => self.lip.face_threshold.to_value(),
             "smoothing" => self.lip.smoothing.to_value(),
+            "face-select" => FaceSelect::from(self.lip.face_select).to_value(),
+            "max-misses" => self.lip.max_misses.to_value(),
+            "detect-interval" => self.lip.detect_interval.to_value(),
+            "min-face-size" => self.lip.min_face_size.to_value(),
+            "max-yaw" => self.lip.max_yaw.to_value(),
             "feather" => self.lip.feather.to_value(),
             "mouth-open" => self.lip.mouth_open.to_value(),
             "voice-activity" => self.voice_activity.to_value(),

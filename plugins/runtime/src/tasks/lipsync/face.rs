@@ -60,8 +60,8 @@ const ULTRAFACE: &str = "UltraFace face detector";
 
 /// A face detector with UltraFace's output layout (Linzaer's Ultra-Light-Fast-Generic-Face-
 /// Detector as in the ONNX model zoo): input 1x3xHxW RGB `(x − 127) / 128`; outputs `scores`
-/// 1xNx2 (background, face) and `boxes` 1xNx4 (x1, y1, x2, y2, 0..1 of the input). The best
-/// face above `threshold` wins (one face per frame).
+/// 1xNx2 (background, face) and `boxes` 1xNx4 (x1, y1, x2, y2, 0..1 of the input). Either the
+/// best face above a threshold ([`detect`](Self::detect)) or all of them ([`detect_all`](Self::detect_all)).
 pub struct FaceDetector {
     input: String,
     width: usize,
@@ -115,7 +115,7 @@ impl FaceDetector {
 
     /// The most confident face in `image` (planar RGB 0..1, `w` x `h`) with a score of at least
     /// `threshold`, in image pixels, with its score and the detector's five landmarks when it has
-    /// them; `cancel` can stop it while the model runs.
+    /// them; `cancel` can stop it while the model runs. The cheap path: no suppression.
     pub fn detect(
         &mut self,
         model: &Model,
@@ -125,6 +125,35 @@ impl FaceDetector {
         threshold: f32,
         cancel: Option<&Cancel>,
     ) -> Result<Option<Detection>> {
+        let raw = self.infer(model, image, w, h, cancel)?;
+        let best =
+            (0..raw.n).filter(|&i| raw.score(i) >= threshold).max_by(|&a, &b| raw.score(a).total_cmp(&raw.score(b)));
+        Ok(best.and_then(|i| raw.detection(i, w, h)))
+    }
+
+    /// Every face in `image` with a score of at least `threshold`, most confident first, after
+    /// non-maximum suppression: of boxes overlapping by more than [`NMS_IOU`](Self::NMS_IOU),
+    /// the most confident stays (the detector scores each face at several anchors).
+    pub fn detect_all(
+        &mut self,
+        model: &Model,
+        image: &[f32],
+        w: usize,
+        h: usize,
+        threshold: f32,
+        cancel: Option<&Cancel>,
+    ) -> Result<Vec<Detection>> {
+        let raw = self.infer(model, image, w, h, cancel)?;
+        let mut found: Vec<Detection> =
+            (0..raw.n).filter(|&i| raw.score(i) >= threshold).filter_map(|i| raw.detection(i, w, h)).collect();
+        found.sort_by(|a, b| b.score.total_cmp(&a.score));
+        Ok(suppress(found, Self::NMS_IOU))
+    }
+
+    /// Overlap above which two detections are one face.
+    pub const NMS_IOU: f32 = 0.4;
+
+    fn infer(&mut self, model: &Model, image: &[f32], w: usize, h: usize, cancel: Option<&Cancel>) -> Result<Raw> {
         let (dw, dh) = (self.width, self.height);
         self.tensor.resize(3 * dw * dh, 0.0);
         crop_resize(image, w, h, FaceBox { x: 0.0, y: 0.0, w: w as f32, h: h as f32 }, &mut self.tensor, dw, dh)?;
@@ -133,10 +162,9 @@ impl FaceDetector {
         }
         let shape = [1, 3, dh, dw];
         let input = [ModelInput { name: &self.input, shape: &shape, data: InputData::F32(&self.tensor) }];
-        let outputs = model.run_all(&input, cancel)?;
-        let (ss, scores) = &outputs[self.scores];
-        let (bs, boxes) = &outputs[self.boxes];
-        let n = ss.get(1).copied().unwrap_or(0);
+        let mut outputs = model.run_all(&input, cancel)?;
+        let n = outputs[self.scores].0.get(1).copied().unwrap_or(0);
+        let (ss, bs) = (&outputs[self.scores].0, &outputs[self.boxes].0);
         if ss.len() != 3 || ss[2] != 2 || bs.len() != 3 || bs[1] != n || bs[2] != 4 {
             return Err(Error::contract(
                 &model.name,
@@ -146,23 +174,85 @@ impl FaceDetector {
                 format!("{ss:?} and {bs:?}"),
             ));
         }
-        let marks = self.landmarks.map(|k| &outputs[k]).filter(|(ls, _)| ls.len() == 3 && ls[1] == n && ls[2] == 10);
-        let best = (0..n)
-            .filter(|&i| scores[2 * i + 1] >= threshold)
-            .max_by(|&a, &b| scores[2 * a + 1].total_cmp(&scores[2 * b + 1]));
-        Ok(best.and_then(|i| {
-            let b = &boxes[4 * i..4 * i + 4];
-            let (x1, y1) = (b[0].clamp(0.0, 1.0) * w as f32, b[1].clamp(0.0, 1.0) * h as f32);
-            let (x2, y2) = (b[2].clamp(0.0, 1.0) * w as f32, b[3].clamp(0.0, 1.0) * h as f32);
-            let landmarks = marks.map(|(_, l)| {
-                std::array::from_fn(|k| (l[10 * i + 2 * k] * w as f32, l[10 * i + 2 * k + 1] * h as f32))
-            });
-            (x2 - x1 >= 2.0 && y2 - y1 >= 2.0).then_some(Detection {
-                face: FaceBox { x: x1, y: y1, w: x2 - x1, h: y2 - y1 },
-                score: scores[2 * i + 1],
-                landmarks,
+        let landmarks = self
+            .landmarks
+            .filter(|&k| {
+                let ls = &outputs[k].0;
+                ls.len() == 3 && ls[1] == n && ls[2] == 10
             })
-        }))
+            .map(|k| std::mem::take(&mut outputs[k].1));
+        Ok(Raw {
+            n,
+            scores: std::mem::take(&mut outputs[self.scores].1),
+            boxes: std::mem::take(&mut outputs[self.boxes].1),
+            landmarks,
+        })
+    }
+}
+
+/// The detector's outputs for one image, every anchor.
+struct Raw {
+    n: usize,
+    scores: Vec<f32>,
+    boxes: Vec<f32>,
+    landmarks: Option<Vec<f32>>,
+}
+
+impl Raw {
+    fn score(&self, i: usize) -> f32 {
+        self.scores[2 * i + 1]
+    }
+
+    /// Anchor `i` in pixels of a `w` x `h` image (the box clamped to it, the landmarks not);
+    /// None for a box under 2 pixels.
+    fn detection(&self, i: usize, w: usize, h: usize) -> Option<Detection> {
+        let b = &self.boxes[4 * i..4 * i + 4];
+        let (x1, y1) = (b[0].clamp(0.0, 1.0) * w as f32, b[1].clamp(0.0, 1.0) * h as f32);
+        let (x2, y2) = (b[2].clamp(0.0, 1.0) * w as f32, b[3].clamp(0.0, 1.0) * h as f32);
+        let landmarks = self
+            .landmarks
+            .as_ref()
+            .map(|l| std::array::from_fn(|k| (l[10 * i + 2 * k] * w as f32, l[10 * i + 2 * k + 1] * h as f32)));
+        (x2 - x1 >= 2.0 && y2 - y1 >= 2.0).then_some(Detection {
+            face: FaceBox { x: x1, y: y1, w: x2 - x1, h: y2 - y1 },
+            score: self.score(i),
+            landmarks,
+        })
+    }
+}
+
+/// Intersection over union of two boxes (0 when either is empty).
+pub fn iou(a: FaceBox, b: FaceBox) -> f32 {
+    let iw = ((a.x + a.w).min(b.x + b.w) - a.x.max(b.x)).max(0.0);
+    let ih = ((a.y + a.h).min(b.y + b.h) - a.y.max(b.y)).max(0.0);
+    let inter = iw * ih;
+    let union = a.w * a.h + b.w * b.h - inter;
+    if union > 0.0 { inter / union } else { 0.0 }
+}
+
+/// Greedy non-maximum suppression of `sorted` (most confident first): a detection overlapping a
+/// kept one by more than `max_iou` is dropped.
+fn suppress(sorted: Vec<Detection>, max_iou: f32) -> Vec<Detection> {
+    let mut kept: Vec<Detection> = Vec::new();
+    for d in sorted {
+        if kept.iter().all(|k| iou(k.face, d.face) <= max_iou) {
+            kept.push(d);
+        }
+    }
+    kept
+}
+
+impl Detection {
+    /// The head's turn estimated from the five landmarks: the nose tip's offset from the eyes'
+    /// midpoint, over half the eyes' distance, is about 0.5·tan(yaw) on a head seen from the
+    /// side (eyes ~35° either side of the nose on a round head); degrees, 0 = frontal. None
+    /// without landmarks.
+    pub fn yaw(&self) -> Option<f32> {
+        let p = self.landmarks?;
+        let (l, r, nose) = (p[0], p[1], p[2]);
+        let half = 0.5 * ((r.0 - l.0).powi(2) + (r.1 - l.1).powi(2)).sqrt();
+        let offset = nose.0 - 0.5 * (l.0 + r.0);
+        Some(if half > 0.0 { (offset / half / 0.5).atan().to_degrees() } else { 90f32.copysign(offset) })
     }
 }
 
@@ -263,18 +353,23 @@ impl FaceMesh {
         cancel: Option<&Cancel>,
     ) -> Result<Option<MouthMarks>> {
         let (p, score) = self.run(model, image, w, h, face, cancel)?;
-        if score.is_nan() || score < Self::MIN_SCORE {
-            return Ok(None);
+        Ok(Self::marks(&p, score))
+    }
+
+    /// The mouth in the mesh's 468 `p`oints; None when its `score` is too low.
+    pub fn marks(p: &[(f32, f32)], score: f32) -> Option<MouthMarks> {
+        if score.is_nan() || score < Self::MIN_SCORE || p.len() < 468 {
+            return None;
         }
         let [a, b] = Self::INNER_MIDDLE.map(|i| p[i]);
         let [l, r] = Self::CORNERS.map(|i| p[i]);
-        Ok(Some(MouthMarks {
+        Some(MouthMarks {
             left: l,
             right: r,
             centre: ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0),
             nose_y: p[Self::NOSE_TIP].1,
             chin_y: Some(p[Self::CHIN].1),
-        }))
+        })
     }
 }
 
@@ -287,5 +382,18 @@ mod tests {
         assert_eq!(region(100, 80, 11.5, 9.2, 20.0, 30.0), Some(Rect::new(10, 8, 22, 32)));
         assert_eq!(region(100, 80, -5.0, 70.0, 20.0, 30.0), Some(Rect::new(0, 70, 16, 10)));
         assert_eq!(region(100, 80, 120.0, 10.0, 20.0, 30.0), None, "outside");
+    }
+
+    fn det(x: f32, score: f32) -> Detection {
+        Detection { face: FaceBox { x, y: 0.0, w: 10.0, h: 10.0 }, score, landmarks: None }
+    }
+
+    #[test]
+    fn overlapping_detections_are_one_face() {
+        assert_eq!(iou(det(0.0, 1.0).face, det(0.0, 1.0).face), 1.0);
+        assert!((iou(det(0.0, 1.0).face, det(5.0, 1.0).face) - 1.0 / 3.0).abs() < 1e-6);
+        assert_eq!(iou(det(0.0, 1.0).face, det(20.0, 1.0).face), 0.0);
+        let kept = suppress(vec![det(0.0, 0.9), det(1.0, 0.8), det(30.0, 0.7), det(5.0, 0.6)], 0.4);
+        assert_eq!(kept, vec![det(0.0, 0.9), det(30.0, 0.7), det(5.0, 0.6)], "IoU 0.82 dropped, 0.33 kept");
     }
 }

@@ -13,10 +13,10 @@ pub mod vad;
 pub mod wav2lip;
 
 pub use face::{Detection, FaceDetector, FaceMesh, Found, MouthMarks};
-pub use track::{BoxSmoother, FaceSource, Padding};
-pub use vad::Vad;
 pub use mouth::MouthDriver;
 pub use timeline::{AudioInput, AudioTrack, SILENCE, Step, Timeline, Window, decide, latency_ns, sample_time};
+pub use track::{BoxFilter, BoxSmoother, FaceReport, FaceSelect, FaceSource, FaceState, Faces, Padding, TrackOptions};
+pub use vad::Vad;
 pub use wav2lip::{Wav2Lip, Wav2LipContract};
 
 use std::sync::Arc;
@@ -27,7 +27,6 @@ use crate::backend::model::{Cancel, Model};
 use crate::dsp::audio::HOP;
 use crate::error::Result;
 use face::region;
-use track::Faces;
 
 /// How a [`LipSyncer`] is set up, in the units of the element's properties. The face box and the
 /// detection settings hold from start; the rest may change while it runs ([`params`](Self::params)).
@@ -37,8 +36,18 @@ pub struct LipOptions {
     pub face_box: Option<[i32; 4]>,
     /// Pixels added to detected boxes: top, bottom, left, right (Wav2Lip's pads).
     pub padding: [i32; 4],
-    /// Detected boxes are averaged over this many frames (Wav2Lip's 5).
+    /// Detected boxes are smoothed as still as a mean of this many frames (Wav2Lip's 5).
     pub smoothing: u32,
+    /// Which face is animated when several are found.
+    pub face_select: FaceSelect,
+    /// Frames a followed face may go unseen before it is given up.
+    pub max_misses: u32,
+    /// The detector runs every this many frames; the face mesh follows the face in between.
+    pub detect_interval: u32,
+    /// Faces smaller than this (pixels, the box's larger side) are left alone.
+    pub min_face_size: u32,
+    /// Faces turned further than this (degrees) are left alone.
+    pub max_yaw: f64,
     pub face_threshold: f64,
     pub feather: f64,
     pub mouth_open: f64,
@@ -52,6 +61,11 @@ impl Default for LipOptions {
             face_box: None,
             padding: [0, 10, 0, 0],
             smoothing: 5,
+            face_select: FaceSelect::Largest,
+            max_misses: TrackOptions::default().max_misses,
+            detect_interval: TrackOptions::default().detect_interval,
+            min_face_size: 48,
+            max_yaw: 60.0,
             face_threshold: 0.5,
             feather: 0.15,
             mouth_open: 0.12,
@@ -79,14 +93,23 @@ impl LipOptions {
         }
         let [top, bottom, left, right] = self.padding.map(|v| v as f32);
         let padding = Padding { top, bottom, left, right };
-        detector.map(|model| FaceSource::Detector { model, padding, smoothing: self.smoothing as usize, mesh })
+        let track = TrackOptions {
+            padding,
+            smoothing: self.smoothing,
+            select: self.face_select,
+            max_misses: self.max_misses,
+            detect_interval: self.detect_interval.max(1),
+            min_face_size: self.min_face_size as f32,
+            max_yaw: self.max_yaw as f32,
+        };
+        detector.map(|model| FaceSource::Detector { model, mesh, track })
     }
 }
 
 /// What may change while playing, read by the element for each frame.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LipParams {
-    /// Score a detection needs; below it the last face is kept.
+    /// Score a detection needs; below it the last face is kept for `max_misses` frames.
     pub face_threshold: f32,
     /// Blend width of a model's face, as a fraction of the box's smaller side.
     pub feather: f32,
@@ -113,6 +136,8 @@ pub struct LipSyncer {
     unvoiced: bool,
     /// The last frame with sound was taken for speech (the gate's hysteresis).
     speaking: bool,
+    /// What became of the face in the last frame processed.
+    face: FaceReport,
 }
 
 impl LipSyncer {
@@ -126,7 +151,15 @@ impl LipSyncer {
             }
             None => Animator::Builtin(MouthDriver::new()),
         };
-        Ok(Self { timeline: Timeline::new(), faces: Faces::new(faces)?, animator, vad: None, unvoiced: false, speaking: false })
+        Ok(Self {
+            timeline: Timeline::new(),
+            faces: Faces::new(faces)?,
+            animator,
+            vad: None,
+            unvoiced: false,
+            speaking: false,
+            face: FaceReport::default(),
+        })
     }
 
     /// Gates the mouth with a Silero-VAD-contract `model` (see [`Vad`]): sound it does not take
@@ -195,6 +228,11 @@ impl LipSyncer {
         self.hear()
     }
 
+    /// What became of the face in the last frame [`process`](Self::process)ed.
+    pub fn face(&self) -> FaceReport {
+        self.face
+    }
+
     /// What to do with the frame at running time `frame`; see [`Timeline::step`].
     pub fn step(&self, frame: Option<u64>, audio_eos: Option<bool>, timed_out: bool) -> Step {
         self.timeline.step(frame, audio_eos, timed_out)
@@ -226,7 +264,8 @@ impl LipSyncer {
         params: &LipParams,
         cancel: Option<&Cancel>,
     ) -> Result<bool> {
-        let Some(found) = self.faces.find(&frame.as_frame(), params.face_threshold, cancel)? else {
+        self.face = self.faces.find(&frame.as_frame(), params.face_threshold, cancel)?;
+        let Some(found) = self.face.found else {
             return Ok(false);
         };
         let first = self.voiced(self.timeline.audible(window), params.voice_threshold);

@@ -42,14 +42,27 @@ impl Vad {
     /// `state` (float32 2x1x128), `sr` (int64 scalar); outputs the probability (1x1) and the next
     /// state (2x1x128), found by name (`output`, `stateN`) or else by order.
     pub fn new(model: Arc<Model>) -> Result<Self> {
-        let err = |what: &str, expected: &str, found: String| Error::contract(&model.name, SILERO, what, expected, found);
+        let err =
+            |what: &str, expected: &str, found: String| Error::contract(&model.name, SILERO, what, expected, found);
         let find = |name: &str| model.inputs.iter().find(|i| i.name == name);
-        let listed = || model.inputs.iter().map(|i| format!("{} {} {}", i.name, i.elem_name, i.shape_string())).collect::<Vec<_>>().join(", ");
+        let listed = || {
+            model
+                .inputs
+                .iter()
+                .map(|i| format!("{} {} {}", i.name, i.elem_name, i.shape_string()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let (Some(input), Some(state), Some(sr)) = (find("input"), find("state"), find("sr")) else {
             return Err(err("inputs", "input (audio), state and sr", listed()));
         };
         let float = |i: &&crate::backend::model::TensorInfo| i.elem == Some(ElemType::F32);
-        if !float(&input) || input.shape.len() != 2 || !float(&state) || state.shape.len() != 3 || sr.elem != Some(ElemType::I64) {
+        if !float(&input)
+            || input.shape.len() != 2
+            || !float(&state)
+            || state.shape.len() != 3
+            || sr.elem != Some(ElemType::I64)
+        {
             return Err(err("inputs", "float32 input 1xN, float32 state 2x1x128, int64 sr", listed()));
         }
         let [prob_out, state_out] = match model.outputs.len() {
@@ -116,7 +129,11 @@ impl Vad {
     fn run(&mut self, cancel: Option<&Cancel>) -> Result<f32> {
         let sr = [16_000i64];
         let inputs = [
-            ModelInput { name: &self.input, shape: &[1, Self::CONTEXT + Self::CHUNK], data: InputData::F32(&self.chunk) },
+            ModelInput {
+                name: &self.input,
+                shape: &[1, Self::CONTEXT + Self::CHUNK],
+                data: InputData::F32(&self.chunk),
+            },
             ModelInput { name: &self.state_name, shape: &Self::STATE, data: InputData::F32(&self.state) },
             ModelInput { name: &self.sr_name, shape: &[], data: InputData::I64(&sr) },
         ];
