@@ -11,10 +11,10 @@ pub mod timeline;
 pub mod track;
 pub mod wav2lip;
 
-pub use face::{Detection, FaceDetector, FaceMesh, Found, MouthMarks};
-pub use track::{BoxSmoother, FaceSource, Padding};
+pub use face::{Contours, Detection, FaceDetector, FaceMesh, Found, MouthMarks};
 pub use mouth::MouthDriver;
 pub use timeline::{AudioInput, AudioTrack, SILENCE, Step, Timeline, Window, decide, latency_ns, sample_time};
+pub use track::{BoxSmoother, FaceSource, Padding};
 pub use wav2lip::{Wav2Lip, Wav2LipContract};
 
 use std::sync::Arc;
