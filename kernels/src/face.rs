@@ -23,7 +23,7 @@ fn check_box(b: &FaceBox) -> Result<(), KernelError> {
     Ok(())
 }
 
-fn check_len(what: &str, len: usize, w: usize, h: usize) -> Result<(), KernelError> {
+pub(crate) fn check_len(what: &str, len: usize, w: usize, h: usize) -> Result<(), KernelError> {
     if w == 0 || h == 0 {
         return Err(KernelError::ZeroSize { what: "face image size" });
     }
@@ -35,7 +35,7 @@ fn check_len(what: &str, len: usize, w: usize, h: usize) -> Result<(), KernelErr
 }
 
 /// Bilinear sample of plane `p` (`w` x `h`) at (x, y), coordinates clamped to the image.
-fn bilinear(p: &[f32], w: usize, h: usize, x: f32, y: f32) -> f32 {
+pub(crate) fn bilinear(p: &[f32], w: usize, h: usize, x: f32, y: f32) -> f32 {
     let x = x.clamp(0.0, (w - 1) as f32);
     let y = y.clamp(0.0, (h - 1) as f32);
     let (x0, y0) = (x.floor() as usize, y.floor() as usize);
@@ -76,7 +76,7 @@ pub fn crop_resize(
 }
 
 /// Smooth step 0 → 1 over 0..1 (raised cosine).
-fn ramp(t: f32) -> f32 {
+pub(crate) fn ramp(t: f32) -> f32 {
     let t = t.clamp(0.0, 1.0);
     0.5 - 0.5 * (std::f32::consts::PI * t).cos()
 }
@@ -128,73 +128,6 @@ pub fn paste_feathered(
                 let v = bilinear(&patch[c * pn..(c + 1) * pn], pw, ph, px, py);
                 let o = &mut frame[c * fnn + y * fw + x];
                 *o += m * (v - *o);
-            }
-        }
-    }
-    Ok(())
-}
-
-/// An opening mouth for [`open_mouth`], in image pixels.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Mouth {
-    /// Centre of the mouth line.
-    pub cx: f32,
-    pub cy: f32,
-    /// Half the mouth's width: the opening is widest at the centre and closes towards the corners.
-    pub half_width: f32,
-    /// Height of the opening at the centre (0 = closed: the image is not changed).
-    pub gap: f32,
-    /// How far above and below the mouth line the picture moves (lips, chin): the warp fades to
-    /// nothing there. Must exceed `gap`.
-    pub reach: f32,
-    /// Colour of the inside of the mouth, RGB 0..1.
-    pub inside: [f32; 3],
-}
-
-/// Opens the mouth of `src` (planar RGB 0..1, `w` x `h`) into `dst` by a smooth local warp: the
-/// lips above and below the mouth line are pushed apart by up to `gap` (a cos² profile across
-/// the mouth's width), the picture between the line and `reach` is compressed to make room (it
-/// fades to the identity at `reach` and at the corners), and the opening shows `inside`, with
-/// anti-aliased edges. Outside the mouth region `dst` is `src`.
-pub fn open_mouth(src: &[f32], w: usize, h: usize, m: Mouth, dst: &mut [f32]) -> Result<(), KernelError> {
-    check_len("open_mouth source", src.len(), w, h)?;
-    check_len("open_mouth destination", dst.len(), w, h)?;
-    let finite = [m.cx, m.cy, m.half_width, m.gap, m.reach].iter().all(|v| v.is_finite());
-    if !finite || m.half_width <= 0.0 || m.gap < 0.0 || m.reach <= m.gap {
-        return Err(KernelError::InvalidArgument(format!("mouth {m:?}: needs a positive width and 0 <= gap < reach")));
-    }
-    dst.copy_from_slice(src);
-    if m.gap <= 0.0 {
-        return Ok(());
-    }
-    let n = w * h;
-    let x0 = (m.cx - m.half_width).floor().max(0.0) as usize;
-    let x1 = ((m.cx + m.half_width).ceil().max(0.0) as usize).min(w);
-    let y0 = (m.cy - m.reach).floor().max(0.0) as usize;
-    let y1 = ((m.cy + m.reach).ceil().max(0.0) as usize).min(h);
-    for x in x0..x1 {
-        let u = (x as f32 + 0.5 - m.cx) / m.half_width;
-        if u.abs() >= 1.0 {
-            continue;
-        }
-        let profile = (std::f32::consts::FRAC_PI_2 * u).cos().powi(2);
-        let half = 0.5 * m.gap * profile; // half the opening in this column
-        if half < 1e-3 {
-            continue;
-        }
-        for y in y0..y1 {
-            let dy = y as f32 + 0.5 - m.cy;
-            let ady = dy.abs();
-            if ady >= m.reach {
-                continue;
-            }
-            // Outside the opening: sample nearer the mouth line (compression); inside: the line.
-            let from = if ady > half { (ady - half) * m.reach / (m.reach - half) } else { 0.0 };
-            let sy = m.cy + from.copysign(dy) - 0.5;
-            let cover = (half - ady + 0.5).clamp(0.0, 1.0);
-            for c in 0..3 {
-                let v = bilinear(&src[c * n..(c + 1) * n], w, h, x as f32, sy);
-                dst[c * n + y * w + x] = v + cover * (m.inside[c] - v);
             }
         }
     }
@@ -254,46 +187,6 @@ mod tests {
         assert!(paste_feathered(&mut frame, w, h, b, &patch, 32, 32, -1.0).is_err());
         let bad = FaceBox { w: 0.0, ..b };
         assert!(crop_resize(&frame, w, h, bad, &mut vec![0f32; 3 * 32 * 32], 32, 32).is_err());
-    }
-
-    #[test]
-    fn an_open_mouth_pushes_the_lips_apart_and_shows_the_inside() {
-        let (w, h) = (64, 64);
-        // A closed mouth: a red lip band 28..36 on grey skin, a dark line at row 32.
-        let src = image(w, h, |c, _x, y| match y {
-            32 => 0.1,
-            28..36 => [0.8, 0.2, 0.2][c],
-            _ => 0.6,
-        });
-        let mut dst = vec![0f32; src.len()];
-        let closed = Mouth { cx: 32.0, cy: 32.5, half_width: 16.0, gap: 0.0, reach: 14.0, inside: [0.2, 0.05, 0.05] };
-        open_mouth(&src, w, h, closed, &mut dst).unwrap();
-        assert_eq!(dst, src, "a closed mouth changes nothing");
-        let open = Mouth { gap: 8.0, ..closed };
-        open_mouth(&src, w, h, open, &mut dst).unwrap();
-        let at = |img: &[f32], c: usize, x: usize, y: usize| img[c * w * h + y * w + x];
-        // Centre column: the opening (rows ~29..36) is the inside colour.
-        for y in 30..35 {
-            assert!((at(&dst, 0, 32, y) - 0.2).abs() < 1e-5, "row {y}: {}", at(&dst, 0, 32, y));
-        }
-        // The upper lip moved up and the lower lip down: red now reaches rows 25 and 38 (from 28 and 35).
-        assert!(at(&dst, 0, 32, 25) > 0.7 && at(&dst, 1, 32, 25) < 0.3, "upper lip at row 25");
-        assert!(at(&dst, 0, 32, 38) > 0.7 && at(&dst, 1, 32, 38) < 0.3, "lower lip at row 38");
-        // Beyond the reach and past the corners nothing changes.
-        for c in 0..3 {
-            for x in 0..w {
-                assert_eq!(at(&dst, c, x, 10), at(&src, c, x, 10));
-                assert_eq!(at(&dst, c, x, 50), at(&src, c, x, 50));
-            }
-            for y in 0..h {
-                assert_eq!(at(&dst, c, 10, y), at(&src, c, 10, y));
-                assert_eq!(at(&dst, c, 54, y), at(&src, c, 54, y));
-            }
-        }
-        // The opening narrows towards the corners.
-        let dark = |x: usize| (0..h).filter(|&y| (at(&dst, 0, x, y) - 0.2).abs() < 0.05).count();
-        assert!(dark(32) > dark(40) && dark(40) > dark(46), "{} {} {}", dark(32), dark(40), dark(46));
-        assert!(open_mouth(&src, w, h, Mouth { reach: 4.0, ..open }, &mut dst).is_err());
     }
 
     #[test]

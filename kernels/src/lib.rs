@@ -14,14 +14,15 @@
 //!   `interpolate` (motion-compensated, occlusion-aware) and the `scene_change` measure.
 //! - `style`: the per-pixel steps around a style model: `retensor`, `preserve_colors`, `mix`,
 //!   `temporal_confidence` and `temporal_blend`.
-//! - `face`: lip sync: `crop_resize` (face box -> model patch), `paste_feathered` (patch -> box
-//!   without a seam) and `open_mouth` (mouth animation).
+//! - `face`: lip sync: `crop_resize` (face box -> model patch) and `paste_feathered` (patch -> box
+//!   without a seam); `mouth`: `open_mouth`, the built-in animation (a displacement field over the
+//!   lower face from lip, nose and face-outline landmarks, and a shaded mouth interior).
 //! - `error`: `KernelError`, the one error type: every public function validates its arguments
 //!   and reports what is wrong instead of panicking.
 //!
 //! Implementations: the public functions validate every size and then call the `cpu` backend,
-//! which runs large calls in row bands on a process-wide thread pool (`cpu::par`); only `face`
-//! does its (single-threaded) work in its own module. `cuda` (public) holds the CUDA twins: the
+//! which runs large calls in row bands on a process-wide thread pool (`cpu::par`); only `face` and
+//! `mouth` do their (single-threaded) work in its own module. `cuda` (public) holds the CUDA twins: the
 //! sources in `kernels/cu/` (convert, resize, tile) compiled at run time by NVRTC, a device probe
 //! that never panics, and `cuda::Gpu`, whose `pack`, `unpack` and `resize` take the CPU
 //! functions' arguments and are written to return their results bit for bit (not yet run on a
@@ -39,6 +40,7 @@ mod error;
 mod face;
 mod flow;
 mod frame;
+mod mouth;
 mod resize;
 mod style;
 mod tensor;
@@ -46,9 +48,10 @@ mod tile;
 
 pub use convert::{copy_alpha, pack, unpack};
 pub use error::KernelError;
-pub use face::{FaceBox, Mouth, crop_resize, open_mouth, paste_feathered};
+pub use face::{FaceBox, crop_resize, paste_feathered};
 pub use flow::{FlowParams, FlowWorkspace, interpolate, luma, optical_flow, scene_change, warp};
 pub use frame::{Colorimetry, Frame, FrameMut, PixelFormat, YuvMatrix};
+pub use mouth::{MouthWarp, open_mouth};
 pub use resize::{Filter, resize};
 pub use style::{mix, preserve_colors, retensor, temporal_blend, temporal_confidence};
 pub use tensor::{ChannelOrder, Layout, Rect, TensorSpec, ValueRange};

@@ -27,13 +27,28 @@ pub fn model(name: &str) -> std::sync::Arc<Model> {
 }
 
 /// A face picture and where its lower face is, in its own pixels: the nose tip's height, the
-/// mouth corners, the chin's height.
+/// mouth corners, the chin's height, and the jaw line's leftmost and rightmost x below the nose.
 #[derive(Clone)]
 pub struct Face {
     pub img: Image,
     pub nose_y: f32,
     pub corners: [(f32, f32); 2],
     pub chin_y: f32,
+    pub jaw_x: (f32, f32),
+}
+
+/// The leftmost and rightmost x of the face mesh's outline below `nose_y`, read on `img` alone.
+fn jaw_x(img: &Image, nose_y: f32) -> (f32, f32) {
+    let (det, mesh) = (model("retinaface"), model("face-mesh"));
+    let planar = to_planar(img);
+    let (w, h) = (img.width, img.height);
+    let d = FaceDetector::new(&det).unwrap().detect(&det, &planar, w, h, 0.5, None).unwrap().expect("a face");
+    let (pts, _) = FaceMesh::new(&mesh).unwrap().run(&mesh, &planar, w, h, d.face, None).unwrap();
+    FaceMesh::FACE_OVAL
+        .iter()
+        .map(|&i| pts[i])
+        .filter(|p| p.1 > nose_y)
+        .fold((f32::MAX, f32::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)))
 }
 
 impl Face {
@@ -43,9 +58,11 @@ impl Face {
         let (ox, oy) = (150.0, 30.0);
         let img = image("photos/astronaut.png").crop(150, 30, 160, 192);
         let img = img.resized((160.0 * s) as usize, (192.0 * s) as usize, Filter::Bicubic);
+        let nose_y = (127.0 - oy) * s;
         Face {
+            jaw_x: jaw_x(&img, nose_y),
             img,
-            nose_y: (127.0 - oy) * s,
+            nose_y,
             corners: [((203.0 - ox) * s, (142.0 - oy) * s), ((244.0 - ox) * s, (142.0 - oy) * s)],
             chin_y: (180.0 - oy) * s,
         }
@@ -65,7 +82,8 @@ impl Face {
         let p = d.landmarks.expect("RetinaFace's landmarks");
         let (pts, score) = FaceMesh::new(&mesh).unwrap().run(&mesh, &planar, size, size, d.face, None).unwrap();
         assert!(score > 0.5, "the mesh sees LFW face {k}");
-        Face { img, nose_y: p[2].1, corners: [p[3], p[4]], chin_y: pts[FaceMesh::CHIN].1 }
+        let jaw_x = jaw_x(&img, p[2].1);
+        Face { img, nose_y: p[2].1, corners: [p[3], p[4]], chin_y: pts[FaceMesh::CHIN].1, jaw_x }
     }
 }
 
@@ -78,13 +96,15 @@ pub struct Placed<'a> {
 }
 
 impl Placed<'_> {
-    /// The lower face in frame pixels, x0, y0, x1, y1: below the nose, above the chin, the mouth
-    /// corners widened by half the mouth's width each side (as tests/tests/lipsync_real.rs).
+    /// The lower face in frame pixels, x0, y0, x1, y1: below the nose, above the chin, inside
+    /// the jaw line (the built-in moves the jaw with the lower lip; tests/tests/lipsync_real.rs
+    /// holds it to the jaw line itself), with a margin of 4% of the face picture's height below
+    /// and beside: the mesh reads the jaw on the face alone, the element on the whole frame,
+    /// and the two readings differ by a few pixels.
     pub fn lower_face(&self) -> [f32; 4] {
         let f = self.face;
-        let [l, r] = f.corners;
-        let mw = r.0 - l.0;
-        [self.x + l.0 - 0.5 * mw, self.y + f.nose_y, self.x + r.0 + 0.5 * mw, self.y + f.chin_y]
+        let m = 0.04 * f.img.height as f32;
+        [self.x + f.jaw_x.0 - m, self.y + f.nose_y, self.x + f.jaw_x.1 + m, self.y + f.chin_y + m]
     }
 
     /// Whether the mouth (corners and the lips' middle, a quarter of its width around) is inside

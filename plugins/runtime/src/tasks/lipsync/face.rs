@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 
 /// Where a face's mouth is, read from landmarks, in frame pixels: the mouth corners (on the
 /// image's left and right), the middle of the lips, the nose tip's height and, from the face
-/// mesh, the chin's.
+/// mesh, the chin's and the contours the built-in animation is shaped by.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MouthMarks {
     pub left: (f32, f32),
@@ -17,6 +17,20 @@ pub struct MouthMarks {
     pub centre: (f32, f32),
     pub nose_y: f32,
     pub chin_y: Option<f32>,
+    pub contours: Option<Contours>,
+}
+
+/// The face mesh's contours around a mouth, in frame pixels.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Contours {
+    /// The lips' outer and inner edges, in the order of [`FaceMesh::OUTER_LIPS`] and
+    /// [`FaceMesh::INNER_LIPS`].
+    pub outer: [(f32, f32); 20],
+    pub inner: [(f32, f32); 20],
+    /// The bottom of the nose (between the nostrils).
+    pub nose: (f32, f32),
+    /// The face's outline, [`FaceMesh::FACE_OVAL`]: forehead, temples, cheeks, jaw and chin.
+    pub oval: [(f32, f32); 36],
 }
 
 /// A face found in a frame: its (padded, smoothed) box and, when landmarks were read, its mouth.
@@ -43,7 +57,14 @@ impl MouthMarks {
     /// From a RetinaFace-style five: eyes, nose tip, mouth corners (no chin).
     pub fn from_five(p: &[(f32, f32); 5]) -> Self {
         let (left, right) = (p[3], p[4]);
-        Self { left, right, centre: ((left.0 + right.0) / 2.0, (left.1 + right.1) / 2.0), nose_y: p[2].1, chin_y: None }
+        Self {
+            left,
+            right,
+            centre: ((left.0 + right.0) / 2.0, (left.1 + right.1) / 2.0),
+            nose_y: p[2].1,
+            chin_y: None,
+            contours: None,
+        }
     }
 }
 
@@ -286,6 +307,13 @@ impl FaceMesh {
         [61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185];
     pub const INNER_LIPS: [usize; 20] =
         [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191];
+    /// The bottom of the nose.
+    pub const NOSE_BOTTOM: usize = 2;
+    /// The face's outline, clockwise from the top of the forehead.
+    pub const FACE_OVAL: [usize; 36] = [
+        10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176, 149,
+        150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
+    ];
 
     pub fn new(model: &Model) -> Result<Self> {
         let err = |what: &str, expected: &str, found: String| Error::contract(&model.name, MESH, what, expected, found);
@@ -369,6 +397,12 @@ impl FaceMesh {
             centre: ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0),
             nose_y: p[Self::NOSE_TIP].1,
             chin_y: Some(p[Self::CHIN].1),
+            contours: Some(Contours {
+                outer: Self::OUTER_LIPS.map(|i| p[i]),
+                inner: Self::INNER_LIPS.map(|i| p[i]),
+                nose: p[Self::NOSE_BOTTOM],
+                oval: Self::FACE_OVAL.map(|i| p[i]),
+            }),
         })
     }
 }

@@ -12,7 +12,7 @@ pub mod track;
 pub mod vad;
 pub mod wav2lip;
 
-pub use face::{Detection, FaceDetector, FaceMesh, Found, MouthMarks};
+pub use face::{Contours, Detection, FaceDetector, FaceMesh, Found, MouthMarks};
 pub use mouth::MouthDriver;
 pub use timeline::{AudioInput, AudioTrack, SILENCE, Step, Timeline, Window, decide, latency_ns, sample_time};
 pub use track::{BoxFilter, BoxSmoother, FaceReport, FaceSelect, FaceSource, FaceState, Faces, Padding, TrackOptions};

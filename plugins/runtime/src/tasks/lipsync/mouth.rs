@@ -1,8 +1,10 @@
 //! The built-in animation: how far the mouth opens and how wide it is, from the speech in a
 //! frame's mel window ([`MouthDriver`]), and the smooth local warp that opens it in the picture.
 
-use gst_ai_kernels::{self as kernels, FaceBox, FrameMut, Mouth, TensorSpec};
+use gst_ai_kernels::{self as kernels, FaceBox, FrameMut, TensorSpec};
 
+#[cfg(test)]
+use super::face::Contours;
 use super::face::{Found, MouthMarks, region};
 use super::write_region;
 use crate::dsp::audio::MEL_STEP;
@@ -85,45 +87,104 @@ impl MouthDriver {
     }
 }
 
-/// Where the mouth is in a face box (fractions of the box): Wav2Lip-style boxes run from the
-/// brows to the chin, so the lips meet at about three quarters of the height.
+/// Where the mouth is in a face box (fractions of the box) without landmarks: Wav2Lip-style
+/// boxes run from the brows to the chin, so the lips meet at about three quarters of the height.
 const MOUTH_Y: f32 = 0.74;
-const MOUTH_HALF_WIDTH: f32 = 0.2;
-/// How far above and below the lips the built-in warp reaches.
-const MOUTH_REACH: f32 = 0.2;
-/// A dark, reddish mouth interior.
-const MOUTH_INSIDE: [f32; 3] = [0.06, 0.03, 0.03];
+const MOUTH_HALF_WIDTH: f32 = 0.17;
+const NOSE_Y: f32 = 0.58;
 
-/// The built-in animation's mouth in `face`: opened by `gap` (0..1 of full loudness) times
-/// `scale` (the fraction of the face height at full loudness), its width scaled by `width`.
-/// With landmarks the mouth is where they say: centred on the lips, as wide as the corners
-/// (a little more: the warp fades towards its ends), and its reach stays below the nose and
-/// above the chin. Without, it is taken at 3/4 of a brows-to-chin box.
-pub fn mouth(face: FaceBox, marks: Option<&MouthMarks>, open: f32, width: f32, scale: f32) -> Mouth {
-    let full = MOUTH_REACH * face.h;
-    let Some(m) = marks else {
-        return Mouth {
-            cx: face.x + 0.5 * face.w,
-            cy: face.y + MOUTH_Y * face.h,
-            half_width: MOUTH_HALF_WIDTH * face.w * width,
-            gap: (open * scale * face.h).min(0.7 * full),
-            reach: full,
-            inside: MOUTH_INSIDE,
-        };
-    };
-    let (cx, cy) = m.centre;
-    let corners = ((m.right.0 - m.left.0).powi(2) + (m.right.1 - m.left.1).powi(2)).sqrt();
-    let up = 0.85 * (cy - m.nose_y);
-    let down = m.chin_y.map_or(full, |c| 0.6 * (c - cy));
-    let reach = full.min(up).min(down).max(2.0);
-    Mouth {
-        cx,
-        cy,
-        half_width: (0.6 * corners * width).max(1.0),
-        gap: (open * scale * face.h).min(0.7 * reach),
-        reach,
-        inside: MOUTH_INSIDE,
+/// The geometry of the built-in animation's mouth in frame pixels (what
+/// [`kernels::MouthWarp`] borrows).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Shape {
+    pub left: [f32; 2],
+    pub right: [f32; 2],
+    pub lip_line: Vec<[f32; 2]>,
+    pub upper_lip: Vec<[f32; 2]>,
+    pub lower_lip: Vec<[f32; 2]>,
+    pub nose: [f32; 2],
+    pub oval: Vec<[f32; 2]>,
+}
+
+/// A rounded box inscribed in `b` (a superellipse, |x|^2.5 + |y|^2.5 = 1), as a polygon: a face
+/// outline for boxes without a mesh, with more room beside the jaw than an ellipse.
+fn ellipse(b: FaceBox) -> Vec<[f32; 2]> {
+    let (cx, cy) = (b.x + 0.5 * b.w, b.y + 0.5 * b.h);
+    let bend = |v: f32| v.signum() * v.abs().powf(0.8);
+    (0..36)
+        .map(|k| {
+            let a = k as f32 * std::f32::consts::TAU / 36.0;
+            [cx + 0.5 * b.w * bend(a.cos()), cy + 0.5 * b.h * bend(a.sin())]
+        })
+        .collect()
+}
+
+/// The mouth of `face`. From the face mesh's contours: the lips' edges, the line where they
+/// meet (half-way between the inner contours), the nose's bottom and the face's outline. From a
+/// detector's five landmarks: the corners and the nose tip, default lips, and a rounded box in
+/// the face box for the outline. Without landmarks: the same at 3/4 of a brows-to-chin box.
+pub fn shape(face: FaceBox, marks: Option<&MouthMarks>) -> Shape {
+    let pt = |p: (f32, f32)| [p.0, p.1];
+    match marks {
+        Some(m) => match &m.contours {
+            Some(c) => {
+                let mid = |a: (f32, f32), b: (f32, f32)| [0.5 * (a.0 + b.0), 0.5 * (a.1 + b.1)];
+                // INNER_LIPS runs along the lower lip from corner to corner (0..=10) and back
+                // along the upper one: entry j faces entry 20 - j.
+                let mut lip_line = vec![pt(c.outer[0]), pt(c.inner[0])];
+                lip_line.extend((1..10).map(|j| mid(c.inner[j], c.inner[20 - j])));
+                lip_line.extend([pt(c.inner[10]), pt(c.outer[10])]);
+                Shape {
+                    left: pt(m.left),
+                    right: pt(m.right),
+                    lip_line,
+                    upper_lip: std::iter::once(c.outer[0]).chain(c.outer[10..].iter().copied()).map(pt).collect(),
+                    lower_lip: c.outer[..=10].iter().copied().map(pt).collect(),
+                    nose: pt(c.nose),
+                    oval: c.oval.iter().copied().map(pt).collect(),
+                }
+            }
+            None => Shape {
+                left: pt(m.left),
+                right: pt(m.right),
+                lip_line: Vec::new(),
+                upper_lip: Vec::new(),
+                lower_lip: Vec::new(),
+                nose: [m.centre.0, m.nose_y],
+                oval: ellipse(face),
+            },
+        },
+        None => {
+            let (cx, cy) = (face.x + 0.5 * face.w, face.y + MOUTH_Y * face.h);
+            let half = MOUTH_HALF_WIDTH * face.w;
+            Shape {
+                left: [cx - half, cy],
+                right: [cx + half, cy],
+                lip_line: Vec::new(),
+                upper_lip: Vec::new(),
+                lower_lip: Vec::new(),
+                nose: [cx, face.y + NOSE_Y * face.h],
+                oval: ellipse(face),
+            }
+        }
     }
+}
+
+/// How the built-in animation opens `shape` for a driver's (`open` 0..1, `width`), `scale`
+/// being the opening at full loudness as a fraction of `face_h`: the opening in pixels, the
+/// corners' relative distance and how much of the teeth shows. A spread mouth opens less tall
+/// (an "ee"), a rounded one keeps its height (an "oo"); teeth show at wide openings, more when
+/// the lips spread.
+pub fn amounts(open: f32, width: f32, scale: f32, face_h: f32) -> (f32, f32, f32) {
+    let spread = (width - 1.0).max(0.0);
+    let gap = open * scale * face_h * (1.0 - 1.2 * spread);
+    let teeth = smooth((open - 0.35) / 0.4) * (0.5 + 2.5 * (width - 1.0)).clamp(0.2, 1.0);
+    (gap, width.clamp(0.5, 2.0), teeth)
+}
+
+fn smooth(t: f32) -> f32 {
+    let t = t.clamp(0.0, 1.0);
+    t * t * (3.0 - 2.0 * t)
 }
 
 /// The face box Wav2Lip is given: with landmarks, the (smoothed) box moved so that the lips sit
@@ -136,25 +197,48 @@ pub fn wav2lip_box(found: &Found) -> FaceBox {
     }
 }
 
-/// Opens the mouth of the `found` face in `frame` (where its landmarks put it, else at 3/4 of its box) by `open` (0..1) at relative `width`, `scale` being the
-/// opening at full loudness as a fraction of the face height. False when nothing changed (a
-/// closed mouth, or one outside the frame).
-pub(super) fn warp(frame: &mut FrameMut<'_>, found: &Found, open: f32, width: f32, scale: f32) -> Result<bool> {
+/// Opens the mouth of the `found` face in `frame` (shaped by its landmarks, else at 3/4 of its
+/// box) by `open` (0..1) at relative `width`, `scale` being the opening at full loudness as a
+/// fraction of the face box's height. False when nothing changed (a closed mouth, or a face
+/// outside the frame).
+pub fn warp(frame: &mut FrameMut<'_>, found: &Found, open: f32, width: f32, scale: f32) -> Result<bool> {
     if open <= 0.0 {
         return Ok(false);
     }
-    let m = mouth(found.face, found.marks.as_ref(), open, width, scale);
-    let Some(roi) =
-        region(frame.width, frame.height, m.cx - m.half_width, m.cy - m.reach, 2.0 * m.half_width, 2.0 * m.reach)
-    else {
+    let s = shape(found.face, found.marks.as_ref());
+    let (gap, width, teeth) = amounts(open, width, scale, found.face.h);
+    if gap <= 0.0 {
+        return Ok(false);
+    }
+    let (mut x0, mut y0, mut x1, mut y1) = (f32::INFINITY, f32::INFINITY, f32::NEG_INFINITY, f32::NEG_INFINITY);
+    for p in &s.oval {
+        (x0, y0, x1, y1) = (x0.min(p[0]), y0.min(p[1]), x1.max(p[0]), y1.max(p[1]));
+    }
+    // Nothing above the nose moves: the region starts a little above it (a tilted head's line).
+    let y0 = y0.max(s.nose[1] - 0.25 * (x1 - x0));
+    let Some(roi) = region(frame.width, frame.height, x0, y0, x1 - x0, y1 - y0) else {
         return Ok(false);
     };
-    let m = kernels::Mouth { cx: m.cx - roi.x as f32, cy: m.cy - roi.y as f32, ..m };
+    let (ox, oy) = (roi.x as f32, roi.y as f32);
+    let local = |v: &[[f32; 2]]| v.iter().map(|p| [p[0] - ox, p[1] - oy]).collect::<Vec<_>>();
+    let (line, upper, lower, oval) = (local(&s.lip_line), local(&s.upper_lip), local(&s.lower_lip), local(&s.oval));
+    let m = kernels::MouthWarp {
+        left: [s.left[0] - ox, s.left[1] - oy],
+        right: [s.right[0] - ox, s.right[1] - oy],
+        lip_line: &line,
+        upper_lip: &upper,
+        lower_lip: &lower,
+        nose: [s.nose[0] - ox, s.nose[1] - oy],
+        oval: &oval,
+        open: gap,
+        width,
+        teeth,
+    };
     let n = 3 * roi.width * roi.height;
     let mut src = vec![0f32; n];
     let mut dst = vec![0f32; n];
     kernels::pack(&frame.as_frame(), roi, TensorSpec::CANONICAL, &mut src)?;
-    kernels::open_mouth(&src, roi.width, roi.height, m, &mut dst)?;
+    kernels::open_mouth(&src, roi.width, roi.height, &m, &mut dst)?;
     write_region(frame, roi, &dst)?;
     Ok(true)
 }
@@ -200,30 +284,65 @@ mod tests {
 
     #[test]
     fn without_landmarks_the_mouth_is_at_three_quarters_of_the_box() {
-        let m = mouth(FaceBox { x: 40.0, y: 16.0, w: 80.0, h: 96.0 }, None, 1.0, 1.0, 0.12);
-        assert_eq!((m.cx, m.half_width), (80.0, 16.0));
-        assert!((m.cy - (16.0 + 0.74 * 96.0)).abs() < 1e-4 && (m.gap - 0.12 * 96.0).abs() < 1e-4);
+        let face = FaceBox { x: 40.0, y: 16.0, w: 80.0, h: 96.0 };
+        let s = shape(face, None);
+        let y = 16.0 + 0.74 * 96.0;
+        assert!((s.left[1] - y).abs() < 1e-4 && (s.right[1] - y).abs() < 1e-4);
+        assert!((0.5 * (s.left[0] + s.right[0]) - 80.0).abs() < 1e-4);
+        assert!(s.nose[1] < y && s.nose[1] > 16.0 + 0.5 * 96.0, "the nose between the middle and the lips");
+        assert!(s.oval.iter().all(|p| p[0] >= 40.0 - 1e-3 && p[0] <= 120.0 + 1e-3 && p[1] <= 112.0 + 1e-3));
     }
 
     #[test]
-    fn landmarks_place_the_mouth_between_the_nose_and_the_chin() {
-        // A detector's box (hairline to chin): the lips at 60% of its height, not 74%.
+    fn the_mesh_contours_shape_the_mouth_and_five_landmarks_do_without() {
         let face = FaceBox { x: 40.0, y: 20.0, w: 80.0, h: 100.0 };
+        // A mouth at y 80 from x 60 to 100: inner lips 1 px apart, outer lips 6 px above / 8 below.
+        let along = |j: usize| 60.0 + 40.0 * j as f32 / 10.0;
+        let bow = |j: usize| 1.0 - ((j as f32 - 5.0) / 5.0).powi(2);
+        let ring = |above: f32, below: f32| -> [(f32, f32); 20] {
+            std::array::from_fn(|k| {
+                if k <= 10 { (along(k), 80.0 + below * bow(k)) } else { (along(20 - k), 80.0 - above * bow(20 - k)) }
+            })
+        };
+        let contours = Contours {
+            outer: ring(6.0, 8.0),
+            inner: ring(0.5, 0.5),
+            nose: (80.0, 68.0),
+            oval: std::array::from_fn(|k| {
+                let a = k as f32 * std::f32::consts::TAU / 36.0;
+                (80.0 + 38.0 * a.cos(), 70.0 + 48.0 * a.sin())
+            }),
+        };
         let marks = MouthMarks {
             left: (60.0, 80.0),
             right: (100.0, 80.0),
-            centre: (80.0, 81.0),
-            nose_y: 66.0,
-            chin_y: Some(110.0),
+            centre: (80.0, 80.0),
+            nose_y: 62.0,
+            chin_y: Some(118.0),
+            contours: Some(contours),
         };
-        let m = mouth(face, Some(&marks), 1.0, 1.0, 0.12);
-        assert_eq!((m.cx, m.cy), (80.0, 81.0));
-        assert!((m.half_width - 24.0).abs() < 1e-4, "0.6 of the corners' distance: {}", m.half_width);
-        assert!(m.cy - m.reach >= 66.0 && m.cy + m.reach <= 110.0, "reach {} crosses the nose or the chin", m.reach);
-        assert!(m.gap > 0.0 && m.gap < m.reach);
+        let s = shape(face, Some(&marks));
+        assert_eq!((s.left, s.right, s.nose), ([60.0, 80.0], [100.0, 80.0], [80.0, 68.0]));
+        assert!(s.lip_line.iter().all(|p| (p[1] - 80.0).abs() < 1e-4), "half-way between the inner lips");
+        assert!(
+            s.upper_lip.iter().any(|p| (p[1] - 74.0).abs() < 1e-4)
+                && s.lower_lip.iter().any(|p| (p[1] - 88.0).abs() < 1e-4)
+        );
+        assert_eq!((s.upper_lip.len(), s.lower_lip.len(), s.oval.len()), (11, 11, 36));
         let from_five = MouthMarks::from_five(&[(0.0, 0.0), (0.0, 0.0), (80.0, 66.0), (60.0, 80.0), (100.0, 82.0)]);
         assert_eq!((from_five.centre, from_five.nose_y, from_five.chin_y), ((80.0, 81.0), 66.0, None));
+        let s5 = shape(face, Some(&from_five));
+        assert_eq!((s5.nose, s5.lip_line.len()), ([80.0, 66.0], 0));
         let w2l = wav2lip_box(&Found { face, marks: Some(marks) });
-        assert!((w2l.y + 0.74 * w2l.h - 81.0).abs() < 1e-4 && (w2l.x + 0.5 * w2l.w - 80.0).abs() < 1e-4);
+        assert!((w2l.y + 0.74 * w2l.h - 80.0).abs() < 1e-4 && (w2l.x + 0.5 * w2l.w - 80.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn spread_mouths_open_less_tall_and_show_teeth_at_wide_openings() {
+        let (round, _, t_round) = amounts(1.0, 0.8, 0.12, 100.0);
+        let (spread, _, t_spread) = amounts(1.0, 1.2, 0.12, 100.0);
+        assert!((round - 12.0).abs() < 1e-4 && spread < round, "{round} {spread}");
+        assert!(t_spread > t_round && t_round > 0.0);
+        assert_eq!(amounts(0.2, 1.2, 0.12, 100.0).2, 0.0, "no teeth at small openings");
     }
 }
