@@ -342,8 +342,9 @@ impl MeshReading {
     }
 
     /// Whether (x, y) lies in the lower face: below the nose tip (point 1) and inside the face
-    /// oval (so above the jaw line and the chin).
-    pub fn in_lower_face(&self, x: f32, y: f32) -> bool {
+    /// oval (so above the jaw line and the chin), or within `margin` pixels of the oval's edge
+    /// (two readings of the same jaw line, on differently placed crops, differ by a few pixels).
+    pub fn in_lower_face(&self, x: f32, y: f32, margin: f32) -> bool {
         if y < self.points[1].1 {
             return false;
         }
@@ -355,7 +356,20 @@ impl MeshReading {
                 inside = !inside;
             }
         }
-        inside
+        inside || self.oval_distance(x, y) <= margin
+    }
+
+    /// The distance from (x, y) to the face oval's outline.
+    pub fn oval_distance(&self, x: f32, y: f32) -> f32 {
+        let n = FACE_OVAL.len();
+        (0..n)
+            .map(|k| {
+                let (a, b) = (self.points[FACE_OVAL[k]], self.points[FACE_OVAL[(k + 1) % n]]);
+                let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+                let t = (((x - a.0) * dx + (y - a.1) * dy) / (dx * dx + dy * dy).max(1e-6)).clamp(0.0, 1.0);
+                ((a.0 + t * dx - x).powi(2) + (a.1 + t * dy - y).powi(2)).sqrt()
+            })
+            .fold(f32::MAX, f32::min)
     }
 }
 

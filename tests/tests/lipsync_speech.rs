@@ -11,7 +11,9 @@
 //! - its Pearson correlation with the loudness (the issue's target: 0.8);
 //! - in silence (the frame and the three before it under -50 dBFS) it is the photograph's own;
 //! - every changed pixel lies in the lower face of the input frame (below the nose tip, inside
-//!   the mesh's face oval), and on the moving head the changes' centre follows the mouth's known
+//!   the mesh's face oval, or within 4% of the face height of its edge: the element reads the
+//!   jaw line on its own tracked crop, the test on the input frame, and on a moving head the two
+//!   readings differ by up to ~4 px on a 115 px face), and on the moving head the changes' centre follows the mouth's known
 //!   position.
 //!
 //! Figures are printed for every face; out/lipsync-speech-strip.png shows, per face, the input
@@ -25,6 +27,8 @@ use gst_ai_tests::lipsync::{self, Audio, MeshReader, MeshReading};
 use gst_ai_tests::{load_rgb, media, root, save_png};
 
 const FPS: u32 = 25;
+/// How far outside the face oval (a fraction of the face height) a change may lie.
+const JAW_MARGIN: f32 = 0.04;
 /// The stretch of sample.wav: a pause, a short word at 6.76 s, a pause from 7.08 s, speech from
 /// 7.6 s.
 const FROM_S: f64 = 6.5;
@@ -111,7 +115,7 @@ fn measure(
                 if out.rgb[k..k + 3] != inp.rgb[k..k + 3] {
                     let (px, py) = (x as f32 + 0.5, y as f32 + 0.5);
                     c += 1;
-                    outside += usize::from(!at.in_lower_face(px, py));
+                    outside += usize::from(!at.in_lower_face(px, py, JAW_MARGIN * at.face_height));
                     (sx, sy) = (sx + px as f64, sy + py as f64);
                 }
             }
@@ -288,11 +292,9 @@ fn changes_stay_in_the_lower_face_and_follow_a_moving_mouth() {
 }
 
 /// The issue's targets: correlation >= 0.8 on real speech on every face, the photograph's own
-/// opening in silence. The element as of d9a1517 (before the mouth rewrite and voice-activity
-/// gating) misses the correlation on astronaut.png (0.785 still, 0.614 moving; the LFW faces
-/// 0.83-0.97), hence ignored until those land: `cargo test --test lipsync_speech -- --ignored`.
+/// opening in silence. (Before the mouth rewrite, at d9a1517, astronaut.png missed it: 0.785
+/// still, 0.614 moving.)
 #[test]
-#[ignore = "issue 16 target not met yet by the element at d9a1517 (astronaut r 0.785, moving 0.614)"]
 fn the_opening_follows_real_speech_and_closes_in_silence() {
     let mut failed = Vec::new();
     for o in outcomes() {
