@@ -36,13 +36,12 @@ fn share(v: &[bool]) -> f64 {
     v.iter().filter(|&&b| b).count() as f64 / v.len().max(1) as f64
 }
 
-/// `seconds` of sample.wav (16 kHz mono S16) from `start` seconds.
+/// `seconds` of sample.wav (16 kHz mono) from `start` seconds.
 fn speech(start: f64, seconds: f64) -> Vec<f32> {
-    let bytes = std::fs::read(gst_ai_tests::media("sample.wav")).expect("sample.wav");
-    let data = bytes.windows(4).position(|w| w == b"data").expect("a data chunk") + 8;
-    let pcm = &bytes[data..];
-    let (a, n) = ((start * RATE as f64) as usize, (seconds * RATE as f64) as usize);
-    pcm[2 * a..2 * (a + n)].chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0).collect()
+    let (samples, rate) =
+        lipsync::read_wav(&gst_ai_tests::media("sample.wav"), start, Some(seconds)).expect("sample.wav");
+    assert_eq!(rate, RATE);
+    samples
 }
 
 /// Scales `x` to an RMS of `db` dBFS.

@@ -156,15 +156,11 @@ fn ailipsync_with_zoo_retinaface_leaves_a_cat_alone() {
     assert_eq!(stats.get::<u64>("animated").unwrap(), 0, "{stats}");
 }
 
-/// `seconds` of sample.wav (16 kHz mono S16) from `start` seconds, as f32.
+/// `seconds` of sample.wav (16 kHz mono) from `start` seconds.
 fn speech_from(start: f64, seconds: f64) -> Vec<f32> {
-    let bytes = std::fs::read(media("sample.wav")).expect("sample.wav");
-    // A plain PCM WAV: find the "data" chunk.
-    let at = bytes.windows(4).position(|w| w == b"data").expect("a data chunk") + 8;
-    let pcm: Vec<f32> =
-        bytes[at..].chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0).collect();
-    let (a, n) = ((start * 16000.0) as usize, (seconds * 16000.0) as usize);
-    pcm[a..a + n].to_vec()
+    let (samples, rate) = lipsync::read_wav(&media("sample.wav"), start, Some(seconds)).expect("sample.wav");
+    assert_eq!(rate, 16000);
+    samples
 }
 
 #[test]

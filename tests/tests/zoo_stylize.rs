@@ -12,6 +12,7 @@ use gst::prelude::*;
 use gst_ai_kernels::Filter;
 use gst_ai_tests::clip::{Image, psnr};
 use gst_ai_tests::frames::{buffer_image, frame_buffer};
+use gst_ai_tests::lipsync::correlation;
 use gst_ai_tests::motion::{flicker, pan_zoom};
 use gst_ai_tests::{expect_error, init, load_rgb, root, run_frames};
 use gst_check::Harness;
@@ -80,18 +81,6 @@ fn edges(img: &Image) -> Vec<f64> {
         }
     }
     out
-}
-
-fn correlation(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len() as f64;
-    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
-    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
-    for (x, y) in a.iter().zip(b) {
-        sab += (x - ma) * (y - mb);
-        saa += (x - ma) * (x - ma);
-        sbb += (y - mb) * (y - mb);
-    }
-    sab / (saa * sbb).sqrt().max(1e-12)
 }
 
 /// Edge structure shared with the input: correlation of the Sobel magnitudes of the luma,

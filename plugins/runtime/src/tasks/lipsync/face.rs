@@ -269,12 +269,16 @@ impl Detection {
     /// side (eyes ~35° either side of the nose on a round head); degrees, 0 = frontal. None
     /// without landmarks.
     pub fn yaw(&self) -> Option<f32> {
-        let p = self.landmarks?;
-        let (l, r, nose) = (p[0], p[1], p[2]);
-        let half = 0.5 * ((r.0 - l.0).powi(2) + (r.1 - l.1).powi(2)).sqrt();
-        let offset = nose.0 - 0.5 * (l.0 + r.0);
-        Some(if half > 0.0 { (offset / half / 0.5).atan().to_degrees() } else { 90f32.copysign(offset) })
+        self.landmarks.as_ref().map(landmark_yaw)
     }
+}
+
+/// [`Detection::yaw`] from five landmarks (eyes, nose tip, mouth corners).
+pub fn landmark_yaw(p: &[(f32, f32); 5]) -> f32 {
+    let (l, r, nose) = (p[0], p[1], p[2]);
+    let half = 0.5 * ((r.0 - l.0).powi(2) + (r.1 - l.1).powi(2)).sqrt();
+    let offset = nose.0 - 0.5 * (l.0 + r.0);
+    if half > 0.0 { (offset / half / 0.5).atan().to_degrees() } else { 90f32.copysign(offset) }
 }
 
 const MESH: &str = "MediaPipe face mesh";

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use gst_ai_kernels::{self as kernels, FaceBox, Frame, Rect, TensorSpec};
 
-use super::face::{Detection, FaceDetector, FaceMesh, Found, MouthMarks, iou};
+use super::face::{Detection, FaceDetector, FaceMesh, Found, MouthMarks, iou, landmark_yaw};
 use crate::backend::model::{Cancel, Model};
 use crate::error::Result;
 
@@ -297,11 +297,7 @@ impl Tracker {
         }
         Ok(match self.look(crop, w, h, cancel)? {
             Some(seen) => {
-                let misses = self.track.as_ref().map_or(0, |t| t.misses);
                 self.update(seen, false);
-                if let Some(t) = self.track.as_mut() {
-                    t.misses = misses;
-                }
                 FaceState::Held
             }
             None => FaceState::NoFace,
@@ -319,7 +315,8 @@ impl Tracker {
         Ok(Some(Seen { face, points: Some(points), marks: Some(marks), landmarks: None }))
     }
 
-    /// Follows the face `seen` in this frame; `detected`: its box is the detector's.
+    /// Follows the face `seen` in this frame; `detected`: its box is the detector's (which also
+    /// ends a run of misses).
     fn update(&mut self, seen: Seen, detected: bool) {
         let bounds = seen.points.as_deref().map(point_bounds);
         let t = self.track.get_or_insert_with(|| Track {
@@ -333,9 +330,7 @@ impl Tracker {
             since_detection: 0,
         });
         t.raw = match (detected, bounds, t.frame) {
-            (false, Some(b), Some(f)) => {
-                FaceBox { x: b.x + f[0] * b.w, y: b.y + f[1] * b.h, w: f[2] * b.w, h: f[3] * b.h }
-            }
+            (false, Some(b), Some(f)) => framed(b, f),
             _ => seen.face,
         };
         if detected {
@@ -345,10 +340,12 @@ impl Tracker {
             });
             t.landmarks = seen.landmarks;
             t.since_detection = 0;
+            // Only a detection ends a miss: the mesh following the face between detections
+            // runs only while there is none, and holding a missed face keeps its count.
+            t.misses = 0;
         } else {
             t.since_detection += 1;
         }
-        t.misses = 0;
         t.filter.push(t.raw);
         t.points = seen.points;
         t.marks = seen.marks;
@@ -358,8 +355,7 @@ impl Tracker {
 impl Track {
     /// The crop for the mesh in the next frame: the box framed from this frame's points.
     fn mesh_box(&self) -> Option<FaceBox> {
-        let (b, f) = (point_bounds(self.points.as_deref()?), self.frame?);
-        Some(FaceBox { x: b.x + f[0] * b.w, y: b.y + f[1] * b.h, w: f[2] * b.w, h: f[3] * b.h })
+        Some(framed(point_bounds(self.points.as_deref()?), self.frame?))
     }
 
     /// The head's turn in degrees, the larger of the last detection's landmarks' reading and
@@ -367,13 +363,19 @@ impl Track {
     /// the detector's five landmarks follow the turn (34° at 40°, 47° at 60°) while the mesh
     /// keeps reading a narrower frontal face (under 16°), so the mesh alone would miss profiles.
     fn yaw(&self) -> Option<f32> {
-        let det = Detection { face: self.raw, score: 1.0, landmarks: self.landmarks }.yaw();
+        let det = self.landmarks.as_ref().map(landmark_yaw);
         let mesh = self.points.as_deref().and_then(mesh_yaw);
         match (det, mesh) {
             (Some(a), Some(b)) => Some(if a.abs() >= b.abs() { a } else { b }),
             (a, b) => a.or(b),
         }
     }
+}
+
+/// The box framed as the detector frames faces from mesh points' bounds `b`: `f` is the
+/// detector's box relative to them (see [`Track::frame`]).
+fn framed(b: FaceBox, f: [f32; 4]) -> FaceBox {
+    FaceBox { x: b.x + f[0] * b.w, y: b.y + f[1] * b.h, w: f[2] * b.w, h: f[3] * b.h }
 }
 
 /// The bounds of `points`.
