@@ -3,6 +3,8 @@
 #   make test   set up, build, and run the whole test suite
 #   make bench  set up, build, and print the benchmark tables
 #   make build  build target/release/libgstai.so
+#   make soak   run the five elements live side by side (SOAK_SECONDS, default 3600) and print
+#               memory, threads and file descriptors over time (not part of make test)
 #   make models print the model zoo (zoo:NAME): job, scale, size, license, quality, speed
 #   make install  copy the plugin into the user's GStreamer plugin folder
 # Set-up (scripts/bootstrap.sh) installs only what is missing, so every target is quick when
@@ -13,7 +15,7 @@ export GST_PLUGIN_PATH := $(CURDIR)/target/release
 # Keep the registry's plugin cache inside the checkout: a stale cache elsewhere cannot hide us.
 export GST_REGISTRY := $(CURDIR)/target/gst-registry.bin
 
-.PHONY: setup build demo test bench models install clean
+.PHONY: setup build demo test bench soak models install clean
 
 setup:
 	@scripts/bootstrap.sh
@@ -31,6 +33,11 @@ test: build
 bench: build
 	@scripts/bootstrap.sh --bench
 	$(CARGO) run --release -q -p gst-ai-tests --bin ai-bench
+
+SOAK_SECONDS ?= 3600
+SOAK_EVERY ?= 60
+soak: build
+	scripts/soak.sh $(SOAK_SECONDS) $(SOAK_EVERY)
 
 models: setup
 	@python3 models/zoo/table.py
