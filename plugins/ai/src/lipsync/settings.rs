@@ -66,7 +66,8 @@ impl Settings {
                 "face-box",
                 "Face box",
                 "<x, y, width, height> of the face in pixels, for a fixed framing (brows to chin: the mouth \
-                 is taken at 3/4 of its height). Empty: found by face-model (by default zoo:retinaface)",
+                 is taken at 3/4 of its height). Empty: found by face-model (by default zoo:retinaface). \
+                 Not four values, or a width or height of 0 or less: an error at start",
             ),
             glib::ParamSpecString::builder("face-model")
                 .nick("Face model")
