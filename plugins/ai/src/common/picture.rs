@@ -15,6 +15,9 @@ pub struct Rgb {
 /// else at its own size. Errors start with `what` (e.g. "image file x.png") and say why.
 pub fn decode(path: &str, what: &str, size: Option<(usize, usize)>) -> Result<Rgb, String> {
     let file = std::path::Path::new(path);
+    if file.is_dir() {
+        return Err(format!("{what}: is a directory, not a picture file"));
+    }
     if !file.is_file() {
         return Err(format!("{what}: no such file"));
     }

@@ -185,6 +185,9 @@ impl ElementImpl for AiLipSync {
 impl AiLipSync {
     fn start_syncer(&self) -> Result<LipSyncer, gst::ErrorMessage> {
         let s = lock(&self.settings).clone();
+        if let Some(why) = &s.face_box_invalid {
+            return Err(gst::error_msg!(gst::LibraryError::Settings, ["ailipsync: {why}"]));
+        }
         let element = self.obj();
         let load = |path: &str| -> Result<Arc<Model>, gst::ErrorMessage> {
             let (device, _) = s.model.resolve_device()?;

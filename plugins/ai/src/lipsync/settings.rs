@@ -14,6 +14,9 @@ pub struct Settings {
     pub model: ModelProps,
     pub face_model: String,
     pub lip: LipOptions,
+    /// Why the last face-box given was refused: set while the property is READY-only, so `start`
+    /// fails on it rather than running with the previous (often empty) box.
+    pub face_box_invalid: Option<String>,
     pub voice_activity: bool,
     pub voice_model: String,
     pub end_with_audio: bool,
@@ -25,6 +28,7 @@ impl Default for Settings {
             model: ModelProps::default(),
             face_model: String::new(),
             lip: LipOptions::default(),
+            face_box_invalid: None,
             voice_activity: true,
             voice_model: String::new(),
             end_with_audio: false,
@@ -62,7 +66,8 @@ impl Settings {
                 "face-box",
                 "Face box",
                 "<x, y, width, height> of the face in pixels, for a fixed framing (brows to chin: the mouth \
-                 is taken at 3/4 of its height). Empty: found by face-model (by default zoo:retinaface)",
+                 is taken at 3/4 of its height). Empty: found by face-model (by default zoo:retinaface). \
+                 Not four values, or a width or height of 0 or less: an error at start",
             ),
             glib::ParamSpecString::builder("face-model")
                 .nick("Face model")
@@ -222,12 +227,26 @@ impl Settings {
             "face-box" | "face-padding" => {
                 let array = value.get::<gst::Array>().expect("type checked upstream");
                 let v: Vec<i32> = array.iter().filter_map(|v| v.get().ok()).collect();
+                if name == "face-box" {
+                    self.face_box_invalid = None;
+                }
                 match (name, v.as_slice()) {
                     ("face-box", []) => self.lip.face_box = None,
                     ("face-box", &[x, y, w, h]) if w > 0 && h > 0 => self.lip.face_box = Some([x, y, w, h]),
                     ("face-padding", &[top, bottom, left, right]) => self.lip.padding = [top, bottom, left, right],
                     ("face-box", _) => {
-                        warn(format!("face-box must be <x, y, width, height> with a positive size, not {v:?}"))
+                        let why = match v.len() {
+                            4 => "its width and height must be above 0".to_string(),
+                            n => format!("it takes four values, not {n}"),
+                        };
+                        let given: Vec<String> = v.iter().map(i32::to_string).collect();
+                        let text = format!(
+                            "face-box <{}> is invalid: {why} (<x, y, width, height> in pixels; empty: faces are \
+                             found by face-model)",
+                            given.join(", ")
+                        );
+                        // Not `warn` (the value is not ignored): start fails on it, naming it.
+                        self.face_box_invalid = Some(text);
                     }
                     _ => warn(format!("face-padding must be <top, bottom, left, right>, not {v:?}")),
                 }

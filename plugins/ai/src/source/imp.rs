@@ -21,10 +21,11 @@ use gst_base::subclass::base_src::CreateSuccess;
 use gst_base::subclass::prelude::*;
 
 use gst_ai_kernels::{ChannelOrder, Layout, TensorSpec, ValueRange};
+use gst_ai_runtime::backend::model::ModelSource;
 use gst_ai_runtime::tasks::t2v::worker::{Event, Made, Next, Worker};
 use gst_ai_runtime::tasks::t2v::{Folder, Pipeline, Request};
 
-use super::image::StartImage;
+use super::image::{FLAT_SHARE_MIN, StartImage};
 use super::settings::{DEFAULT_IS_LIVE, Settings};
 use crate::common::{self, ElementError, Stats, lock};
 
@@ -176,12 +177,18 @@ impl AiSrc {
         let obj = self.obj();
         let (weak, weak_events, defaults) = (obj.downgrade(), obj.downgrade(), pipeline.folder.defaults.clone());
         let mut start_image = StartImage::default();
+        let builtin = matches!(pipeline.folder.unet, ModelSource::Builtin { .. });
         let next = move |clip: u64| -> Result<Request, ElementError> {
             let el = weak.upgrade().ok_or(ElementError::Runtime(gst_ai_runtime::Error::Cancelled))?;
             let s = lock(&el.imp().settings).clone();
             let mut r = s.request(&defaults, clip, width, height);
             if !s.image.is_empty() {
-                r.image = Some(start_image.load(&s.image, width, height).map_err(ElementError::Settings)?);
+                let image = start_image.load(&s.image, width, height).map_err(ElementError::Settings)?;
+                if builtin && image.fresh && image.flat < FLAT_SHARE_MIN {
+                    let text = super::image::photograph_warning(&s.image, image.flat);
+                    gst::element_warning!(el, gst::LibraryError::Settings, ("aisrc: {text}"));
+                }
+                r.image = Some(image.data);
             }
             Ok(r)
         };

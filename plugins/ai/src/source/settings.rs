@@ -133,7 +133,8 @@ impl Settings {
                 .nick("Start image")
                 .blurb(
                     "Image-to-video: a picture file (any format GStreamer decodes), scaled to the output \
-                     size, encoded and noised to `strength` as every frame's start. Empty: text only",
+                     size, encoded and noised to `strength` as every frame's start. The built-in model only \
+                     knows a coloured shape on a dark ground: a photograph gets a warning. Empty: text only",
                 )
                 .default_value(Some(""))
                 .mutable_playing()

@@ -218,6 +218,12 @@ pub fn load(source: &ModelSource, device: Device, precision: Precision) -> Resul
     let key_source = match source {
         ModelSource::Builtin { name, .. } => SourceKey::Builtin(name),
         ModelSource::File(path) => {
+            if path.is_dir() {
+                return Err(Error::ModelLoad {
+                    model: path.display().to_string(),
+                    why: "it is a directory, not a model file: name the .onnx file inside it".into(),
+                });
+            }
             if !path.is_file() {
                 return Err(Error::ModelNotFound { path: path.clone() });
             }

@@ -139,6 +139,12 @@ fn round_up(v: usize, m: usize) -> usize {
     v.div_ceil(m) * m
 }
 
+/// The least width and height a model of dynamic size is fed. Style and SR networks open with
+/// reflect padding (Johnson's style networks: 4 pixels, then 1 at a quarter of the size), which
+/// ONNX Runtime refuses when a side is not larger than the pad; a smaller tile or frame is
+/// padded up to this by reflection (as for the multiple) and cropped back.
+pub const MIN_SIDE: usize = 16;
+
 impl ImageContract {
     /// Matches `model` to the image contract of `family`, with its defaults; may run the model
     /// once on a small probe input to learn the scale when the graph's shapes do not fix it.
@@ -257,8 +263,9 @@ impl ImageContract {
     }
 
     /// (width, height) of the tensor the model is fed for a tile of w x h pixels: the static
-    /// size, or the tile padded to the multiple.
+    /// size, or the tile padded to the multiple and to at least [`MIN_SIDE`].
     pub fn padded_size(&self, w: usize, h: usize) -> (usize, usize) {
-        self.static_size.unwrap_or((round_up(w, self.multiple), round_up(h, self.multiple)))
+        let side = |v: usize| round_up(v.max(MIN_SIDE), self.multiple);
+        self.static_size.unwrap_or((side(w), side(h)))
     }
 }

@@ -116,6 +116,14 @@ fn latent_multiple(unet_cfg: &serde_json::Value) -> usize {
 impl Folder {
     /// Reads a diffusers/Optimum ONNX folder; a missing part is an error naming its path.
     pub fn open(dir: &Path) -> Result<Self> {
+        if dir.is_file() {
+            return Err(Error::ModelLoad {
+                model: dir.display().to_string(),
+                why: "it is a file, not a folder: text-to-video takes a diffusers ONNX folder (model_index.json, \
+                      text_encoder/, unet/, vae_decoder/, tokenizer/, scheduler/), not a single model file"
+                    .into(),
+            });
+        }
         if !dir.is_dir() {
             return Err(Error::ModelNotFound { path: dir.to_path_buf() });
         }

@@ -139,7 +139,15 @@ impl Scheduler {
             return Err(Error::Unsupported(format!("{steps} steps: a model trained on {t} timesteps takes 1..={t}")));
         }
         let ratio = (t / steps) as f64;
-        let offset = config.steps_offset as f64;
+        // Leading spacing puts the noisiest step at (steps - 1) * ratio + steps_offset, which is
+        // past the last trained timestep when steps_offset > 0 and steps is near t (1000 steps
+        // on 1000 timesteps with offset 1 gives timestep 1000, where diffusers fails too). The
+        // grid is then shifted down as far as needed, so every count up to t works; below that,
+        // nothing changes.
+        let offset = match config.spacing {
+            Spacing::Leading => (config.steps_offset as f64).min((t - 1) as f64 - (steps - 1) as f64 * ratio),
+            _ => config.steps_offset as f64,
+        };
         let mut timesteps: Vec<f64> = match config.spacing {
             Spacing::Linspace => (0..steps)
                 .rev()
@@ -309,6 +317,21 @@ mod tests {
         assert_eq!(lin.timesteps(), [999.0, 666.0, 333.0, 0.0]);
         assert_eq!(lin.sigmas().len(), 5);
         assert_eq!(lin.sigmas()[4], 0.0);
+    }
+
+    #[test]
+    fn every_step_count_up_to_the_trained_timesteps_works() {
+        // The built-in's scheduler: leading spacing, steps_offset 1, 1000 timesteps.
+        let c = config(r#", "steps_offset": 1"#);
+        for steps in [1, 2, 999, 1000] {
+            let s = Scheduler::new(Kind::Ddim, &c, steps).unwrap_or_else(|e| panic!("{steps} steps: {e}"));
+            let ts = s.timesteps();
+            assert_eq!(ts.len(), steps);
+            assert!(ts.iter().all(|&x| (0.0..=999.0).contains(&x)), "{steps} steps: {ts:?}");
+            assert!(ts.windows(2).all(|w| w[0] > w[1]), "{steps} steps: not strictly decreasing");
+        }
+        assert_eq!(Scheduler::new(Kind::Ddim, &c, 1000).unwrap().timesteps()[0], 999.0);
+        assert!(Scheduler::new(Kind::Ddim, &c, 1001).is_err());
     }
 
     #[test]
