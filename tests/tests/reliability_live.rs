@@ -31,6 +31,8 @@ struct Run {
     latency: Option<(gst::ClockTime, gst::ClockTime)>,
     /// Time each buffer spent in the element, from its sink pad to its src pad.
     inside: Vec<Duration>,
+    /// (input, output) bytes of each frame that came out, in order.
+    pictures: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 fn run(element: &str, live: bool, frames: u32, sync: bool) -> Run {
@@ -48,20 +50,26 @@ fn run(element: &str, live: bool, frames: u32, sync: bool) -> Run {
         *o.lock().unwrap() += 1;
         gst::PadProbeReturn::Ok
     });
-    let entered = Arc::new(Mutex::new(HashMap::<u64, Instant>::new()));
+    let entered = Arc::new(Mutex::new(HashMap::<u64, (Instant, Vec<u8>)>::new()));
     let inside = Arc::new(Mutex::new(Vec::new()));
+    let pictures = Arc::new(Mutex::new(Vec::new()));
     let e = entered.clone();
     el.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-        if let Some(pts) = info.buffer().and_then(|b| b.pts()) {
-            e.lock().unwrap().insert(pts.nseconds(), Instant::now());
+        if let Some(b) = info.buffer()
+            && let Some(pts) = b.pts()
+        {
+            let bytes = b.map_readable().map(|m| m.to_vec()).unwrap_or_default();
+            e.lock().unwrap().insert(pts.nseconds(), (Instant::now(), bytes));
         }
         gst::PadProbeReturn::Ok
     });
-    let (e, i) = (entered.clone(), inside.clone());
+    let (e, i, p) = (entered.clone(), inside.clone(), pictures.clone());
     el.static_pad("src").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-        if let Some(t) = info.buffer().and_then(|b| b.pts()).and_then(|p| e.lock().unwrap().get(&p.nseconds()).copied())
+        if let Some(b) = info.buffer()
+            && let Some((t, input)) = b.pts().and_then(|pts| e.lock().unwrap().remove(&pts.nseconds()))
         {
             i.lock().unwrap().push(t.elapsed());
+            p.lock().unwrap().push((input, b.map_readable().map(|m| m.to_vec()).unwrap_or_default()));
         }
         gst::PadProbeReturn::Ok
     });
@@ -97,7 +105,8 @@ fn run(element: &str, live: bool, frames: u32, sync: bool) -> Run {
         .unwrap_or_else(|| panic!("no stats at EOS: {:?}", result));
     let out = *out.lock().unwrap();
     let inside = inside.lock().unwrap().clone();
-    Run { result, out, stats, qos_messages, latency_messages, latency, inside }
+    let pictures = std::mem::take(&mut *pictures.lock().unwrap());
+    Run { result, out, stats, qos_messages, latency_messages, latency, inside, pictures }
 }
 
 fn counter(s: &gst::Structure, name: &str) -> u64 {
@@ -135,7 +144,7 @@ fn latency_is_the_measured_processing_time(element: &str) {
 
 /// A live source faster than the model with `on-late=fallback`: every frame comes out, the late
 /// ones as the cheap picture, counted; after 50 late frames in a row a warning says so.
-fn fallback_keeps_every_frame(element: &str) {
+fn fallback_keeps_every_frame(element: &str) -> Run {
     let n = 60;
     let r = run(&format!("{element} on-late=fallback"), true, n, true);
     assert!(r.result.eos && r.result.errors.is_empty(), "{:?}", r.result);
@@ -149,6 +158,47 @@ fn fallback_keeps_every_frame(element: &str) {
     // With no queue before the syncing sink the model is never on time again: said once.
     let warnings: Vec<_> = r.result.warnings.iter().filter(|w| w.contains("cannot keep up")).collect();
     assert_eq!(warnings.len(), 1, "{:?}", r.result.warnings);
+    r
+}
+
+/// Mean absolute difference of two byte pictures.
+fn mean_diff(a: impl Iterator<Item = u8>, b: impl Iterator<Item = u8>) -> f64 {
+    let (mut sum, mut n) = (0u64, 0u64);
+    for (x, y) in a.zip(b) {
+        sum += x.abs_diff(y) as u64;
+        n += 1;
+    }
+    sum as f64 / n.max(1) as f64
+}
+
+/// The fallback pictures of aiupscale are the input scaled up: every output, sampled at every
+/// other pixel, is close to its input (a black, stale or shifted picture is not).
+fn upscaled_pictures_follow_their_input(r: &Run) {
+    let (w, h) = (320, 240);
+    assert_eq!(r.pictures.len() as u64, r.out);
+    for (k, (input, output)) in r.pictures.iter().enumerate() {
+        assert_eq!(output.len(), input.len() * 4, "frame {k}");
+        let sampled =
+            (0..h).flat_map(|y| (0..w).flat_map(move |x| (0..3).map(move |c| ((2 * y) * 2 * w + 2 * x) * 3 + c)));
+        let d = mean_diff(input.iter().copied(), sampled.map(|i| output[i]));
+        assert!(d < 12.0, "frame {k}: differs from its input by {d:.1} on average");
+    }
+}
+
+/// The fallback pictures of aistylize carry the style: after the first frame (the model's) no
+/// output is its input (the fallback is the previous stylization warped, not the input), and each
+/// differs from its input about as much as the model's frame does.
+fn stylized_pictures_keep_the_style(r: &Run) {
+    let d: Vec<f64> = r.pictures.iter().map(|(i, o)| mean_diff(i.iter().copied(), o.iter().copied())).collect();
+    eprintln!("aistylize: mean difference output/input per frame {d:.1?}");
+    let model = d[0];
+    assert!(model > 5.0, "the model's frame is not stylized: {model}");
+    for (k, &dk) in d.iter().enumerate().skip(1) {
+        assert!(
+            dk > model / 3.0,
+            "frame {k} lost the style: differs from its input by {dk:.1}, the model's by {model:.1}"
+        );
+    }
 }
 
 /// The same with `on-late=drop`: late frames are dropped, counted, and reported in QoS messages.
@@ -186,12 +236,12 @@ fn stylize_latency_is_the_measured_processing_time() {
 
 #[test]
 fn upscale_live_fallback_keeps_every_frame() {
-    fallback_keeps_every_frame("aiupscale");
+    upscaled_pictures_follow_their_input(&fallback_keeps_every_frame("aiupscale"));
 }
 
 #[test]
 fn stylize_live_fallback_keeps_every_frame() {
-    fallback_keeps_every_frame("aistylize");
+    stylized_pictures_keep_the_style(&fallback_keeps_every_frame("aistylize"));
 }
 
 #[test]
