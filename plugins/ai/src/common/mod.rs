@@ -1,16 +1,20 @@
 //! What every element shares: caps formats and templates, the `precision` property's enum, views
 //! of `VideoFrameRef`s as kernel frames, model loading with its messages; the shared properties
-//! ([`props`]), statistics ([`stats`]), typed streaming errors ([`error`]) and the token that
-//! stops a model run in flight ([`cancel`]).
+//! ([`props`]), statistics ([`stats`]), typed streaming errors ([`error`]), the token that
+//! stops a model run in flight ([`cancel`]), the measured latency ([`latency`]) and the policy
+//! for frames that would be late ([`late`]).
 
 pub mod cancel;
 pub mod error;
+pub mod late;
+pub mod latency;
 pub mod picture;
 pub mod props;
 pub mod stats;
 
 pub use cancel::RunCancel;
 pub use error::{ElementError, post};
+pub use late::{OnLate, Overload};
 pub use props::{ModelProps, TileProps};
 pub use stats::{Stats, Timings};
 

@@ -24,6 +24,7 @@ use gst_ai_runtime::tasks::rife::RifeContract;
 use gst_ai_runtime::{Cancel, DeviceRequest};
 
 use super::{Mode, TimestepHandling, caps};
+use crate::common::latency::{self, Announced};
 use crate::common::{self, ElementError, ModelProps, RunCancel, Stats, lock};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -73,6 +74,8 @@ pub struct AiInterpolate {
     live: AtomicBool,
     /// The engine's latency figures, atomics it updates.
     latency: Arc<Published>,
+    /// The latency last announced in a LATENCY message.
+    announced: Announced,
     /// Stops a RIFE run in flight (flush, stop); renewed after a flush, present with a model.
     cancel: RunCancel,
     stream: Mutex<Option<Stream>>,
@@ -145,6 +148,9 @@ impl AiInterpolate {
         }
         tally.made_ms.iter().for_each(|&ms| s.frame(ms));
         (0..tally.passed).for_each(|_| s.count_frame());
+        if self.announced.update(self.latency.latency_ns(params.mode)) {
+            latency::post_latency_message(self.obj().upcast_ref());
+        }
         for b in outputs {
             self.srcpad.push(b)?;
         }
@@ -232,14 +238,13 @@ impl AiInterpolate {
                 if !self.sinkpad.peer_query(q.query_mut()) {
                     return false;
                 }
-                let (live, min, max) = q.result();
-                // Remembered apart from the stream: the pipeline asks before caps exist.
-                self.live.store(live, Ordering::Relaxed);
                 // One input frame of look-ahead plus the measured time of the wanted mode.
                 let mode = lock(&self.settings).mode.into();
                 let ours = gst::ClockTime::from_nseconds(self.latency.latency_ns(mode));
-                gst::debug!(CAT, imp = self, "latency: upstream {min}-{max:?} + ours {ours} (live {live})");
-                q.set(live, min + ours, max.map(|m| m + ours));
+                // Remembered apart from the stream: the pipeline asks before caps exist.
+                let live = latency::add_ours(q, ours);
+                self.live.store(live, Ordering::Relaxed);
+                gst::debug!(CAT, imp = self, "latency: {:?} with ours {ours} (live {live})", q.result());
                 true
             }
             _ => gst::Pad::query_default(pad, Some(&*self.obj()), query),
@@ -273,6 +278,7 @@ impl AiInterpolate {
         *lock(&self.stream) = Some(Stream { engine, infos: None });
         self.stats.reset();
         self.latency.clear();
+        self.announced.clear();
         Ok(())
     }
 }
@@ -311,6 +317,7 @@ impl ObjectSubclass for AiInterpolate {
             ),
             live: AtomicBool::new(false),
             latency: Arc::default(),
+            announced: Announced::default(),
             cancel: RunCancel::default(),
             stream: Mutex::new(None),
         }

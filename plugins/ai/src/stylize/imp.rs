@@ -14,6 +14,11 @@
 //! run; `stylizer` is the streaming thread's (held across the run; sink events that reset the
 //! history arrive on the streaming thread too, and `start`/`stop` run when no buffer flows). So
 //! every property read, `stats` included, is answered while a frame is being stylized.
+//!
+//! Overload (`on-late`, the latency query, QoS and LATENCY events) is [`Overload`]'s, all
+//! atomics: the latency query answers the measured processing time without the stylizer's lock.
+//! A late frame's fallback is the stylizer's cheap stand-in (the previous stylized frame warped
+//! along the flow, or the input).
 
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Instant;
@@ -32,7 +37,7 @@ use gst_ai_runtime::tasks::style::{
 use gst_ai_runtime::{Precision, builtin};
 
 use super::{Fit, picture};
-use crate::common::{self, ElementError, ModelProps, Stats, TileProps, lock};
+use crate::common::{self, ElementError, ModelProps, Overload, Stats, TileProps, lock};
 
 static CAT: LazyLock<gst::DebugCategory> =
     LazyLock::new(|| gst::DebugCategory::new("aistylize", gst::DebugColorFlags::empty(), Some("AI style transfer")));
@@ -123,15 +128,22 @@ pub struct AiStylize {
     styling: Mutex<Styling>,
     /// The streaming thread's: the stylizer and its temporal history.
     stylizer: Mutex<Option<Stylizer>>,
+    /// The `on-late` policy, lateness and the measured latency.
+    overload: Overload,
 }
 
 impl Default for AiStylize {
     fn default() -> Self {
         Self {
             settings: Mutex::default(),
-            stats: Stats::new("ai-stylize-stats", &["passed-through", "scene-cuts"], &[]),
+            stats: Stats::new(
+                "ai-stylize-stats",
+                &["passed-through", "scene-cuts", "late-fallback", "late-dropped"],
+                &[],
+            ),
             styling: Mutex::default(),
             stylizer: Mutex::new(None),
+            overload: Overload::default(),
         }
     }
 }
@@ -392,12 +404,18 @@ impl ObjectImpl for AiStylize {
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
                     .blurb(
-                        "frames stylized, frames passed through (strength 0), scene cuts, and the processing \
-                         time per frame over the last 512 frames (mean-ms, p95-ms) with the frame rate it allows \
-                         (fps)",
+                        "frames output, frames passed through (strength 0), scene cuts, late-fallback (frames \
+                         output as the previous stylized frame warped along the flow, or the input, because the \
+                         model would have been late), late-dropped (frames dropped as late), and the model's \
+                         processing time per frame over the last 512 frames (mean-ms, p95-ms) with the frame rate \
+                         it allows (fps)",
                     )
                     .read_only()
                     .build(),
+                Overload::pspec(
+                    "the previous stylized frame warped along the optical flow (the input where there is none: \
+                     the first frame, a scene cut, temporal-consistency=0)",
+                ),
             ]);
             v
         });
@@ -406,6 +424,10 @@ impl ObjectImpl for AiStylize {
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let name = pspec.name();
+        if name == "on-late" {
+            self.overload.set_policy(value.get().expect("type checked upstream"));
+            return;
+        }
         if name == "style" || name == "style-image" {
             let text = value.get::<Option<String>>().expect("type checked upstream").unwrap_or_default();
             {
@@ -437,8 +459,10 @@ impl ObjectImpl for AiStylize {
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-        if pspec.name() == "stats" {
-            return self.stats.structure().to_value();
+        match pspec.name() {
+            "stats" => return self.stats.structure().to_value(),
+            "on-late" => return self.overload.policy().to_value(),
+            _ => {}
         }
         let s = lock(&self.settings);
         match pspec.name() {
@@ -574,6 +598,7 @@ impl BaseTransformImpl for AiStylize {
             generation: settings.style_gen,
         };
         self.stats.reset();
+        self.overload.reset();
         // A change made while this start was working has not been applied yet.
         if lock(&self.settings).style_gen != settings.style_gen && contract.style_input.is_some() {
             self.restyle("style-image");
@@ -590,12 +615,35 @@ impl BaseTransformImpl for AiStylize {
 
     fn sink_event(&self, event: gst::Event) -> bool {
         match event.view() {
-            gst::EventView::FlushStop(_) => self.reset_history("flush"),
+            gst::EventView::FlushStop(_) => {
+                self.reset_history("flush");
+                self.overload.flushed();
+            }
             gst::EventView::Segment(_) => self.reset_history("new segment"),
             gst::EventView::Eos(_) => self.stats.post(&*self.obj()),
             _ => {}
         }
         self.parent_sink_event(event)
+    }
+
+    fn src_event(&self, event: gst::Event) -> bool {
+        match self.overload.src_event(self.obj().upcast_ref(), event) {
+            Ok(handled) => handled,
+            Err(event) => self.parent_src_event(event),
+        }
+    }
+
+    fn query(&self, direction: gst::PadDirection, query: &mut gst::QueryRef) -> bool {
+        if direction == gst::PadDirection::Src
+            && let gst::QueryViewMut::Latency(q) = query.view_mut()
+        {
+            if !BaseTransformImplExt::parent_query(self, direction, q.query_mut()) {
+                return false;
+            }
+            self.overload.answer_latency(q);
+            return true;
+        }
+        BaseTransformImplExt::parent_query(self, direction, query)
     }
 }
 
@@ -625,14 +673,26 @@ impl VideoFilterImpl for AiStylize {
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let params = lock(&self.settings).params();
         let values = lock(&self.styling).values.clone();
-        let mut stylizer = lock(&self.stylizer);
-        let Some(stylizer) = stylizer.as_mut() else {
+        let mut guard = lock(&self.stylizer);
+        let Some(stylizer) = guard.as_mut() else {
             return Err(gst::FlowError::NotNegotiated);
         };
         if let Some(values) = values
             && let Err(e) = stylizer.set_style(&values)
         {
             return Err(common::post(&*self.obj(), "aistylize", &ElementError::from(e)));
+        }
+        if params.strength > 0.0
+            && let Some(flow) = self.overload.answer_late(
+                self.obj().upcast_ref(),
+                &self.stats,
+                "aistylize",
+                inframe,
+                outframe,
+                |src, dst| stylizer.fallback(src, dst, &params).map(drop).map_err(ElementError::from),
+            )
+        {
+            return flow;
         }
         let started = Instant::now();
         if params.strength <= 0.0 {
@@ -652,9 +712,12 @@ impl VideoFilterImpl for AiStylize {
             stylizer.process(&src, &mut dst, &params).map_err(ElementError::from)
         });
         self.stats.add("scene-cuts", stylizer.scene_cuts.saturating_sub(cuts));
+        drop(guard);
         match result {
             Ok(()) => {
-                self.stats.frame(started.elapsed().as_secs_f64() * 1e3);
+                let took = started.elapsed();
+                self.stats.frame(took.as_secs_f64() * 1e3);
+                self.overload.ran(self.obj().upcast_ref(), took);
                 Ok(gst::FlowSuccess::Ok)
             }
             Err(e) => Err(common::post(&*self.obj(), "aistylize", &e)),

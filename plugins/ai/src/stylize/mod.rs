@@ -38,5 +38,6 @@ glib::wrapper! {
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     Fit::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    crate::common::OnLate::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     gst::Element::register(Some(plugin), "aistylize", gst::Rank::NONE, AiStylize::static_type())
 }

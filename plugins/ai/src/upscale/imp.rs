@@ -7,6 +7,10 @@
 //! is an atomic; `runner` is the streaming thread's, held across the model run, and only
 //! `start`/`stop` (when no buffer flows) take it besides. So caps queries and every property read
 //! are answered while a frame is being upscaled.
+//!
+//! Overload (`on-late`, the latency query, QoS and LATENCY events) is [`Overload`]'s, all
+//! atomics: the latency query answers the measured processing time without the runner lock.
+//! A late frame's fallback is bicubic scaling, in its own lock.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{LazyLock, Mutex};
@@ -20,9 +24,10 @@ use gst_video::subclass::prelude::*;
 
 use gst_ai_runtime::backend::device::Precision;
 use gst_ai_runtime::backend::model::{ElemType, ModelSource};
+use gst_ai_runtime::image::bicubic::BicubicUpscaler;
 use gst_ai_runtime::{TiledRunner, builtin};
 
-use crate::common::{self, ElementError, ModelProps, Stats, TileProps, lock};
+use crate::common::{self, ElementError, ModelProps, Overload, Stats, TileProps, lock};
 
 static CAT: LazyLock<gst::DebugCategory> =
     LazyLock::new(|| gst::DebugCategory::new("aiupscale", gst::DebugColorFlags::empty(), Some("AI super-resolution")));
@@ -48,6 +53,10 @@ pub struct AiUpscale {
     stats: Stats,
     /// The streaming thread's: the runner and its buffers.
     runner: Mutex<Option<TiledRunner>>,
+    /// The `on-late` policy, lateness and the measured latency.
+    overload: Overload,
+    /// The streaming thread's: the stand-in for late frames.
+    bicubic: Mutex<BicubicUpscaler>,
 }
 
 impl Default for AiUpscale {
@@ -55,8 +64,10 @@ impl Default for AiUpscale {
         Self {
             settings: Mutex::default(),
             scale: AtomicU32::new(0),
-            stats: Stats::new("ai-upscale-stats", &[], &[]),
+            stats: Stats::new("ai-upscale-stats", &["late-fallback", "late-dropped"], &[]),
             runner: Mutex::new(None),
+            overload: Overload::default(),
+            bicubic: Mutex::default(),
         }
     }
 }
@@ -139,8 +150,10 @@ impl ObjectImpl for AiUpscale {
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
                     .blurb(
-                        "frames upscaled since the element started, and the processing time per frame over the \
-                         last 512 frames (mean-ms, p95-ms) with the frame rate it allows (fps)",
+                        "frames output since the element started, late-fallback (of those, frames scaled by \
+                         bicubic interpolation because the model would have been late), late-dropped (frames \
+                         dropped as late), and the model's processing time per frame over the last 512 frames \
+                         (mean-ms, p95-ms) with the frame rate it allows (fps)",
                     )
                     .read_only()
                     .build(),
@@ -152,6 +165,7 @@ impl ObjectImpl for AiUpscale {
                     .default_value(0)
                     .read_only()
                     .build(),
+                Overload::pspec("the input scaled by bicubic interpolation"),
                 ],
             ]
             .concat()
@@ -160,8 +174,12 @@ impl ObjectImpl for AiUpscale {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-        let mut s = lock(&self.settings);
         let name = pspec.name();
+        if name == "on-late" {
+            self.overload.set_policy(value.get().expect("type checked upstream"));
+            return;
+        }
+        let mut s = lock(&self.settings);
         let handled = s.model.set(name, value, |w| gst::warning!(CAT, imp = self, "{w}")) || s.tiles.set(name, value);
         assert!(handled, "unknown property {name}");
         gst::debug!(CAT, imp = self, "{name} set to {value:?}");
@@ -171,6 +189,7 @@ impl ObjectImpl for AiUpscale {
         match pspec.name() {
             "stats" => self.stats.structure().to_value(),
             "scale" => (self.scale().unwrap_or(0) as u32).to_value(),
+            "on-late" => self.overload.policy().to_value(),
             name => {
                 let s = lock(&self.settings);
                 s.model
@@ -246,6 +265,7 @@ impl BaseTransformImpl for AiUpscale {
         self.scale.store(contract.scale as u32, Ordering::SeqCst);
         *lock(&self.runner) = Some(TiledRunner::new(model, contract));
         self.stats.reset();
+        self.overload.reset();
         self.obj().notify("scale");
         Ok(())
     }
@@ -256,10 +276,39 @@ impl BaseTransformImpl for AiUpscale {
     }
 
     fn sink_event(&self, event: gst::Event) -> bool {
-        if let gst::EventView::Eos(_) = event.view() {
-            self.stats.post(&*self.obj());
+        match event.view() {
+            gst::EventView::Eos(_) => self.stats.post(&*self.obj()),
+            gst::EventView::FlushStop(_) => self.overload.flushed(),
+            _ => {}
         }
         self.parent_sink_event(event)
+    }
+
+    fn src_event(&self, event: gst::Event) -> bool {
+        match self.overload.src_event(self.obj().upcast_ref(), event) {
+            Ok(handled) => handled,
+            Err(event) => self.parent_src_event(event),
+        }
+    }
+
+    fn query(&self, direction: gst::PadDirection, query: &mut gst::QueryRef) -> bool {
+        if direction == gst::PadDirection::Src
+            && let gst::QueryViewMut::Latency(q) = query.view_mut()
+        {
+            if !BaseTransformImplExt::parent_query(self, direction, q.query_mut()) {
+                return false;
+            }
+            self.overload.answer_latency(q);
+            gst::debug!(
+                CAT,
+                imp = self,
+                "latency query answered {:?} (ours {})",
+                q.result(),
+                self.overload.latency.latency()
+            );
+            return true;
+        }
+        BaseTransformImplExt::parent_query(self, direction, query)
     }
 
     fn transform_caps(
@@ -350,19 +399,28 @@ impl VideoFilterImpl for AiUpscale {
         inframe: &gst_video::VideoFrameRef<&gst::BufferRef>,
         outframe: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let obj = self.obj();
+        if let Some(flow) =
+            self.overload.answer_late(obj.upcast_ref(), &self.stats, "aiupscale", inframe, outframe, |src, dst| {
+                lock(&self.bicubic).process(src, dst).map_err(ElementError::from)
+            })
+        {
+            return flow;
+        }
         let params = lock(&self.settings).tiles.params();
-        let mut runner = lock(&self.runner);
-        let Some(runner) = runner.as_mut() else {
-            return Err(gst::FlowError::NotNegotiated);
-        };
         let started = Instant::now();
-        let result = common::frame_view(inframe).and_then(|src| {
-            let mut dst = common::frame_view_mut(outframe)?;
-            runner.process(&src, &mut dst, params).map_err(ElementError::from)
-        });
+        let result = match lock(&self.runner).as_mut() {
+            Some(runner) => common::frame_view(inframe).and_then(|src| {
+                let mut dst = common::frame_view_mut(outframe)?;
+                runner.process(&src, &mut dst, params).map_err(ElementError::from)
+            }),
+            None => return Err(gst::FlowError::NotNegotiated),
+        };
         match result {
             Ok(()) => {
-                self.stats.frame(started.elapsed().as_secs_f64() * 1e3);
+                let took = started.elapsed();
+                self.stats.frame(took.as_secs_f64() * 1e3);
+                self.overload.ran(obj.upcast_ref(), took);
                 Ok(gst::FlowSuccess::Ok)
             }
             Err(e) => Err(common::post(&*self.obj(), "aiupscale", &e)),

@@ -1,7 +1,8 @@
 //! Style transfer of one frame: the model contract of the style families (MODELS.md), running
 //! the model over a frame (whole, tiled, or resized to a model's fixed size), and the steps
 //! around it: keeping the input's colours, temporal consistency with the previous output along
-//! the optical flow, and the blend with the original. Nothing here knows about GStreamer.
+//! the optical flow, and the blend with the original; [`fallback`] is the cheap stand-in for a
+//! frame the model has no time for. Nothing here knows about GStreamer.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,6 +19,9 @@ use crate::backend::model::{ElemType, InputData, Model, ModelInput, ModelSource}
 use crate::error::{Error, Result};
 use crate::image::contract::{Family, ImageContract, infer_layout};
 use crate::image::tiled::{SideInput, TileParams, TiledRunner};
+
+mod fallback;
+pub use fallback::Fallback;
 
 const FAMILY_NAME: &str = "style transfer";
 
