@@ -14,7 +14,7 @@ pub const HOP: usize = 200;
 pub const N_MELS: usize = 80;
 const F_MIN: f64 = 55.0;
 const F_MAX: f64 = 7600.0;
-const PREEMPHASIS: f32 = 0.97;
+pub const PREEMPHASIS: f32 = 0.97;
 /// Mel columns per second (SAMPLE_RATE / HOP).
 pub const MEL_FPS: u32 = SAMPLE_RATE / HOP as u32;
 /// Mel columns the model sees per video frame.
@@ -33,6 +33,14 @@ fn mel_to_hz(m: f64) -> f64 {
     let min_log_mel = min_log_hz / f_sp;
     let logstep = 6.4f64.ln() / 27.0;
     if m >= min_log_mel { min_log_hz * (logstep * (m - min_log_mel)).exp() } else { f_sp * m }
+}
+
+/// Each mel band's centre frequency and width (Hz): half its triangle's base, the share of the
+/// spectrum it stands for (neighbouring triangles overlap by half).
+pub fn mel_bands() -> Vec<(f64, f64)> {
+    let (lo, hi) = (hz_to_mel(F_MIN), hz_to_mel(F_MAX));
+    let edge = |i: usize| mel_to_hz(lo + (hi - lo) * i as f64 / (N_MELS + 1) as f64);
+    (0..N_MELS).map(|m| (edge(m + 1), 0.5 * (edge(m + 2) - edge(m)))).collect()
 }
 
 /// The mel filter bank, `N_MELS` rows of `N_FFT / 2 + 1` weights (librosa.filters.mel with

@@ -11,10 +11,11 @@ use crate::dsp::audio::MEL_STEP;
 use crate::error::Result;
 
 /// Mouth opening (0 closed .. 1 fully open) and relative width (about 0.8 rounded .. 1.2
-/// spread) for the built-in animation, from the first columns of a frame's mel window: speech
-/// bands (300 Hz .. 4 kHz) give the loudness, the share of the upper bands the width (front
-/// vowels and fricatives spread the lips, back vowels round them). Smoothed over frames with a
-/// fast attack and a slower release, as a jaw moves.
+/// spread) for the built-in animation, from the first columns of a frame's mel window: the
+/// speech band's power in dB (80 Hz .. 4 kHz, the pre-emphasis undone) gives the opening, the
+/// share of the upper bands the width (front vowels and fricatives spread the lips, back vowels
+/// round them). Smoothed over frames with an immediate attack and a slower release, as a jaw
+/// moves.
 #[derive(Default)]
 pub struct MouthDriver {
     open: f32,
@@ -28,11 +29,13 @@ impl MouthDriver {
     const UPPER: std::ops::Range<usize> = 40..64;
     /// Columns of the window that belong to the frame itself (~40 ms).
     pub(super) const NOW: usize = 4;
-    /// Loudness (log mean magnitude in normalised mel units, 0.2 per 20 dB) where the mouth
-    /// starts to open and where it is fully open (linearly between): a voiced sound peaking at
-    /// −40 dBFS and at −2 dBFS.
-    const QUIET: f32 = 0.20;
-    const LOUD: f32 = 0.56;
+    /// Loudness of the speech band (dB relative to a voiced sound peaking at full scale, see
+    /// [`level`](Self::level)) where the mouth starts to open and where it is fully open,
+    /// linearly in dB between: a voice peaking at −40 dBFS and at −4 dBFS.
+    const QUIET_DB: f32 = -40.0;
+    const LOUD_DB: f32 = -4.0;
+    /// Bands counted in the speech level: 80 Hz .. 4 kHz.
+    const LEVEL_HZ: (f64, f64) = (80.0, 4000.0);
 
     /// Openings below this (a quarter of a pixel on a 100-pixel face) snap shut, so the frames
     /// after a sound return to the input exactly.
@@ -46,11 +49,43 @@ impl MouthDriver {
         *self = Self::new();
     }
 
+    /// The speech band's power in the frame's own columns of `window`, in dB, 0 for a voiced
+    /// sound peaking at full scale (a jaw opens with the vowels' energy, which lies low in the
+    /// spectrum): Wav2Lip's mel magnitudes back in linear units, the pre-emphasis undone per
+    /// band (it lowers 200 Hz by 21 dB against 4 kHz), weighted by each band's width, summed
+    /// over 80 Hz .. 4 kHz. It follows the sound's RMS level, where the mel mean over bands
+    /// weighs the fricatives' high bands as much as the vowels.
+    pub fn level(window: &[f32]) -> f32 {
+        static WEIGHTS: std::sync::OnceLock<Vec<(usize, f32)>> = std::sync::OnceLock::new();
+        let weights = WEIGHTS.get_or_init(|| {
+            crate::dsp::audio::mel_bands()
+                .into_iter()
+                .enumerate()
+                .filter(|(_, (f, _))| (Self::LEVEL_HZ.0..=Self::LEVEL_HZ.1).contains(f))
+                .map(|(b, (f, width))| {
+                    let w = 2.0 * std::f64::consts::PI * f / f64::from(crate::dsp::audio::SAMPLE_RATE);
+                    let k = crate::dsp::audio::PREEMPHASIS as f64;
+                    let gain = 1.0 + k * k - 2.0 * k * w.cos();
+                    (b, (width / gain) as f32)
+                })
+                .collect()
+        });
+        let power: f32 = (0..Self::NOW)
+            .flat_map(|t| weights.iter().map(move |&(b, w)| (b * MEL_STEP + t, w)))
+            // Normalised log units (±4 over 100 dB) back to magnitude, relative to the floor.
+            .map(|(i, w)| w * 10f32.powf(5.0 * (window[i] + 4.0) / 4.0))
+            .sum();
+        10.0 * (power / Self::NOW as f32).max(1e-30).log10() - Self::FULL_SCALE_DB
+    }
+
+    /// [`level`](Self::level)'s raw figure for a voiced sound peaking at full scale.
+    const FULL_SCALE_DB: f32 = 110.2;
+
     /// The unsmoothed (opening, width) a window asks for.
     pub fn target(window: &[f32]) -> (f32, f32) {
-        // Mean magnitude over bands and columns, back in the normalised log units (0 = the
-        // floor, 0.2 per 20 dB): loud narrow bands count as much as the energy they carry.
-        let level = |bands: std::ops::Range<usize>| {
+        // The width: the share of the upper bands in the mean magnitude (normalised log units,
+        // 0 = the floor, 0.2 per 20 dB): front vowels and fricatives spread the lips.
+        let mean = |bands: std::ops::Range<usize>| {
             let n = (bands.len() * Self::NOW) as f32;
             let sum: f32 = bands
                 .flat_map(|b| (0..Self::NOW).map(move |t| b * MEL_STEP + t))
@@ -58,17 +93,15 @@ impl MouthDriver {
                 .sum();
             (sum / n).log10() / 5.0
         };
-        let loud = level(Self::SPEECH);
-        let t = ((loud - Self::QUIET) / (Self::LOUD - Self::QUIET)).clamp(0.0, 1.0);
-        let open = t;
-        let bright = ((level(Self::UPPER) - loud + 0.15) / 0.3).clamp(0.0, 1.0);
+        let open = ((Self::level(window) - Self::QUIET_DB) / (Self::LOUD_DB - Self::QUIET_DB)).clamp(0.0, 1.0);
+        let bright = ((mean(Self::UPPER) - mean(Self::SPEECH) + 0.15) / 0.3).clamp(0.0, 1.0);
         (open, 0.8 + 0.4 * bright)
     }
 
     /// Advances one frame towards the window's target; returns the smoothed (opening, width).
     pub fn step(&mut self, window: &[f32]) -> (f32, f32) {
         let (open, width) = Self::target(window);
-        let k = if open > self.open { 0.8 } else { 0.6 };
+        let k = if open > self.open { Self::ATTACK } else { Self::RELEASE };
         self.open += k * (open - self.open);
         if self.open < Self::CLOSED {
             self.open = 0.0;
@@ -76,6 +109,11 @@ impl MouthDriver {
         self.width += 0.5 * (width - self.width);
         (self.open, self.width)
     }
+
+    /// How far the opening moves toward a louder target in one frame, and toward a quieter one:
+    /// a jaw opens on the sound and closes a little slower.
+    const ATTACK: f32 = 1.0;
+    const RELEASE: f32 = 0.75;
 
     /// A frame without audio: the mouth closes as after silence.
     pub fn rest(&mut self) -> f32 {
@@ -177,8 +215,8 @@ pub fn shape(face: FaceBox, marks: Option<&MouthMarks>) -> Shape {
 /// the lips spread.
 pub fn amounts(open: f32, width: f32, scale: f32, face_h: f32) -> (f32, f32, f32) {
     let spread = (width - 1.0).max(0.0);
-    let gap = open * scale * face_h * (1.0 - 1.2 * spread);
-    let teeth = smooth((open - 0.35) / 0.4) * (0.5 + 2.5 * (width - 1.0)).clamp(0.2, 1.0);
+    let gap = open * scale * face_h * (1.0 - 0.6 * spread);
+    let teeth = smooth((open - 0.5) / 0.4) * (0.5 + 2.5 * (width - 1.0)).clamp(0.2, 1.0);
     (gap, width.clamp(0.5, 2.0), teeth)
 }
 
@@ -276,10 +314,10 @@ mod tests {
         let w = track.mel_window(&mel, 56);
         let (o1, _) = d.step(&w);
         let target = MouthDriver::target(&w).0;
-        assert!((o1 - 0.8 * target).abs() < 1e-6, "fast attack: 80% of the way in one frame: {o1}");
+        assert!((o1 - target).abs() < 1e-6, "the attack reaches the target in one frame: {o1}");
         let silent = track.mel_window(&mel, 0);
         let (o2, _) = d.step(&silent);
-        assert!((o2 - 0.4 * o1).abs() < 1e-6, "slower release: 60% of the way down: {o1} -> {o2}");
+        assert!((o2 - 0.25 * o1).abs() < 1e-6, "slower release: 75% of the way down: {o1} -> {o2}");
     }
 
     #[test]
