@@ -4,9 +4,10 @@
 #   scripts/soak.sh [seconds] [sample-every-seconds]      (default 3600 and 60)
 #   make soak SOAK_SECONDS=600
 # Each element runs in its own gst-launch-1.0 process, on small live frames (so the CPU keeps up
-# and the figures are about leaks, not backlog). An element fails the verdict when its RSS at the
-# end is more than 10% (and 20 MB) above its RSS after the first quarter, or when its threads or
-# file descriptors grew; a process that died fails too. Exit status 1 when any failed.
+# and the figures are about leaks, not backlog). The first half is warm-up (caches, allocator
+# arenas, a backlog while the CPU is shared); an element fails the verdict when its RSS at the end
+# is more than 10% (and 20 MB) above its RSS at half time, or when its threads or file descriptors
+# grew over the second half; a process that died fails too. Exit status 1 when any failed.
 set -uo pipefail
 secs="${1:-3600}"
 every="${2:-60}"
@@ -57,7 +58,7 @@ sample() { # name -> "rss_mb threads fds" or "dead"
 printf '%8s' "t (s)"
 for n in "${names[@]}"; do printf ' | %-22s' "$n MB/thr/fd"; done
 echo
-declare -A first last quarter
+declare -A first last half
 start=$(date +%s)
 t=0
 while :; do
@@ -68,7 +69,7 @@ while :; do
     s=$(sample "$n")
     printf ' | %-22s' "$s"
     [ -z "${first[$n]:-}" ] && first[$n]="$s"
-    [ -z "${quarter[$n]:-}" ] && [ "$t" -ge $(( secs / 4 )) ] && quarter[$n]="$s"
+    [ -z "${half[$n]:-}" ] && [ "$t" -ge $(( secs / 2 )) ] && half[$n]="$s"
     last[$n]="$s"
   done
   echo
@@ -78,7 +79,7 @@ done
 echo
 fail=0
 for n in "${names[@]}"; do
-  read -r q_rss q_thr q_fd <<<"${quarter[$n]:-${first[$n]}}"
+  read -r q_rss q_thr q_fd <<<"${half[$n]:-${first[$n]}}"
   read -r e_rss e_thr e_fd <<<"${last[$n]}"
   verdict=ok
   if [ "$e_rss" = dead ] || [ "$q_rss" = dead ]; then
