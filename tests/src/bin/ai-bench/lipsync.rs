@@ -23,7 +23,52 @@ use gst_ai_tests::{load_rgb, media, test_model};
 
 pub fn bench() -> Result<(), String> {
     synthetic()?;
-    real_face()
+    real_face()?;
+    long_speech()
+}
+
+/// The built-in on long continuous speech (issue 16's open point): sample.wav 7.6-17.6 s (the
+/// stretch the driver was tuned on) and 18.5-29.5 s (held out), on astronaut.png's face and LFW
+/// faces 20 (tuning), 60 and 80 (held out), 256x256 at 25 fps, element defaults (voice gate on):
+/// Pearson r of the face mesh's inner-lip opening on the output with the loudness per frame (dB,
+/// floored at -60), as tests/tests/lipsync_speech.rs measures it on its 2.4 s clip.
+fn long_speech() -> Result<(), String> {
+    let photo = |name: &str| -> Result<Image, String> {
+        let (width, height, rgb) = load_rgb(&media(name))?;
+        Ok(Image { width, height, rgb })
+    };
+    let faces = [
+        ("astronaut (tuning)", photo("photos/astronaut.png")?.crop(120, 30, 208, 208)),
+        ("lfw 20 (tuning)", photo("lfw/face_020.png")?),
+        ("lfw 60 (held out)", photo("lfw/face_060.png")?),
+        ("lfw 80 (held out)", photo("lfw/face_080.png")?),
+    ];
+    let stretches = [("7.6-17.6 s (tuning)", 7.6, 10.0), ("18.5-29.5 s (held out)", 18.5, 11.0)];
+    let reader = MeshReader::new();
+    println!();
+    println!("built-in on long continuous speech (sample.wav), 256x256 faces, 25 fps: r(opening, loudness dB)");
+    println!("| {:<20} | {:>20} | {:>22} |", "face", stretches[0].0, stretches[1].0);
+    println!("|{:-<22}|{:-<22}|{:-<24}|", "", "", "");
+    for (name, face) in faces {
+        let face = face.resized(256, 256, Filter::Bicubic);
+        let base = reader.read(&face).ok_or_else(|| format!("{name}: the face mesh finds no face"))?.opening();
+        let mut cells = Vec::new();
+        for (_, from, secs) in stretches {
+            let n = (secs * 25.0) as usize;
+            let (samples, rate) = lipsync::read_wav(&media("sample.wav"), from, Some(secs))?;
+            let db = lipsync::frame_db(&samples, rate, 25, n, -60.0);
+            let audio = Audio { samples, rate, channels: 1, start_ms: 0 };
+            let r = lipsync::run(&vec![face.clone(); n], 25, Some(&audio), "", false);
+            if !r.errors.is_empty() || r.frames.len() != n {
+                return Err(format!("{name}: {} frames, errors {:?}", r.frames.len(), r.errors));
+            }
+            let (open, loud): (Vec<f64>, Vec<f64>) =
+                r.frames.iter().zip(&db).filter_map(|(f, &l)| reader.read(f).map(|m| (m.opening() - base, l))).unzip();
+            cells.push(format!("{:.3} ({}/{n} read)", lipsync::correlation(&open, &loud), open.len()));
+        }
+        println!("| {name:<20} | {:>20} | {:>22} |", cells[0], cells[1]);
+    }
+    Ok(())
 }
 
 /// The 1-, 5- and 15-minute load averages (Linux), as printed.
