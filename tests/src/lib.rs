@@ -8,6 +8,7 @@ pub mod frames;
 pub mod lipsync;
 pub mod motion;
 pub mod t2v;
+pub mod track_scene;
 
 use std::path::PathBuf;
 use std::sync::Once;

@@ -14,11 +14,9 @@
 //! LFW faces 0-49 were used for tuning, 50-99 are held out; each scene runs on one of each.
 //! Strips go to out/lipsync-track-*.png.
 
-mod track_scene;
-
 use gst_ai_kernels::Filter;
 use gst_ai_tests::clip::Image;
-use track_scene::*;
+use gst_ai_tests::track_scene::*;
 
 #[test]
 fn with_several_faces_only_the_chosen_one_is_animated() {

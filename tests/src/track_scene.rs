@@ -1,17 +1,14 @@
-//! Scenes for the tracking tests (tests/tests/lipsync_track.rs, lipsync_track_measure.rs): real
+//! Scenes for the tracking test (tests/tests/lipsync_track.rs) and bench (ai-bench lipsync): real
 //! faces (astronaut.png's head, LFW faces upscaled) pasted on a real photograph, with where their
 //! lower faces are, and the element run on them with loud speech.
-
-// Each test crate including this uses a part of it.
-#![allow(dead_code)]
 
 use gst_ai_kernels::Filter;
 use gst_ai_runtime::backend::model::Model;
 use gst_ai_runtime::tasks::lipsync::{FaceDetector, FaceMesh};
 use gst_ai_runtime::{Device, ModelSource, Precision, load};
-use gst_ai_tests::clip::{Image, to_planar};
-use gst_ai_tests::lipsync::{self, Audio};
-use gst_ai_tests::{load_rgb, media, save_png, zoo_model};
+use crate::clip::{Image, to_planar};
+use crate::lipsync::{self, Audio};
+use crate::{load_rgb, media, save_png, zoo_model};
 
 pub const FPS: i32 = 25;
 pub const W: usize = 320;

@@ -1,25 +1,17 @@
-//! A measurement, not a check (ignored by default): `ailipsync`'s face tracking at 1280x720 on a
-//! real face panned at a known speed, per detection interval, and the box filter against a mean.
-//! Run with `cargo test --release -p gst-ai-tests --test lipsync_track_measure -- --ignored
-//! --nocapture`.
-
-mod track_scene;
+//! lipsync tracking: ailipsync's face tracking at 1280x720 on a real face panned at a known
+//! speed (astronaut.png's head at twice its size on coffee.png, still for 10 frames then moving
+//! 6 px a frame right and 2 down for 30, with sensor-like noise): per detection interval, the
+//! tracker's time per frame and the error of the box's and the lips' centres (against frame 0's
+//! reading moved by the pan); then the element's own stats (detection, mesh and animation) for
+//! detect-interval 1 and 4; and the box filter's lag and jitter on the detector's real boxes
+//! against a plain mean of 5.
 
 use gst_ai_kernels::{FaceBox, Filter};
 use gst_ai_tests::clip::Image;
 use gst_ai_tests::lipsync;
-use track_scene::*;
+use gst_ai_tests::track_scene::*;
 
-/// Measures, at 1280x720 on a face panned at a known speed (astronaut.png's head at twice its
-/// size, still for 10 frames then moving 6 px a frame right and 2 down for 30): per detection
-/// interval, the time per frame and the error of the box's and the lips' centres (against frame
-/// 0's reading moved by the pan), through the runtime's tracker; then the element's own stats
-/// (detection, mesh and animation) for detect-interval 1 and 4; and the box filter's lag and
-/// jitter on the detector's real boxes against a plain mean of 5. Prints a table; run with
-/// `cargo test --release -p gst-ai-tests --test lipsync_track_measure -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn measure_detection_interval_and_smoothing() {
+pub fn bench() -> Result<(), String> {
     use gst_ai_kernels::{Colorimetry, Frame, PixelFormat};
     use gst_ai_runtime::tasks::lipsync::{BoxFilter, BoxSmoother, FaceSource, Faces, TrackOptions};
     let (w, h) = (1280usize, 720usize);
@@ -65,23 +57,23 @@ fn measure_detection_interval_and_smoothing() {
             mesh: Some(model("face-mesh")),
             track: TrackOptions { detect_interval: interval, smoothing: 1, ..TrackOptions::default() },
         };
-        let mut faces = Faces::new(source).unwrap();
+        let mut faces = Faces::new(source).map_err(|e| e.to_string())?;
         {
             // Warm-up: the sessions' first runs are not timed.
             let f = &frames[0];
-            let frame = Frame::new(PixelFormat::Rgb, w, h, &[&f.rgb[..]], &[3 * w], Colorimetry::default()).unwrap();
-            faces.find(&frame, 0.5, None).unwrap();
+            let frame = Frame::new(PixelFormat::Rgb, w, h, &[&f.rgb[..]], &[3 * w], Colorimetry::default()).map_err(|e| e.to_string())?;
+            faces.find(&frame, 0.5, None).map_err(|e| e.to_string())?;
             faces.reset();
         }
         let (mut box0, mut lip0) = (None, None);
         let (mut be, mut le, mut detections) = (Vec::new(), Vec::new(), 0);
         let t0 = std::time::Instant::now();
         for (t, f) in frames.iter().enumerate() {
-            let frame = Frame::new(PixelFormat::Rgb, w, h, &[&f.rgb[..]], &[3 * w], Colorimetry::default()).unwrap();
-            let r = faces.find(&frame, 0.5, None).unwrap();
+            let frame = Frame::new(PixelFormat::Rgb, w, h, &[&f.rgb[..]], &[3 * w], Colorimetry::default()).map_err(|e| e.to_string())?;
+            let r = faces.find(&frame, 0.5, None).map_err(|e| e.to_string())?;
             detections += usize::from(r.detected);
-            let found = r.found.unwrap_or_else(|| panic!("interval {interval}: the face in frame {t} ({:?})", r.state));
-            let lip = found.marks.expect("the mesh reads the lips").centre;
+            let found = r.found.ok_or_else(|| format!("interval {interval}: no face in frame {t} ({:?})", r.state))?;
+            let lip = found.marks.ok_or_else(|| format!("interval {interval}: the mesh misses the lips in frame {t}"))?.centre;
             let (b0, l0) = (*box0.get_or_insert(centre(found.face)), *lip0.get_or_insert(lip));
             be.push(dist(centre(found.face), truth(t, b0)));
             le.push(dist(lip, truth(t, l0)));
@@ -98,8 +90,10 @@ fn measure_detection_interval_and_smoothing() {
         let (_, stats) = {
             let r =
                 lipsync::run(&frames, FPS, Some(&speech(frames.len())), &format!("detect-interval={interval}"), false);
-            assert!(r.errors.is_empty(), "{:?}", r.errors);
-            (r.frames, r.messages.iter().find(|s| s.name() == "ai-lipsync-stats").unwrap().clone())
+            if !r.errors.is_empty() {
+                return Err(format!("detect-interval={interval}: {:?}", r.errors));
+            }
+            (r.frames, r.messages.iter().find(|s| s.name() == "ai-lipsync-stats").ok_or("no stats message")?.clone())
         };
         println!("element, detect-interval={interval}: {stats}");
     }
@@ -134,4 +128,5 @@ fn measure_detection_interval_and_smoothing() {
             "one-euro (smoothing=5, beta {beta}, speed cut-off {cut}): jitter at rest {jitter:.2} px, lag {lag:.2} px"
         );
     }
+    Ok(())
 }
