@@ -3,12 +3,14 @@
 //! ([`props`]), statistics ([`stats`]), typed streaming errors ([`error`]) and the token that
 //! stops a model run in flight ([`cancel`]).
 
+pub mod bad_output;
 pub mod cancel;
 pub mod error;
 pub mod picture;
 pub mod props;
 pub mod stats;
 
+pub use bad_output::{AiOnBadOutput, BadOutputWarnings};
 pub use cancel::RunCancel;
 pub use error::{ElementError, post};
 pub use props::{ModelProps, TileProps};
