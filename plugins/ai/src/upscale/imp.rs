@@ -140,8 +140,8 @@ impl ObjectImpl for AiUpscale {
                 ),
                 TileProps::pspecs(
                     "Edge of the square tiles the frame is cut into, in input pixels, to bound memory on \
-                     large frames (0 = automatic: the whole frame in one run while memory-budget allows, \
-                     tiles beyond). Models with a fixed input size are always tiled at that size",
+                     large frames (0 = the whole frame in one run while memory-budget allows it, tiles \
+                     beyond: automatic). Models with a fixed input size are always tiled at that size",
                     "Overlap between neighbouring tiles in input pixels: each tile also sees this much of its \
                      neighbours as context, and overlaps are blended with feathered weights, so no seam \
                      shows (capped below half a tile)",
