@@ -80,6 +80,13 @@ pub fn unpack(
     Ok(())
 }
 
+/// How many values of a model's output `tensor` are not finite (NaN, +Inf or -Inf). Callers check
+/// an output with it before [`unpack`], which would turn NaN into black and Inf into a saturated
+/// colour. `cuda::Gpu::unpack` takes the same host tensor, so the same check covers it.
+pub fn count_non_finite(tensor: &[f32]) -> usize {
+    cpu::unpack::count_non_finite(tensor)
+}
+
 /// The checks of [`unpack`], shared with its CUDA twin.
 pub(crate) fn check_unpack(
     tensor_len: usize,

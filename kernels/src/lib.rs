@@ -46,7 +46,7 @@ mod style;
 mod tensor;
 mod tile;
 
-pub use convert::{copy_alpha, pack, unpack};
+pub use convert::{copy_alpha, count_non_finite, pack, unpack};
 pub use error::KernelError;
 pub use face::{FaceBox, crop_resize, paste_feathered};
 pub use flow::{FlowParams, FlowWorkspace, interpolate, luma, optical_flow, scene_change, warp};

@@ -94,6 +94,8 @@ pub struct LipRun {
     pub eos: bool,
     /// The element messages posted (e.g. the stats at EOS).
     pub messages: Vec<gst::Structure>,
+    /// The warning messages posted.
+    pub warnings: Vec<String>,
     pub took: Duration,
     /// When each output frame reached the sink, from the first push.
     pub arrivals: Vec<Duration>,
@@ -209,7 +211,16 @@ pub fn run_through(frames: &[Image], fps: i32, audio: Option<&Audio>, props: Opt
     let r = crate::run_pipeline(&pipeline, Duration::from_secs(120));
     let took = t0.elapsed();
     let (frames, arrivals) = std::mem::take(&mut *out.lock().unwrap()).into_iter().map(|(f, t)| (f, t - start)).unzip();
-    LipRun { frames, errors: r.errors, eos: r.eos, messages: r.element_messages, took, arrivals, element }
+    LipRun {
+        frames,
+        errors: r.errors,
+        eos: r.eos,
+        messages: r.element_messages,
+        warnings: r.warnings,
+        took,
+        arrivals,
+        element,
+    }
 }
 
 /// Pearson correlation of two series.

@@ -48,6 +48,14 @@ pub enum Error {
     #[error("{0}")]
     Unsupported(String),
 
+    /// A model's output held NaN or infinite values: a broken or mis-exported model, or a
+    /// precision it overflows in. The element decides between a fallback picture and an error.
+    #[error(
+        "model {model} produced {bad} non-finite values (NaN or Inf) of {total} ({:.1}%)",
+        100.0 * *bad as f64 / (*total).max(1) as f64
+    )]
+    NonFinite { model: String, bad: usize, total: usize },
+
     /// The caller asked a long job (a generation) to stop.
     #[error("cancelled")]
     Cancelled,
@@ -56,6 +64,22 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// Err([`Error::NonFinite`]) when `output` of `model` holds a NaN or an infinity.
+    pub fn check_finite(model: &str, output: &[f32]) -> Result<()> {
+        match gst_ai_kernels::count_non_finite(output) {
+            0 => Ok(()),
+            bad => Err(Error::NonFinite { model: model.to_string(), bad, total: output.len() }),
+        }
+    }
+
+    /// The share (0..1) of an output's values that were not finite, for a [`Error::NonFinite`].
+    pub fn non_finite_share(&self) -> Option<f64> {
+        match self {
+            Error::NonFinite { bad, total, .. } => Some(*bad as f64 / (*total).max(1) as f64),
+            _ => None,
+        }
+    }
+
     /// A model that does not fit `family`'s contract: `what` (a tensor and its property) was
     /// expected to be `expected` and is `found`.
     pub fn contract(

@@ -47,7 +47,9 @@ fn runtime_message_with(e: &Error, text: &str) -> gst::ErrorMessage {
         Error::ModelLoad { .. } | Error::Manifest { .. } => gst::error_msg!(gst::ResourceError::OpenRead, ["{text}"]),
         Error::RuntimeLibrary { .. } | Error::Environment(_) => gst::error_msg!(gst::LibraryError::Init, ["{text}"]),
         Error::InvalidDevice(_) | Error::Contract { .. } => gst::error_msg!(gst::LibraryError::Settings, ["{text}"]),
-        Error::Inference { .. } => gst::error_msg!(gst::LibraryError::Failed, ["{text}"]),
+        Error::Inference { .. } | Error::NonFinite { .. } => {
+            gst::error_msg!(gst::LibraryError::Failed, ["{text}"])
+        }
         Error::Kernel(_) | Error::Unsupported(_) => gst::error_msg!(gst::StreamError::Format, ["{text}"]),
         Error::Cancelled => gst::error_msg!(gst::CoreError::StateChange, ["{text}"]),
     }

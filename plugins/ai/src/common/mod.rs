@@ -4,6 +4,7 @@
 //! stops a model run in flight ([`cancel`]), the measured latency ([`latency`]) and the policy
 //! for frames that would be late ([`late`]).
 
+pub mod bad_output;
 pub mod cancel;
 pub mod error;
 pub mod late;
@@ -12,6 +13,7 @@ pub mod picture;
 pub mod props;
 pub mod stats;
 
+pub use bad_output::{AiOnBadOutput, BadOutputWarnings};
 pub use cancel::RunCancel;
 pub use error::{ElementError, post};
 pub use late::{OnLate, Overload};

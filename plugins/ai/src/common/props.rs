@@ -130,11 +130,31 @@ pub fn resolve_device(device: &str) -> Result<(Device, String), gst::ErrorMessag
 pub struct TileProps {
     pub size: u32,
     pub overlap: u32,
+    /// `memory-budget` in MiB, for the elements that have it (0 = no limit).
+    pub budget_mib: u32,
 }
 
 impl TileProps {
     pub fn new(overlap: u32) -> Self {
-        Self { size: 0, overlap }
+        Self { size: 0, overlap, budget_mib: 0 }
+    }
+
+    /// `memory-budget`: with `tile-size=0`, the whole frame runs at once while its estimated
+    /// memory fits, and is tiled beyond.
+    pub fn budget_pspec(blurb: &str, default_mib: u32) -> glib::ParamSpec {
+        glib::ParamSpecUInt::builder("memory-budget")
+            .nick("Memory budget")
+            .blurb(blurb)
+            .minimum(0)
+            .maximum(1 << 20)
+            .default_value(default_mib)
+            .mutable_playing()
+            .build()
+    }
+
+    /// The memory budget in bytes (0 = no limit).
+    pub fn budget_bytes(&self) -> usize {
+        self.budget_mib as usize * (1 << 20)
     }
 
     pub fn pspecs(size_blurb: &str, overlap_blurb: &str, default_overlap: u32) -> Vec<glib::ParamSpec> {
@@ -162,6 +182,7 @@ impl TileProps {
         match name {
             "tile-size" => self.size = value.get().expect("type checked upstream"),
             "tile-overlap" => self.overlap = value.get().expect("type checked upstream"),
+            "memory-budget" => self.budget_mib = value.get().expect("type checked upstream"),
             _ => return false,
         }
         true
@@ -171,6 +192,7 @@ impl TileProps {
         Some(match name {
             "tile-size" => self.size.to_value(),
             "tile-overlap" => self.overlap.to_value(),
+            "memory-budget" => self.budget_mib.to_value(),
             _ => return None,
         })
     }

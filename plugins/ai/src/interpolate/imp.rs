@@ -25,7 +25,9 @@ use gst_ai_runtime::{Cancel, DeviceRequest};
 
 use super::{Mode, TimestepHandling, caps};
 use crate::common::latency::{self, Announced};
-use crate::common::{self, ElementError, ModelProps, RunCancel, Stats, lock};
+use crate::common::{
+    self, AiOnBadOutput, BadOutputWarnings, ElementError, ModelProps, RunCancel, Stats, bad_output, lock,
+};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("aiinterpolate", gst::DebugColorFlags::empty(), Some("AI frame interpolation"))
@@ -35,6 +37,8 @@ const DEFAULT_MODE: Mode = Mode::Flow;
 const DEFAULT_FACTOR: f64 = 0.0;
 const DEFAULT_SCENE_THRESHOLD: f64 = 0.5;
 const DEFAULT_TIMESTEP: TimestepHandling = TimestepHandling::Auto;
+/// What an in-between frame is when the model's output is unusable (`on-bad-output=fallback`).
+const FALLBACK: &str = "a blend of its two neighbours";
 
 #[derive(Debug, Clone)]
 struct Settings {
@@ -43,6 +47,7 @@ struct Settings {
     scene_threshold: f64,
     timestep: TimestepHandling,
     model: ModelProps,
+    on_bad_output: AiOnBadOutput,
 }
 
 impl Default for Settings {
@@ -53,6 +58,7 @@ impl Default for Settings {
             scene_threshold: DEFAULT_SCENE_THRESHOLD,
             timestep: DEFAULT_TIMESTEP,
             model: ModelProps::default(),
+            on_bad_output: AiOnBadOutput::default(),
         }
     }
 }
@@ -70,6 +76,7 @@ pub struct AiInterpolate {
     srcpad: gst::Pad,
     settings: Mutex<Settings>,
     stats: Stats,
+    bad_output: BadOutputWarnings,
     /// Whether upstream is live (from the last latency query): only then does a mode degrade.
     live: AtomicBool,
     /// The engine's latency figures, atomics it updates.
@@ -116,6 +123,7 @@ impl AiInterpolate {
             scene_threshold: s.scene_threshold,
             live: self.live.load(Ordering::Relaxed),
             timestep: s.timestep.into(),
+            bad_output_fallback: s.on_bad_output == AiOnBadOutput::Fallback,
         }
     }
 
@@ -145,6 +153,11 @@ impl AiInterpolate {
             ("degraded", tally.degraded),
         ] {
             s.add(name, n);
+        }
+        if let Some(what) = &tally.bad_output {
+            for _ in 0..tally.non_finite {
+                self.bad_output.fell_back(self.obj().upcast_ref(), s, what, FALLBACK);
+            }
         }
         tally.made_ms.iter().for_each(|&ms| s.frame(ms));
         (0..tally.passed).for_each(|_| s.count_frame());
@@ -277,6 +290,7 @@ impl AiInterpolate {
         let engine = FrameRateConverter::new(rife, self.latency.clone());
         *lock(&self.stream) = Some(Stream { engine, infos: None });
         self.stats.reset();
+        self.bad_output.reset();
         self.latency.clear();
         self.announced.clear();
         Ok(())
@@ -310,9 +324,18 @@ impl ObjectSubclass for AiInterpolate {
             sinkpad,
             srcpad,
             settings: Mutex::new(Settings::default()),
+            bad_output: BadOutputWarnings::default(),
             stats: Stats::new(
                 "ai-interpolate-stats",
-                &["frames-in", "frames-out", "interpolated", "passed-through", "scene-cuts", "degraded"],
+                &[
+                    "frames-in",
+                    "frames-out",
+                    "interpolated",
+                    "passed-through",
+                    "scene-cuts",
+                    "degraded",
+                    bad_output::COUNTER,
+                ],
                 &[],
             ),
             live: AtomicBool::new(false),
@@ -388,11 +411,12 @@ impl ObjectImpl for AiInterpolate {
                     )
                     .mutable_playing()
                     .build(),
+                bad_output::pspec(&format!("{FALLBACK} (mode=model)")),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
                     .blurb(
                         "frames (out), frames-in, frames-out, interpolated, passed-through, scene-cuts, degraded, \
-                         and the processing time per interpolated frame (mean-ms, p95-ms, and the fps it allows); \
+                         non-finite (frames whose model output held NaN or Inf, blended instead), and the processing time per interpolated frame (mean-ms, p95-ms, and the fps it allows); \
                          also posted as an element message at EOS",
                     )
                     .read_only()
@@ -412,6 +436,7 @@ impl ObjectImpl for AiInterpolate {
                 "factor" => s.factor = value.get().expect("type checked upstream"),
                 "scene-threshold" => s.scene_threshold = value.get().expect("type checked upstream"),
                 "timestep-handling" => s.timestep = value.get().expect("type checked upstream"),
+                bad_output::PROPERTY => s.on_bad_output = value.get().expect("type checked upstream"),
                 other => unreachable!("unknown property {other}"),
             }
         }
@@ -428,6 +453,7 @@ impl ObjectImpl for AiInterpolate {
             "factor" => s.factor.to_value(),
             "scene-threshold" => s.scene_threshold.to_value(),
             "timestep-handling" => s.timestep.to_value(),
+            bad_output::PROPERTY => s.on_bad_output.to_value(),
             name => s.model.get(name).unwrap_or_else(|| unreachable!("unknown property {name}")),
         }
     }

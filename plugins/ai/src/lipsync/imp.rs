@@ -26,7 +26,7 @@ use gst_ai_runtime::dsp::resample::SampleFormat;
 use gst_ai_runtime::tasks::lipsync::{self, AudioInput, FaceState, LipSyncer, Step, Window};
 
 use super::settings::Settings;
-use crate::common::{self, ElementError, RunCancel, Stats, lock};
+use crate::common::{self, BadOutputWarnings, ElementError, RunCancel, Stats, bad_output, lock};
 
 static CAT: LazyLock<gst::DebugCategory> =
     LazyLock::new(|| gst::DebugCategory::new("ailipsync", gst::DebugColorFlags::empty(), Some("AI lip sync")));
@@ -40,7 +40,11 @@ const DEFAULT_VAD: &str = "silero-vad";
 
 /// The `stats` counters: frames animated, frames left for their face (by [`FaceState`]), and
 /// how the face was followed.
+/// What a frame gets when the model's output is unusable (`on-bad-output=fallback`).
+pub(super) const FALLBACK: &str = "its face untouched (Wav2Lip models)";
+
 const COUNTERS: &[&str] = &[
+    bad_output::COUNTER,
     "animated",
     "unvoiced",
     "no-face",
@@ -67,6 +71,7 @@ pub struct AiLipSync {
     video: Mutex<Option<(gst::Caps, VideoInfo)>>,
     settings: Mutex<Settings>,
     stats: Stats,
+    bad_output: BadOutputWarnings,
     pending: Mutex<Pending>,
     /// The aggregate thread's.
     syncer: Mutex<Option<LipSyncer>>,
@@ -90,6 +95,7 @@ impl ObjectSubclass for AiLipSync {
             video: Mutex::new(None),
             settings: Mutex::default(),
             stats: Stats::new("ai-lipsync-stats", COUNTERS, &[]),
+            bad_output: BadOutputWarnings::default(),
             pending: Mutex::default(),
             syncer: Mutex::new(None),
             audio_end: Mutex::new(None),
@@ -296,6 +302,7 @@ impl AggregatorImpl for AiLipSync {
         let syncer = self.start_syncer()?;
         *lock(&self.syncer) = Some(syncer);
         *lock(&self.pending) = Pending::default();
+        self.bad_output.reset();
         // As before: the built-in path runs no model, so a missing token is no reason to fail.
         let _ = self.cancel.start(true);
         self.stats.reset();
@@ -410,7 +417,7 @@ impl AggregatorImpl for AiLipSync {
         self.video_pad.drop_buffer();
         let info = lock(&self.video).as_ref().map(|(_, info)| info.clone());
         let info = info.ok_or_else(|| self.fail(ElementError::Negotiation("video buffer before video caps".into())))?;
-        let (params, cancel) = (lock(&self.settings).lip.params(), self.cancel.token());
+        let (params, cancel) = (lock(&self.settings).params(), self.cancel.token());
         let t0 = Instant::now();
         let mut buf = buf;
         let animated = {
@@ -424,6 +431,9 @@ impl AggregatorImpl for AiLipSync {
         // would then see the frame counted (what the ordering test checks).
         self.stats.frame(t0.elapsed().as_secs_f64() * 1000.0);
         self.stats.add("animated", u64::from(animated));
+        if let Some(what) = syncer.take_bad_output() {
+            self.bad_output.fell_back(self.obj().upcast_ref(), &self.stats, &what, FALLBACK);
+        }
         self.stats.add("unvoiced", u64::from(syncer.unvoiced()));
         let face = syncer.face();
         let counter = match face.state {

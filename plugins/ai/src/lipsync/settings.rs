@@ -4,10 +4,10 @@
 use gst::glib;
 use gst::prelude::*;
 
-use gst_ai_runtime::tasks::lipsync::LipOptions;
+use gst_ai_runtime::tasks::lipsync::{LipOptions, LipParams};
 
 use super::FaceSelect;
-use crate::common::{self, ModelProps};
+use crate::common::{self, AiOnBadOutput, ModelProps, bad_output};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -20,6 +20,7 @@ pub struct Settings {
     pub voice_activity: bool,
     pub voice_model: String,
     pub end_with_audio: bool,
+    pub on_bad_output: AiOnBadOutput,
 }
 
 impl Default for Settings {
@@ -32,11 +33,17 @@ impl Default for Settings {
             voice_activity: true,
             voice_model: String::new(),
             end_with_audio: false,
+            on_bad_output: AiOnBadOutput::default(),
         }
     }
 }
 
 impl Settings {
+    /// What the next frame is processed with.
+    pub fn params(&self) -> LipParams {
+        LipParams { bad_output_fallback: self.on_bad_output == AiOnBadOutput::Fallback, ..self.lip.params() }
+    }
+
     /// Every property's spec, `stats` (which the element answers itself) included.
     pub fn pspecs() -> Vec<glib::ParamSpec> {
         let d = LipOptions::default();
@@ -203,6 +210,7 @@ impl Settings {
                 1.0,
                 d.voice_threshold,
             ),
+            bad_output::pspec(super::imp::FALLBACK),
             glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                 .nick("Statistics")
                 .blurb(
@@ -211,7 +219,8 @@ impl Settings {
                      frames passed unchanged for the face: no-face (none found, or the followed one unseen), \
                      too-small, profile, mouth-outside (the mouth outside the frame); face-held (frames the \
                      detector missed the face but it was kept), face-lost (times a followed face was given \
-                     up), detections (detector runs), tracked (frames the mesh alone followed the face); and \
+                     up), detections (detector runs), tracked (frames the mesh alone followed the face), \
+                     non-finite (frames whose Wav2Lip output held NaN or Inf, the face left untouched); and \
                      the processing time per frame over the last 512 frames (mean-ms, p95-ms, fps)",
                 )
                 .read_only()
@@ -267,6 +276,7 @@ impl Settings {
             }
             "voice-threshold" => self.lip.voice_threshold = value.get().expect("type checked upstream"),
             "end-with-audio" => self.end_with_audio = value.get().expect("type checked upstream"),
+            bad_output::PROPERTY => self.on_bad_output = value.get().expect("type checked upstream"),
             _ => return false,
         }
         true
@@ -292,6 +302,7 @@ impl Settings {
             "voice-model" => self.voice_model.to_value(),
             "voice-threshold" => self.lip.voice_threshold.to_value(),
             "end-with-audio" => self.end_with_audio.to_value(),
+            bad_output::PROPERTY => self.on_bad_output.to_value(),
             name => return self.model.get(name),
         })
     }

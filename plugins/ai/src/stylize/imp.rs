@@ -37,7 +37,9 @@ use gst_ai_runtime::tasks::style::{
 use gst_ai_runtime::{Precision, builtin};
 
 use super::{Fit, picture};
-use crate::common::{self, ElementError, ModelProps, Overload, Stats, TileProps, lock};
+use crate::common::{
+    self, AiOnBadOutput, BadOutputWarnings, ElementError, ModelProps, Overload, Stats, TileProps, bad_output, lock,
+};
 
 static CAT: LazyLock<gst::DebugCategory> =
     LazyLock::new(|| gst::DebugCategory::new("aistylize", gst::DebugColorFlags::empty(), Some("AI style transfer")));
@@ -72,6 +74,7 @@ struct Settings {
     fit: Fit,
     tiles: TileProps,
     scene_threshold: f64,
+    on_bad_output: AiOnBadOutput,
 }
 
 impl Default for Settings {
@@ -88,6 +91,7 @@ impl Default for Settings {
             fit: DEFAULT_FIT,
             tiles: TileProps::new(DEFAULT_TILE_OVERLAP),
             scene_threshold: DEFAULT_SCENE_THRESHOLD,
+            on_bad_output: AiOnBadOutput::default(),
         }
     }
 }
@@ -125,6 +129,7 @@ struct Styling {
 pub struct AiStylize {
     settings: Mutex<Settings>,
     stats: Stats,
+    bad_output: BadOutputWarnings,
     styling: Mutex<Styling>,
     /// The streaming thread's: the stylizer and its temporal history.
     stylizer: Mutex<Option<Stylizer>>,
@@ -138,9 +143,10 @@ impl Default for AiStylize {
             settings: Mutex::default(),
             stats: Stats::new(
                 "ai-stylize-stats",
-                &["passed-through", "scene-cuts", "late-fallback", "late-dropped"],
+                &["passed-through", "scene-cuts", "late-fallback", "late-dropped", bad_output::COUNTER],
                 &[],
             ),
+            bad_output: BadOutputWarnings::default(),
             styling: Mutex::default(),
             stylizer: Mutex::new(None),
             overload: Overload::default(),
@@ -401,14 +407,15 @@ impl ObjectImpl for AiStylize {
                     .default_value(DEFAULT_SCENE_THRESHOLD)
                     .mutable_playing()
                     .build(),
+                bad_output::pspec("the input, unstyled"),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
                     .blurb(
                         "frames output, frames passed through (strength 0), scene cuts, late-fallback (frames \
                          output as the previous stylized frame warped along the flow, or the input, because the \
-                         model would have been late), late-dropped (frames dropped as late), and the model's \
-                         processing time per frame over the last 512 frames (mean-ms, p95-ms) with the frame rate \
-                         it allows (fps)",
+                         model would have been late), late-dropped (frames dropped as late), non-finite (frames \
+                         whose model output held NaN or Inf, given the input), and the model's processing time \
+                         per frame over the last 512 frames (mean-ms, p95-ms) with the frame rate it allows (fps)",
                     )
                     .read_only()
                     .build(),
@@ -452,6 +459,7 @@ impl ObjectImpl for AiStylize {
                 "preserve-colors" => s.preserve_colors = value.get().expect("type checked upstream"),
                 "fit" => s.fit = value.get().expect("type checked upstream"),
                 "scene-threshold" => s.scene_threshold = value.get().expect("type checked upstream"),
+                bad_output::PROPERTY => s.on_bad_output = value.get().expect("type checked upstream"),
                 other => unreachable!("unknown property {other}"),
             }
         }
@@ -473,6 +481,7 @@ impl ObjectImpl for AiStylize {
             "preserve-colors" => s.preserve_colors.to_value(),
             "fit" => s.fit.to_value(),
             "scene-threshold" => s.scene_threshold.to_value(),
+            bad_output::PROPERTY => s.on_bad_output.to_value(),
             name => s
                 .model
                 .get(name)
@@ -599,6 +608,7 @@ impl BaseTransformImpl for AiStylize {
         };
         self.stats.reset();
         self.overload.reset();
+        self.bad_output.reset();
         // A change made while this start was working has not been applied yet.
         if lock(&self.settings).style_gen != settings.style_gen && contract.style_input.is_some() {
             self.restyle("style-image");
@@ -671,7 +681,10 @@ impl VideoFilterImpl for AiStylize {
         inframe: &gst_video::VideoFrameRef<&gst::BufferRef>,
         outframe: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let params = lock(&self.settings).params();
+        let (params, on_bad_output) = {
+            let s = lock(&self.settings);
+            (s.params(), s.on_bad_output)
+        };
         let values = lock(&self.styling).values.clone();
         let mut guard = lock(&self.stylizer);
         let Some(stylizer) = guard.as_mut() else {
@@ -711,6 +724,15 @@ impl VideoFilterImpl for AiStylize {
             let mut dst = common::frame_view_mut(outframe)?;
             stylizer.process(&src, &mut dst, &params).map_err(ElementError::from)
         });
+        // Unusable model output: the input as it came, and a history that restarts from the next frame.
+        let result = match result {
+            Err(e) if bad_output::is_bad_output(&e) && on_bad_output == AiOnBadOutput::Fallback => {
+                self.bad_output.fell_back(self.obj().upcast_ref(), &self.stats, &e, "the input, unstyled");
+                stylizer.reset();
+                inframe.copy(outframe).map_err(|e| ElementError::Frame(e.to_string()))
+            }
+            other => other,
+        };
         self.stats.add("scene-cuts", stylizer.scene_cuts.saturating_sub(cuts));
         drop(guard);
         match result {

@@ -27,22 +27,32 @@ use gst_ai_runtime::backend::model::{ElemType, ModelSource};
 use gst_ai_runtime::image::bicubic::BicubicUpscaler;
 use gst_ai_runtime::{TiledRunner, builtin};
 
-use crate::common::{self, ElementError, ModelProps, Overload, Stats, TileProps, lock};
+use crate::common::{
+    self, AiOnBadOutput, BadOutputWarnings, ElementError, ModelProps, Overload, Stats, TileProps, bad_output, lock,
+};
 
 static CAT: LazyLock<gst::DebugCategory> =
     LazyLock::new(|| gst::DebugCategory::new("aiupscale", gst::DebugColorFlags::empty(), Some("AI super-resolution")));
 
 const DEFAULT_TILE_OVERLAP: u32 = 16;
+const DEFAULT_MEMORY_BUDGET_MIB: u32 = 1024;
+/// What a frame gets when the model's output is unusable (`on-bad-output=fallback`).
+const FALLBACK: &str = "the input, bicubic-scaled";
 
 #[derive(Debug, Clone)]
 struct Settings {
     model: ModelProps,
     tiles: TileProps,
+    on_bad_output: AiOnBadOutput,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { model: ModelProps::default(), tiles: TileProps::new(DEFAULT_TILE_OVERLAP) }
+        Self {
+            model: ModelProps::default(),
+            tiles: TileProps { budget_mib: DEFAULT_MEMORY_BUDGET_MIB, ..TileProps::new(DEFAULT_TILE_OVERLAP) },
+            on_bad_output: AiOnBadOutput::default(),
+        }
     }
 }
 
@@ -51,6 +61,7 @@ pub struct AiUpscale {
     /// The model's scale, 0 until it is loaded: read by caps negotiation and the `scale` property.
     scale: AtomicU32,
     stats: Stats,
+    bad_output: BadOutputWarnings,
     /// The streaming thread's: the runner and its buffers.
     runner: Mutex<Option<TiledRunner>>,
     /// The `on-late` policy, lateness and the measured latency.
@@ -64,7 +75,12 @@ impl Default for AiUpscale {
         Self {
             settings: Mutex::default(),
             scale: AtomicU32::new(0),
-            stats: Stats::new("ai-upscale-stats", &["late-fallback", "late-dropped"], &[]),
+            stats: Stats::new(
+                "ai-upscale-stats",
+                &["late-fallback", "late-dropped", bad_output::COUNTER, "tiled-frames"],
+                &[],
+            ),
+            bad_output: BadOutputWarnings::default(),
             runner: Mutex::new(None),
             overload: Overload::default(),
             bicubic: Mutex::default(),
@@ -139,21 +155,32 @@ impl ObjectImpl for AiUpscale {
                 ),
                 TileProps::pspecs(
                     "Edge of the square tiles the frame is cut into, in input pixels, to bound memory on \
-                     large frames (0 = the whole frame in one run). Models with a fixed input size are \
-                     always tiled at that size",
+                     large frames (0 = the whole frame in one run while memory-budget allows it, tiles \
+                     beyond: automatic). Models with a fixed input size are always tiled at that size",
                     "Overlap between neighbouring tiles in input pixels: each tile also sees this much of its \
                      neighbours as context, and overlaps are blended with feathered weights, so no seam \
                      shows (capped below half a tile)",
                     DEFAULT_TILE_OVERLAP,
                 ),
                 vec![
+                TileProps::budget_pspec(
+                    "With tile-size=0: the memory one model run may take, in MiB (0 = no limit). A frame whose \
+                     run is estimated to fit (f32 input and output tensors, the output scale^2 times larger, \
+                     times 5 for the model's own intermediate tensors) runs whole; a larger one is cut into \
+                     the largest square tiles that fit, blended seamlessly as with tile-size. The blended \
+                     output frame itself (16 bytes per output pixel) comes on top",
+                    DEFAULT_MEMORY_BUDGET_MIB,
+                ),
+                bad_output::pspec(FALLBACK),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
                     .blurb(
                         "frames output since the element started, late-fallback (of those, frames scaled by \
                          bicubic interpolation because the model would have been late), late-dropped (frames \
-                         dropped as late), and the model's processing time per frame over the last 512 frames \
-                         (mean-ms, p95-ms) with the frame rate it allows (fps)",
+                         dropped as late), non-finite (frames whose model output held NaN or Inf, given the input \
+                         scaled by bicubic interpolation), tiled-frames (frames cut into tiles), and the model's \
+                         processing time per frame over the last 512 frames (mean-ms, p95-ms) with the frame rate \
+                         it allows (fps)",
                     )
                     .read_only()
                     .build(),
@@ -180,6 +207,10 @@ impl ObjectImpl for AiUpscale {
             return;
         }
         let mut s = lock(&self.settings);
+        if name == bad_output::PROPERTY {
+            s.on_bad_output = value.get().expect("type checked upstream");
+            return;
+        }
         let handled = s.model.set(name, value, |w| gst::warning!(CAT, imp = self, "{w}")) || s.tiles.set(name, value);
         assert!(handled, "unknown property {name}");
         gst::debug!(CAT, imp = self, "{name} set to {value:?}");
@@ -190,6 +221,7 @@ impl ObjectImpl for AiUpscale {
             "stats" => self.stats.structure().to_value(),
             "scale" => (self.scale().unwrap_or(0) as u32).to_value(),
             "on-late" => self.overload.policy().to_value(),
+            bad_output::PROPERTY => lock(&self.settings).on_bad_output.to_value(),
             name => {
                 let s = lock(&self.settings);
                 s.model
@@ -262,10 +294,14 @@ impl BaseTransformImpl for AiUpscale {
             );
         }
         gst::info!(CAT, imp = self, "model {name}: {contract:?}");
+        if contract.scale == 1 {
+            gst::info!(CAT, imp = self, "model {name} is a same-size restoration model (its manifest says scale 1)");
+        }
         self.scale.store(contract.scale as u32, Ordering::SeqCst);
         *lock(&self.runner) = Some(TiledRunner::new(model, contract));
         self.stats.reset();
         self.overload.reset();
+        self.bad_output.reset();
         self.obj().notify("scale");
         Ok(())
     }
@@ -407,17 +443,31 @@ impl VideoFilterImpl for AiUpscale {
         {
             return flow;
         }
-        let params = lock(&self.settings).tiles.params();
-        let started = Instant::now();
-        let result = match lock(&self.runner).as_mut() {
-            Some(runner) => common::frame_view(inframe).and_then(|src| {
-                let mut dst = common::frame_view_mut(outframe)?;
-                runner.process(&src, &mut dst, params).map_err(ElementError::from)
-            }),
-            None => return Err(gst::FlowError::NotNegotiated),
+        let (tiles, on_bad_output) = {
+            let s = lock(&self.settings);
+            (s.tiles, s.on_bad_output)
         };
+        let mut runner = lock(&self.runner);
+        let Some(runner) = runner.as_mut() else {
+            return Err(gst::FlowError::NotNegotiated);
+        };
+        runner.set_memory_budget(tiles.budget_bytes());
+        let started = Instant::now();
+        let result = common::frame_view(inframe).and_then(|src| {
+            let mut dst = common::frame_view_mut(outframe)?;
+            match runner.process(&src, &mut dst, tiles.params()).map_err(ElementError::from) {
+                Err(e) if bad_output::is_bad_output(&e) && on_bad_output == AiOnBadOutput::Fallback => {
+                    self.bad_output.fell_back(obj.upcast_ref(), &self.stats, &e, FALLBACK);
+                    Ok(runner.resample(&src, &mut dst)?)
+                }
+                other => other,
+            }
+        });
         match result {
             Ok(()) => {
+                if runner.last_tile_count() > 1 {
+                    self.stats.add("tiled-frames", 1);
+                }
                 let took = started.elapsed();
                 self.stats.frame(took.as_secs_f64() * 1e3);
                 self.overload.ran(obj.upcast_ref(), took);

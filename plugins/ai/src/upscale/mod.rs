@@ -22,5 +22,6 @@ glib::wrapper! {
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     crate::common::AiPrecision::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     crate::common::OnLate::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    crate::common::AiOnBadOutput::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     gst::Element::register(Some(plugin), "aiupscale", gst::Rank::NONE, AiUpscale::static_type())
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use gst_ai_kernels::{
-    Frame, FrameMut, Layout, Rect, TensorSpec, Tile, TileMerger, copy_alpha, pack, plan_tiles, unpack,
+    Filter, Frame, FrameMut, Layout, Rect, TensorSpec, Tile, TileMerger, copy_alpha, pack, plan_tiles, resize, unpack,
 };
 use half::f16;
 
@@ -36,6 +36,16 @@ impl SideInput {
     }
 }
 
+/// How many times its input and output tensors a model's run takes in memory, its own
+/// intermediate tensors included: the built-in x2 model peaked at 11.0 GB on a whole 7680x4320
+/// frame (issue 17), whose f32 input and output tensors are 2.0 GB, so about 5.5; 5 is the
+/// round figure the memory budget is planned with. A wider model takes more than planned.
+const MODEL_WORK_FACTOR: usize = 5;
+
+/// The smallest tile edge a memory budget plans (below it, the context around a tile costs more
+/// than the tile's own pixels).
+const MIN_BUDGET_TILE: usize = 64;
+
 pub struct TiledRunner {
     model: Arc<Model>,
     contract: ImageContract,
@@ -47,6 +57,10 @@ pub struct TiledRunner {
     cropped: Vec<f32>,
     /// Kept between frames of the same size: (output width, height, scale, overlap) and the merger.
     merger: Option<((usize, usize, usize, usize), TileMerger)>,
+    /// Bytes one model run may take when `TileParams::size` is 0 (0 = no limit).
+    budget: usize,
+    /// How many tiles the last frame was cut into.
+    last_tiles: usize,
 }
 
 impl TiledRunner {
@@ -59,7 +73,58 @@ impl TiledRunner {
             input16: Vec::new(),
             cropped: Vec::new(),
             merger: None,
+            budget: 0,
+            last_tiles: 0,
         }
+    }
+
+    /// Bytes a model run may take when the tile size is 0 (automatic): a frame whose estimated
+    /// run ([`run_bytes`](Self::run_bytes)) fits runs whole, a larger one is cut into tiles that
+    /// fit. 0 = no limit (the whole frame in one run).
+    pub fn set_memory_budget(&mut self, bytes: usize) {
+        self.budget = bytes;
+    }
+
+    /// The estimated memory of one run on a w x h input: the f32 input tensor and the scale²
+    /// times larger output tensor, times [`MODEL_WORK_FACTOR`] for what the model holds between.
+    pub fn run_bytes(&self, w: usize, h: usize) -> usize {
+        let s = self.contract.scale;
+        let per_pixel = 4 * (3 + 3 * s * s) * MODEL_WORK_FACTOR;
+        let (pw, ph) = self.contract.padded_size(w, h);
+        pw.saturating_mul(ph).saturating_mul(per_pixel)
+    }
+
+    /// How many tiles the last frame given to [`process`](Self::process) or
+    /// [`process_canonical`](Self::process_canonical) was cut into.
+    pub fn last_tile_count(&self) -> usize {
+        self.last_tiles
+    }
+
+    /// The tile edge the memory budget allows for a w x h frame: None when the whole frame fits
+    /// (or there is no budget), else the largest square tile whose run, its context of
+    /// `overlap` pixels on every side included, fits.
+    fn budget_tile(&self, w: usize, h: usize, overlap: usize) -> Option<usize> {
+        if self.budget == 0 || self.run_bytes(w, h) <= self.budget {
+            return None;
+        }
+        let per_pixel = self.run_bytes(1, 1).max(1);
+        let edge = ((self.budget / per_pixel) as f64).sqrt() as usize;
+        Some(edge.saturating_sub(2 * overlap).max(MIN_BUDGET_TILE))
+    }
+
+    /// Scales `src` into `dst` (scale times its size, same format) with the bicubic filter, no
+    /// model: the picture a frame gets when the model's output cannot be used.
+    pub fn resample(&mut self, src: &Frame, dst: &mut FrameMut) -> Result<()> {
+        let (w, h, dw, dh) = (src.width, src.height, dst.width, dst.height);
+        self.input.resize(3 * w * h, 0.0);
+        pack(src, Rect::new(0, 0, w, h), TensorSpec::CANONICAL, &mut self.input)?;
+        self.cropped.resize(3 * dw * dh, 0.0);
+        resize(&self.input, 3, w, h, &mut self.cropped, dw, dh, Filter::Bicubic)?;
+        unpack(&self.cropped, dw, dh, TensorSpec::CANONICAL, 0, 0, dst)?;
+        if src.format.has_alpha() && dst.format.has_alpha() {
+            copy_alpha(src, dst)?;
+        }
+        Ok(())
     }
 
     /// Inputs given to every later run beside the image (replacing those set before).
@@ -86,10 +151,14 @@ impl TiledRunner {
     /// The tiles a w x h frame is cut into with `params`, and the overlap actually used. A model
     /// with a static input size is always tiled at that size.
     pub fn tiles(&self, w: usize, h: usize, params: TileParams) -> Result<(Vec<Tile>, usize)> {
+        let size = match params.size {
+            0 => self.budget_tile(w, h, params.overlap).unwrap_or(0),
+            s => s,
+        };
         let (tw, th) = match self.contract.static_size {
             Some(size) => size,
-            None if params.size == 0 || (params.size >= w && params.size >= h) => (w, h),
-            None => (params.size, params.size),
+            None if size == 0 || (size >= w && size >= h) => (w, h),
+            None => (size, size),
         };
         if tw >= w && th >= h {
             return Ok((vec![Tile { x: 0, y: 0, width: w, height: h }], 0));
@@ -117,6 +186,7 @@ impl TiledRunner {
             )));
         }
         let (tiles, overlap) = self.tiles(src.width, src.height, params)?;
+        self.last_tiles = tiles.len();
         if tiles.len() == 1 {
             self.run_tile(src, tiles[0], 0, |w, h, spec, out| Ok(unpack(out, w, h, spec, 0, 0, dst)?))?;
         } else {
@@ -135,6 +205,7 @@ impl TiledRunner {
     /// R, G, B in 0..1 (not clamped), scale times the frame's size.
     pub fn process_canonical(&mut self, src: &Frame, params: TileParams, out: &mut Vec<f32>) -> Result<()> {
         let (tiles, overlap) = self.tiles(src.width, src.height, params)?;
+        self.last_tiles = tiles.len();
         self.merge_tiles(src, &tiles, overlap, |image| {
             out.clear();
             out.extend_from_slice(image);
@@ -211,6 +282,7 @@ impl TiledRunner {
                     why: format!("for a {pw}x{ph} input the output has shape {dims:?}, expected {expect:?}"),
                 });
             }
+            Error::check_finite(name, out)?;
             if left == 0 && top == 0 {
                 // The tile's pixels start at the origin; the merger and unpack read only those.
                 return consume(ow, oh, spec, out);

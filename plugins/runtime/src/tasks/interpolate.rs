@@ -122,6 +122,9 @@ pub struct Params {
     pub live: bool,
     /// How a RIFE model reaches times other than the midpoint.
     pub timestep: TimestepHandling,
+    /// A model output with NaN or infinite values gives a blend of the two frames (counted in
+    /// [`Tally::non_finite`]) instead of an [`Error::NonFinite`].
+    pub bad_output_fallback: bool,
 }
 
 /// A frame made between two inputs (planar RGB 0..1), for the caller to write into its own frame.
@@ -200,6 +203,10 @@ pub struct Tally {
     pub scene_cuts: u64,
     /// In-between frames made by a cheaper mode than the wanted one (live streams).
     pub degraded: u64,
+    /// In-between frames whose model output held NaN or infinite values, made by a blend instead.
+    pub non_finite: u64,
+    /// What was wrong with the last of those (the model and the share of bad values).
+    pub bad_output: Option<String>,
     /// The input did not continue the timeline (a gap or a jump back): what was pending was
     /// emitted and a new timeline started at it.
     pub restarted: bool,
@@ -532,7 +539,14 @@ impl<T> FrameRateConverter<T> {
         }
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.resize(3 * w * h, 0.0);
-        let made = self.make(mode, params.timestep, a, b, w, h, t, cancel, &mut scratch);
+        let mut made = self.make(mode, params.timestep, a, b, w, h, t, cancel, &mut scratch);
+        if params.bad_output_fallback
+            && let Err(e @ Error::NonFinite { .. }) = &made
+        {
+            tally.non_finite += 1;
+            tally.bad_output = Some(e.to_string());
+            made = self.make(Mode::Blend, params.timestep, a, b, w, h, t, cancel, &mut scratch);
+        }
         let result = made.map_err(E::from).and_then(|()| {
             let o = self.output(k, Content::Made(Made { rgb: &scratch, width: w, height: h }));
             emit(o)
@@ -671,7 +685,7 @@ mod tests {
     }
 
     fn params(mode: Mode) -> Params {
-        Params { mode, scene_threshold: 0.5, live: false, timestep: TimestepHandling::Auto }
+        Params { mode, scene_threshold: 0.5, live: false, timestep: TimestepHandling::Auto, bad_output_fallback: true }
     }
 
     /// A W x H RGB picture: a horizontal ramp plus `shade`.

@@ -309,6 +309,7 @@ fn crop_out(
     if out.len() != 3 * w * h {
         return Err(Error::Unsupported(format!("output buffer holds {} values, need {}", out.len(), 3 * w * h)));
     }
+    Error::check_finite(&model.name, o)?;
     for c in 0..3 {
         for y in 0..h {
             let s = (c * ph + y) * pw;

@@ -514,6 +514,7 @@ impl Stylizer {
                     why: format!("for a {sw}x{sh} input the output has shape {dims:?}, expected {shape:?}"),
                 });
             }
+            Error::check_finite(&model.name, out)?;
             small_out.resize(n, 0.0);
             Ok(retensor(out, spec, sw, sh, TensorSpec::CANONICAL, small_out)?)
         })?;

@@ -25,7 +25,7 @@ use gst_ai_kernels::{self as kernels, FaceBox, FrameMut, Rect, TensorSpec};
 
 use crate::backend::model::{Cancel, Model};
 use crate::dsp::audio::HOP;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use face::region;
 
 /// How a [`LipSyncer`] is set up, in the units of the element's properties. The face box and the
@@ -82,6 +82,7 @@ impl LipOptions {
             feather: self.feather as f32,
             mouth_open: self.mouth_open as f32,
             voice_threshold: self.voice_threshold as f32,
+            bad_output_fallback: true,
         }
     }
 
@@ -117,6 +118,9 @@ pub struct LipParams {
     pub mouth_open: f32,
     /// The voice-activity probability a frame's sound needs (with a voice-activity model).
     pub voice_threshold: f32,
+    /// A Wav2Lip output with NaN or infinite values leaves the face untouched (noted in
+    /// [`LipSyncer::take_bad_output`]) instead of an [`Error::NonFinite`].
+    pub bad_output_fallback: bool,
 }
 
 enum Animator {
@@ -138,6 +142,8 @@ pub struct LipSyncer {
     speaking: bool,
     /// What became of the face in the last frame processed.
     face: FaceReport,
+    /// Why the last frame's model output was not used (NaN or Inf in it), until taken.
+    bad_output: Option<String>,
 }
 
 impl LipSyncer {
@@ -159,6 +165,7 @@ impl LipSyncer {
             unvoiced: false,
             speaking: false,
             face: FaceReport::default(),
+            bad_output: None,
         })
     }
 
@@ -228,6 +235,12 @@ impl LipSyncer {
         self.hear()
     }
 
+    /// Why the model's output for the last frame [`process`](Self::process)ed was not used (it
+    /// held NaN or infinite values, the face was left as it was), once.
+    pub fn take_bad_output(&mut self) -> Option<String> {
+        self.bad_output.take()
+    }
+
     /// What became of the face in the last frame [`process`](Self::process)ed.
     pub fn face(&self) -> FaceReport {
         self.face
@@ -288,7 +301,13 @@ impl LipSyncer {
                 let local = FaceBox { x: face.x - roi.x as f32, y: face.y - roi.y as f32, ..face };
                 let mel = self.timeline.mel_window(first);
                 let feather = params.feather * face.w.min(face.h);
-                w2l.apply(model, &mut image, roi.width, roi.height, local, &mel, feather, cancel)?;
+                match w2l.apply(model, &mut image, roi.width, roi.height, local, &mel, feather, cancel) {
+                    Err(e @ Error::NonFinite { .. }) if params.bad_output_fallback => {
+                        self.bad_output = Some(e.to_string());
+                        return Ok(false);
+                    }
+                    other => other?,
+                }
                 write_region(frame, roi, &image)?;
                 Ok(true)
             }

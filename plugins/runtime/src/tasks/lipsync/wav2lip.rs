@@ -145,6 +145,7 @@ impl Wav2Lip {
                     format!("{shape:?}"),
                 ));
             }
+            Error::check_finite(&model.name, out)?;
             let mut rgb = vec![0f32; 3 * n];
             for c in 0..3 {
                 rgb[c * n..(c + 1) * n].copy_from_slice(&out[(2 - c) * n..(3 - c) * n]);
