@@ -71,6 +71,19 @@ pub fn video_pad_templates() -> Vec<gst::PadTemplate> {
         .collect()
 }
 
+/// Every element works on whole progressive frames: the two fields of an interlaced frame (woven
+/// into one, or sent alone) would be blended into each other by a model or a resampler, a wrong
+/// picture nobody is told about. So interlaced caps are refused, naming the element that fixes it.
+pub fn require_progressive(info: &VideoInfo) -> Result<(), ElementError> {
+    match info.interlace_mode() {
+        gst_video::VideoInterlaceMode::Progressive => Ok(()),
+        mode => Err(ElementError::Negotiation(format!(
+            "interlaced video (interlace-mode={mode}) is not supported: its two fields would be blended into \
+             each other. Put deinterlace (e.g. `deinterlace ! videoconvert`) before this element"
+        ))),
+    }
+}
+
 /// A runtime error as the message an element posts when it cannot start.
 pub fn start_error(e: &Error) -> gst::ErrorMessage {
     error::runtime_message(e)
