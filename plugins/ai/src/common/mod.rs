@@ -25,8 +25,10 @@ use gst_ai_runtime::dsp::rate::Rate;
 use gst_ai_runtime::{Device, Error, Precision};
 use gst_video::{VideoFormat, VideoFrameExt, VideoFrameRef, VideoInfo};
 
-/// The caps formats every image element accepts, in the order of preference.
-pub const FORMATS: [VideoFormat; 9] = [
+/// The caps formats every image element accepts, in the order of preference. The 10-bit 4:2:0
+/// formats of broadcast chains come last: they go through the kernels as 10-bit values, never
+/// rounded to 8 bits.
+pub const FORMATS: [VideoFormat; 11] = [
     VideoFormat::Rgb,
     VideoFormat::Bgr,
     VideoFormat::Rgba,
@@ -36,6 +38,8 @@ pub const FORMATS: [VideoFormat; 9] = [
     VideoFormat::I420,
     VideoFormat::Nv12,
     VideoFormat::Gray8,
+    VideoFormat::I42010le,
+    VideoFormat::P01010le,
 ];
 
 #[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
@@ -100,6 +104,8 @@ pub fn pixel_format(f: VideoFormat) -> Option<PixelFormat> {
         VideoFormat::I420 => PixelFormat::I420,
         VideoFormat::Nv12 => PixelFormat::Nv12,
         VideoFormat::Gray8 => PixelFormat::Gray8,
+        VideoFormat::I42010le => PixelFormat::I420_10Le,
+        VideoFormat::P01010le => PixelFormat::P010_10Le,
         _ => return None,
     })
 }
