@@ -216,7 +216,7 @@ fn a_region_of_a_ten_bit_frame_writes_only_its_samples() {
         {
             let mut frame = f.view_mut();
             let mut sub = frame.region(2, 4, 4, 4).unwrap();
-            unpack(&vec![1.0f32; 3 * 16], 4, 4, TensorSpec::CANONICAL, 0, 0, &mut sub).unwrap();
+            unpack(&[1.0f32; 3 * 16], 4, 4, TensorSpec::CANONICAL, 0, 0, &mut sub).unwrap();
             assert!(frame.region(1, 0, 2, 2).is_err(), "{format}: odd x on 4:2:0");
         }
         let after = f.codes();
