@@ -7,9 +7,11 @@ use std::fmt;
 
 use crate::error::KernelError;
 
-/// The 8-bit video formats the kernels understand (GStreamer names in
-/// `Display`). Packed formats store bytes in the order of their name; the 4th
-/// byte of `Rgba`/`Bgra`/`Rgbx`/`Bgrx` is alpha or padding.
+/// The video formats the kernels understand (GStreamer names in `Display`):
+/// the 8-bit ones in [`PixelFormat::ALL`] and the 10-bit 4:2:0 ones of
+/// broadcast chains in [`PixelFormat::TEN_BIT`]. Packed formats store bytes in
+/// the order of their name; the 4th byte of `Rgba`/`Bgra`/`Rgbx`/`Bgrx` is
+/// alpha or padding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PixelFormat {
     Rgb,
@@ -23,32 +25,49 @@ pub enum PixelFormat {
     /// Semi-planar 4:2:0: Y plane, interleaved UV plane.
     Nv12,
     Gray8,
+    /// Planar 4:2:0 with 10 bits per sample: Y, U, V planes of little-endian
+    /// 16-bit words holding the value in their low 10 bits.
+    I420_10Le,
+    /// Semi-planar 4:2:0 with 10 bits per sample: Y plane, interleaved UV
+    /// plane, little-endian 16-bit words holding the value in their high 10
+    /// bits.
+    P010_10Le,
 }
 
 impl PixelFormat {
+    /// The 8-bit formats (those the CUDA twins handle too).
     pub const ALL: [PixelFormat; 9] =
         [Self::Rgb, Self::Bgr, Self::Rgba, Self::Bgra, Self::Rgbx, Self::Bgrx, Self::I420, Self::Nv12, Self::Gray8];
 
+    /// The 10-bit formats (CPU kernels only: the CUDA twins refuse them).
+    pub const TEN_BIT: [PixelFormat; 2] = [Self::I420_10Le, Self::P010_10Le];
+
     pub fn n_planes(self) -> usize {
         match self {
-            Self::I420 => 3,
-            Self::Nv12 => 2,
+            Self::I420 | Self::I420_10Le => 3,
+            Self::Nv12 | Self::P010_10Le => 2,
             _ => 1,
         }
+    }
+
+    /// Whether samples are 10-bit values in 16-bit words (else bytes).
+    pub fn is_ten_bit(self) -> bool {
+        matches!(self, Self::I420_10Le | Self::P010_10Le)
     }
 
     pub fn has_alpha(self) -> bool {
         matches!(self, Self::Rgba | Self::Bgra)
     }
 
+    /// Whether the format is 4:2:0 YUV (8 or 10 bits).
     pub fn is_yuv(self) -> bool {
-        matches!(self, Self::I420 | Self::Nv12)
+        matches!(self, Self::I420 | Self::Nv12 | Self::I420_10Le | Self::P010_10Le)
     }
 
     /// `(minimum row bytes, rows)` of plane `plane` of a `width` x `height`
     /// frame; `(0, 0)` for a plane the format does not have. 4:2:0 chroma is
     /// `ceil(w/2)` x `ceil(h/2)` samples (the NV12 UV plane is `2*ceil(w/2)`
-    /// bytes wide). Saturates instead of overflowing, so absurd sizes fail
+    /// bytes wide; 10-bit samples take two bytes each). Saturates instead of overflowing, so absurd sizes fail
     /// validation rather than wrap.
     pub fn plane_dims(self, plane: usize, width: usize, height: usize) -> (usize, usize) {
         let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
@@ -58,6 +77,9 @@ impl PixelFormat {
             (Self::Gray8 | Self::I420 | Self::Nv12, 0) => (width, height),
             (Self::I420, 1 | 2) => (cw, ch),
             (Self::Nv12, 1) => (cw.saturating_mul(2), ch),
+            (Self::I420_10Le | Self::P010_10Le, 0) => (width.saturating_mul(2), height),
+            (Self::I420_10Le, 1 | 2) => (cw.saturating_mul(2), ch),
+            (Self::P010_10Le, 1) => (cw.saturating_mul(4), ch),
             _ => (0, 0),
         }
     }
@@ -75,6 +97,8 @@ impl fmt::Display for PixelFormat {
             Self::I420 => "I420",
             Self::Nv12 => "NV12",
             Self::Gray8 => "GRAY8",
+            Self::I420_10Le => "I420_10LE",
+            Self::P010_10Le => "P010_10LE",
         })
     }
 }
@@ -285,6 +309,9 @@ impl<'a> FrameMut<'a> {
                 (PixelFormat::Gray8, _) | (PixelFormat::I420 | PixelFormat::Nv12, 0) => y * stride + x,
                 (PixelFormat::I420, _) => y / 2 * stride + x / 2,
                 (PixelFormat::Nv12, _) => y / 2 * stride + x,
+                (PixelFormat::I420_10Le | PixelFormat::P010_10Le, 0) => y * stride + 2 * x,
+                (PixelFormat::I420_10Le, _) => y / 2 * stride + x,
+                (PixelFormat::P010_10Le, _) => y / 2 * stride + 2 * x,
                 _ => y * stride + 4 * x,
             }
         };

@@ -7,7 +7,7 @@
 use std::ops::Range;
 
 use super::par;
-use super::yuv::YuvToRgb;
+use super::yuv::{TenBit, YuvToRgb};
 use crate::frame::{Frame, PixelFormat};
 use crate::tensor::{ChannelOrder, Layout, Rect, TensorSpec};
 
@@ -53,6 +53,7 @@ struct Source<'f> {
     cols: Columns,
     rows: Vec<usize>,
     yuv: YuvToRgb,
+    ten: TenBit,
 }
 
 /// Decodes source row `sy` into R, G, B byte values (channel-order agnostic:
@@ -68,6 +69,8 @@ fn decoder(format: PixelFormat) -> DecodeRow {
         PixelFormat::Gray8 => decode_gray,
         PixelFormat::I420 => decode_i420,
         PixelFormat::Nv12 => decode_nv12,
+        PixelFormat::I420_10Le => decode_i420_10,
+        PixelFormat::P010_10Le => decode_p010,
     }
 }
 
@@ -78,6 +81,7 @@ pub(crate) fn pack(frame: &Frame<'_>, rect: Rect, spec: TensorSpec, out: &mut [f
         cols: Columns::new(rect.x, w, frame.width),
         rows: (0..h).map(|i| reflect(rect.y as i128 + i as i128, frame.height)).collect(),
         yuv: YuvToRgb::new(frame.colorimetry),
+        ten: TenBit::new(frame.colorimetry),
     };
     let decode = decoder(frame.format);
     let (scale, offset) = spec.range.byte_to_range();
@@ -190,6 +194,38 @@ fn decode_nv12(src: &Source<'_>, sy: usize, [y, u, v]: [&mut [f32]; 3]) {
         // Sample sx/2 is the pair at bytes 2*(sx/2) and 2*(sx/2)+1.
         *u = f32::from(chroma[sx & !1]);
         *v = f32::from(chroma[sx | 1]);
+    }
+    src.yuv.convert([y, u, v]);
+}
+
+/// Sample `i` of a row of little-endian 16-bit words.
+#[inline(always)]
+fn word(row: &[u8], i: usize) -> u16 {
+    u16::from_le_bytes([row[2 * i], row[2 * i + 1]])
+}
+
+fn decode_i420_10(src: &Source<'_>, sy: usize, [y, u, v]: [&mut [f32]; 3]) {
+    let (f, ten) = (&src.frame, src.ten);
+    let (luma, cb, cr) = (f.row(0, sy), f.row(1, sy / 2), f.row(2, sy / 2));
+    let dst = y.iter_mut().zip(u.iter_mut()).zip(v.iter_mut());
+    // The value is in the low 10 bits; stray high bits are ignored, not trusted.
+    for (&sx, ((y, u), v)) in src.cols.map.iter().zip(dst) {
+        *y = ten.luma(word(luma, sx) & 0x3ff);
+        *u = ten.chroma(word(cb, sx / 2) & 0x3ff);
+        *v = ten.chroma(word(cr, sx / 2) & 0x3ff);
+    }
+    src.yuv.convert([y, u, v]);
+}
+
+fn decode_p010(src: &Source<'_>, sy: usize, [y, u, v]: [&mut [f32]; 3]) {
+    let (f, ten) = (&src.frame, src.ten);
+    let (luma, chroma) = (f.row(0, sy), f.row(1, sy / 2));
+    let dst = y.iter_mut().zip(u.iter_mut()).zip(v.iter_mut());
+    // The value is in the high 10 bits of each word; U and V alternate.
+    for (&sx, ((y, u), v)) in src.cols.map.iter().zip(dst) {
+        *y = ten.luma(word(luma, sx) >> 6);
+        *u = ten.chroma(word(chroma, sx & !1) >> 6);
+        *v = ten.chroma(word(chroma, sx | 1) >> 6);
     }
     src.yuv.convert([y, u, v]);
 }

@@ -5,7 +5,7 @@
 
 use std::ops::Range;
 
-use super::yuv::RgbToYuv;
+use super::yuv::{RgbToYuv, TenBit};
 use super::{TensorView, clamp_byte, par, split3, to_u8};
 use crate::frame::{FrameMut, PixelFormat};
 
@@ -22,6 +22,8 @@ pub(crate) fn unpack(t: &TensorView<'_>, crop_x: usize, crop_y: usize, frame: &m
         PixelFormat::Gray8 => encode_gray,
         PixelFormat::I420 => return unpack_420(t, crop_x, crop_y, frame, false),
         PixelFormat::Nv12 => return unpack_420(t, crop_x, crop_y, frame, true),
+        PixelFormat::I420_10Le => return unpack_420_10(t, crop_x, crop_y, frame, false),
+        PixelFormat::P010_10Le => return unpack_420_10(t, crop_x, crop_y, frame, true),
     };
     let (w, h, stride) = (frame.width, frame.height, frame.strides[0]);
     let row_bytes = frame.format.plane_dims(0, w, h).0;
@@ -116,6 +118,68 @@ fn unpack_420(t: &TensorView<'_>, crop_x: usize, crop_y: usize, frame: &mut Fram
             } else {
                 write_bytes(u_avg, &mut first[k * s1..][..cw]);
                 write_bytes(v_avg, &mut second[k * s2..][..cw]);
+            }
+        }
+    });
+}
+
+/// I420_10LE (`p010 == false`) or P010_10LE: as [`unpack_420`], with luma and chroma kept as
+/// values on the 0..255 scale until they become 10-bit codes (never rounded to 8 bits).
+fn unpack_420_10(t: &TensorView<'_>, crop_x: usize, crop_y: usize, frame: &mut FrameMut<'_>, p010: bool) {
+    let (w, h) = (frame.width, frame.height);
+    let cw = w.div_ceil(2);
+    let [s0, s1, s2] = frame.strides;
+    let conv = RgbToYuv::new(frame.colorimetry);
+    let ten = TenBit::new(frame.colorimetry);
+    // I420_10LE holds the value in the low bits of each word, P010 in the high bits.
+    let shift = if p010 { 6 } else { 0 };
+    let put = move |row: &mut [u8], i: usize, code: u16| {
+        row[2 * i..2 * i + 2].copy_from_slice(&(code << shift).to_le_bytes());
+    };
+    let (scale, offset) = t.spec.range.range_to_byte();
+    let bands = par::bands(h.div_ceil(2), 2 * w);
+    let luma_bands: Vec<_> = bands.iter().map(|b| 2 * b.start..(2 * b.end).min(h)).collect();
+    let [p0, p1, p2] = &mut frame.planes;
+    let luma = par::split_rows(p0, s0, &luma_bands);
+    let first = par::split_rows(p1, s1, &bands);
+    let second =
+        if p010 { bands.iter().map(|_| <&mut [u8]>::default()).collect() } else { par::split_rows(p2, s2, &bands) };
+    let jobs: Vec<_> = bands.iter().cloned().zip(luma).zip(first).zip(second).collect();
+    par::run(jobs, |(((band, luma), first), second)| {
+        let mut scratch = vec![0.0f32; 6 * w + 2 * cw];
+        let (rgb, rest) = scratch.split_at_mut(3 * w);
+        let (u_acc, rest) = rest.split_at_mut(w);
+        let (v_acc, rest) = rest.split_at_mut(w);
+        let (y_val, rest) = rest.split_at_mut(w);
+        let (u_avg, v_avg) = rest.split_at_mut(cw);
+        let [r, g, b] = split3(rgb, w);
+        for (k, cy) in band.enumerate() {
+            let rows = if 2 * cy + 1 < h { 2 } else { 1 };
+            for dy in 0..rows {
+                let y = 2 * cy + dy;
+                t.read_row(crop_y + y, crop_x, scale, offset, [&mut *r, &mut *g, &mut *b]);
+                clamp_byte([&mut *r, &mut *g, &mut *b]);
+                conv.luma_values([&*r, &*g, &*b], y_val);
+                let row = &mut luma[(2 * k + dy) * s0..][..2 * w];
+                for (i, &v) in y_val.iter().enumerate() {
+                    put(row, i, ten.luma_code(v));
+                }
+                conv.chroma([&*r, &*g, &*b], u_acc, v_acc, dy == 0);
+            }
+            average_pairs(u_acc, rows, u_avg);
+            average_pairs(v_acc, rows, v_avg);
+            if p010 {
+                let row = &mut first[k * s1..][..4 * cw];
+                for (i, (&u, &v)) in u_avg.iter().zip(&*v_avg).enumerate() {
+                    put(row, 2 * i, ten.chroma_code(u));
+                    put(row, 2 * i + 1, ten.chroma_code(v));
+                }
+            } else {
+                let (row_u, row_v) = (&mut first[k * s1..][..2 * cw], &mut second[k * s2..][..2 * cw]);
+                for (i, (&u, &v)) in u_avg.iter().zip(&*v_avg).enumerate() {
+                    put(row_u, i, ten.chroma_code(u));
+                    put(row_v, i, ten.chroma_code(v));
+                }
             }
         }
     });

@@ -78,6 +78,14 @@ impl RgbToYuv {
         }
     }
 
+    /// Luma of one row of clamped R, G, B, unrounded (0..255 scale).
+    pub(crate) fn luma_values(&self, [r, g, b]: [&[f32]; 3], out: &mut [f32]) {
+        let [kr, kg, kb] = self.y;
+        for (((o, &r), &g), &b) in out.iter_mut().zip(r).zip(g).zip(b) {
+            *o = self.y_off + kr * r + kg * g + kb * b;
+        }
+    }
+
     /// Writes rounded luma for one row of clamped R, G, B.
     pub(crate) fn luma(&self, [r, g, b]: [&[f32]; 3], out: &mut [u8]) {
         let [kr, kg, kb] = self.y;
@@ -101,5 +109,43 @@ impl RgbToYuv {
                 *v += vr * r + vg * g + vb * b;
             }
         }
+    }
+}
+
+/// 10-bit sample codes <-> the 0..255 scale the kernels compute in, as GStreamer maps them:
+/// limited range is the 8-bit values times 4 (Y 64..940, U/V 64..960, 512 neutral), full range
+/// spans 0..1023 (U/V neutral at 512). Values keep their fraction on the 0..255 scale, so nothing
+/// is rounded to 8 bits on the way.
+#[derive(Clone, Copy)]
+pub(crate) struct TenBit {
+    /// 0..255-scale units per code.
+    gain: f32,
+}
+
+impl TenBit {
+    pub(crate) fn new(c: Colorimetry) -> Self {
+        Self { gain: if c.full_range { 255.0 / 1023.0 } else { 0.25 } }
+    }
+
+    #[inline(always)]
+    pub(crate) fn luma(self, code: u16) -> f32 {
+        f32::from(code) * self.gain
+    }
+
+    #[inline(always)]
+    pub(crate) fn chroma(self, code: u16) -> f32 {
+        128.0 + (f32::from(code) - 512.0) * self.gain
+    }
+
+    /// The rounded code of a luma value on the 0..255 scale, clamped to 0..1023 (NaN: 0).
+    #[inline(always)]
+    pub(crate) fn luma_code(self, v: f32) -> u16 {
+        ((v / self.gain + 0.5) as u16).min(1023)
+    }
+
+    /// The rounded code of a chroma value (with its +128) on the 0..255 scale, clamped.
+    #[inline(always)]
+    pub(crate) fn chroma_code(self, v: f32) -> u16 {
+        ((512.0 + (v - 128.0) / self.gain + 0.5) as u16).min(1023)
     }
 }

@@ -61,7 +61,23 @@ fn format_code(f: PixelFormat) -> i32 {
         PixelFormat::Gray8 => 6,
         PixelFormat::I420 => 7,
         PixelFormat::Nv12 => 8,
+        // Refused by `eight_bit` before any launch.
+        PixelFormat::I420_10Le | PixelFormat::P010_10Le => -1,
     }
+}
+
+/// The CUDA twins (convert.cu) read and write 8-bit samples only: a 10-bit frame is refused with
+/// an error saying so, never read as bytes. The CPU kernels handle 10-bit.
+fn eight_bit(op: &'static str, format: PixelFormat) -> Result<(), KernelError> {
+    if format.is_ten_bit() {
+        return Err(KernelError::UnsupportedFormat {
+            op,
+            format,
+            reason: "the CUDA kernels handle 8-bit formats only; use the CPU kernels (crate::pack, crate::unpack) \
+                     for 10-bit frames",
+        });
+    }
+    Ok(())
 }
 
 fn tensor_arg(width: usize, height: usize, spec: TensorSpec) -> Result<TensorArg, KernelError> {
@@ -136,6 +152,7 @@ impl Gpu {
     /// `crate::pack` on the GPU: same arguments, same validation, same result bit for bit.
     pub fn pack(&self, frame: &Frame<'_>, rect: Rect, spec: TensorSpec, out: &mut [f32]) -> Result<(), KernelError> {
         check_pack(frame, rect, out.len())?;
+        eight_bit("CUDA pack", frame.format)?;
         let [p0, p1, p2] = self.upload(frame.planes, frame.format.n_planes())?;
         let mut dst = self.stream.alloc_zeros::<f32>(out.len()).map_err(driver)?;
         let [s0, s1, s2] = frame.strides.map(|s| int(s, "stride"));
@@ -177,6 +194,7 @@ impl Gpu {
         frame: &mut FrameMut<'_>,
     ) -> Result<(), KernelError> {
         check_unpack(tensor.len(), tensor_w, tensor_h, crop_x, crop_y, frame)?;
+        eight_bit("CUDA unpack", frame.format)?;
         let src = self.stream.clone_htod(tensor).map_err(driver)?;
         let n = frame.format.n_planes();
         let planes: [&[u8]; 3] = [&*frame.planes[0], &*frame.planes[1], &*frame.planes[2]];

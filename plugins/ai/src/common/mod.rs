@@ -31,8 +31,10 @@ use gst_ai_runtime::dsp::rate::Rate;
 use gst_ai_runtime::{Device, Error, Precision};
 use gst_video::{VideoFormat, VideoFrameExt, VideoFrameRef, VideoInfo};
 
-/// The caps formats every image element accepts, in the order of preference.
-pub const FORMATS: [VideoFormat; 9] = [
+/// The caps formats every image element accepts, in the order of preference. The 10-bit 4:2:0
+/// formats of broadcast chains come last: they go through the kernels as 10-bit values, never
+/// rounded to 8 bits.
+pub const FORMATS: [VideoFormat; 11] = [
     VideoFormat::Rgb,
     VideoFormat::Bgr,
     VideoFormat::Rgba,
@@ -42,6 +44,8 @@ pub const FORMATS: [VideoFormat; 9] = [
     VideoFormat::I420,
     VideoFormat::Nv12,
     VideoFormat::Gray8,
+    VideoFormat::I42010le,
+    VideoFormat::P01010le,
 ];
 
 #[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
@@ -77,6 +81,19 @@ pub fn video_pad_templates() -> Vec<gst::PadTemplate> {
         .collect()
 }
 
+/// Every element works on whole progressive frames: the two fields of an interlaced frame (woven
+/// into one, or sent alone) would be blended into each other by a model or a resampler, a wrong
+/// picture nobody is told about. So interlaced caps are refused, naming the element that fixes it.
+pub fn require_progressive(info: &VideoInfo) -> Result<(), ElementError> {
+    match info.interlace_mode() {
+        gst_video::VideoInterlaceMode::Progressive => Ok(()),
+        mode => Err(ElementError::Negotiation(format!(
+            "interlaced video (interlace-mode={mode}) is not supported: its two fields would be blended into \
+             each other. Put deinterlace (e.g. `deinterlace ! videoconvert`) before this element"
+        ))),
+    }
+}
+
 /// A runtime error as the message an element posts when it cannot start.
 pub fn start_error(e: &Error) -> gst::ErrorMessage {
     error::runtime_message(e)
@@ -93,6 +110,8 @@ pub fn pixel_format(f: VideoFormat) -> Option<PixelFormat> {
         VideoFormat::I420 => PixelFormat::I420,
         VideoFormat::Nv12 => PixelFormat::Nv12,
         VideoFormat::Gray8 => PixelFormat::Gray8,
+        VideoFormat::I42010le => PixelFormat::I420_10Le,
+        VideoFormat::P01010le => PixelFormat::P010_10Le,
         _ => return None,
     })
 }

@@ -77,6 +77,7 @@ fn output_caps(srcpad: &gst::Pad, in_caps: &gst::Caps, in_rate: Rate, factor: f6
 pub fn negotiate(srcpad: &gst::Pad, caps: &gst::Caps, factor: f64) -> Result<Negotiated, ElementError> {
     let neg = ElementError::Negotiation;
     let in_info = VideoInfo::from_caps(caps).map_err(|e| neg(format!("invalid input caps {caps}: {e}")))?;
+    common::require_progressive(&in_info)?;
     let in_rate = common::rate_of(in_info.fps()).ok_or_else(|| {
         neg(format!("aiinterpolate needs a fixed input frame rate; the caps have framerate {}", in_info.fps()))
     })?;

@@ -19,49 +19,19 @@ use gst::subclass::prelude::*;
 use gst_video::{VideoFrameRef, VideoInfo};
 
 use gst_ai_runtime::backend::model::ModelSource;
-use gst_ai_runtime::tasks::interpolate::{Content, FrameRateConverter, Output, Params, Published, Tally};
+use gst_ai_runtime::tasks::interpolate::{FrameRateConverter, Params, Published, Tally};
 use gst_ai_runtime::tasks::rife::RifeContract;
 use gst_ai_runtime::{Cancel, DeviceRequest};
 
-use super::{Mode, TimestepHandling, caps};
+use super::output::{Sent, emit};
+use super::settings::{self, FALLBACK, Settings};
+use super::{Mode, caps};
 use crate::common::latency::{self, Announced};
-use crate::common::{
-    self, AiOnBadOutput, BadOutputWarnings, ElementError, ModelProps, RunCancel, Stats, bad_output, lock,
-};
+use crate::common::{self, AiOnBadOutput, BadOutputWarnings, ElementError, RunCancel, Stats, bad_output, lock};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new("aiinterpolate", gst::DebugColorFlags::empty(), Some("AI frame interpolation"))
 });
-
-const DEFAULT_MODE: Mode = Mode::Flow;
-const DEFAULT_FACTOR: f64 = 0.0;
-const DEFAULT_SCENE_THRESHOLD: f64 = 0.5;
-const DEFAULT_TIMESTEP: TimestepHandling = TimestepHandling::Auto;
-/// What an in-between frame is when the model's output is unusable (`on-bad-output=fallback`).
-const FALLBACK: &str = "a blend of its two neighbours";
-
-#[derive(Debug, Clone)]
-struct Settings {
-    mode: Mode,
-    factor: f64,
-    scene_threshold: f64,
-    timestep: TimestepHandling,
-    model: ModelProps,
-    on_bad_output: AiOnBadOutput,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            mode: DEFAULT_MODE,
-            factor: DEFAULT_FACTOR,
-            scene_threshold: DEFAULT_SCENE_THRESHOLD,
-            timestep: DEFAULT_TIMESTEP,
-            model: ModelProps::default(),
-            on_bad_output: AiOnBadOutput::default(),
-        }
-    }
-}
 
 /// The streaming thread's: the engine (with the input buffers it keeps for pass-through) and the
 /// negotiated video infos.
@@ -69,6 +39,8 @@ struct Stream {
     engine: FrameRateConverter<gst::Buffer>,
     /// Input and output, from caps.
     infos: Option<(VideoInfo, VideoInfo)>,
+    /// Input buffers already sent out once (a second copy loses its caption and timecode).
+    sent: Sent,
 }
 
 pub struct AiInterpolate {
@@ -86,33 +58,6 @@ pub struct AiInterpolate {
     /// Stops a RIFE run in flight (flush, stop); renewed after a flush, present with a model.
     cancel: RunCancel,
     stream: Mutex<Option<Stream>>,
-}
-
-/// Turns an engine output into a stamped buffer in `outputs`: a copy of the input buffer (same
-/// memory and metas) or a new buffer of `out_info` the made frame is written into.
-fn emit(out_info: &VideoInfo, outputs: &mut Vec<gst::Buffer>, o: Output<'_, gst::Buffer>) -> Result<(), ElementError> {
-    let mut buffer = match o.content {
-        Content::Input(b) => b.copy(),
-        Content::Made(made) => {
-            let mut b = gst::Buffer::with_size(out_info.size()).map_err(|e| ElementError::Frame(e.to_string()))?;
-            let bm = b.get_mut().expect("a new buffer is writable");
-            let mut frame = VideoFrameRef::from_buffer_ref_writable(bm, out_info)
-                .map_err(|e| ElementError::Frame(e.to_string()))?;
-            made.write(&mut common::frame_view_mut(&mut frame)?)?;
-            drop(frame);
-            b
-        }
-    };
-    let b = buffer.make_mut();
-    b.set_pts(gst::ClockTime::from_nseconds(o.pts_ns));
-    b.set_dts(gst::ClockTime::NONE);
-    b.set_duration(gst::ClockTime::from_nseconds(o.duration_ns));
-    b.set_offset(o.k);
-    b.set_offset_end(o.k + 1);
-    b.unset_flags(gst::BufferFlags::DISCONT);
-    b.set_flags(if o.discont { gst::BufferFlags::DISCONT } else { gst::BufferFlags::empty() });
-    outputs.push(buffer);
-    Ok(())
 }
 
 impl AiInterpolate {
@@ -144,6 +89,7 @@ impl AiInterpolate {
         if tally.restarted {
             gst::debug!(CAT, imp = self, "timestamp gap or jump back: tail emitted, new timeline");
         }
+        self.warn_timestamps(&tally);
         let s = &self.stats;
         for (name, n) in [
             ("frames-out", tally.outputs),
@@ -151,6 +97,8 @@ impl AiInterpolate {
             ("passed-through", tally.passed),
             ("scene-cuts", tally.scene_cuts),
             ("degraded", tally.degraded),
+            ("dropped-inputs", tally.dropped),
+            ("retimed-inputs", tally.retimed),
         ] {
             s.add(name, n);
         }
@@ -170,6 +118,29 @@ impl AiInterpolate {
         Ok(gst::FlowSuccess::Ok)
     }
 
+    /// Warns on the bus the first time a stream drops or re-times an input for its timestamp
+    /// (every time is counted in `stats`).
+    fn warn_timestamps(&self, tally: &Tally) {
+        let st = self.stats.structure();
+        let first = |name: &str, n: u64| n > 0 && st.get::<u64>(name).unwrap_or(0) == 0;
+        if first("dropped-inputs", tally.dropped) {
+            gst::element_imp_warning!(
+                self,
+                gst::StreamError::Format,
+                ["an input frame's timestamp repeats the previous one's: the frame is dropped (counted in \
+                  stats as dropped-inputs) so output timestamps keep increasing"]
+            );
+        }
+        if first("retimed-inputs", tally.retimed) {
+            gst::element_imp_warning!(
+                self,
+                gst::StreamError::Format,
+                ["input timestamps jumped back: the frames from there on are moved to follow the last output \
+                  (counted in stats as retimed-inputs) so output timestamps keep increasing"]
+            );
+        }
+    }
+
     fn chain(&self, buffer: gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
         self.stats.add("frames-in", 1);
         self.work(move |st, params, cancel, outputs| {
@@ -180,7 +151,8 @@ impl AiInterpolate {
                 .map_err(|e| ElementError::Frame(e.to_string()))?;
             let view = common::frame_view(&frame)?;
             let (pts, payload) = (buffer.pts().map(gst::ClockTime::nseconds), buffer.clone());
-            st.engine.push(&view, payload, pts, params, cancel, &mut |o| emit(out_info, outputs, o))
+            let sent = &mut st.sent;
+            st.engine.push(&view, payload, pts, params, cancel, &mut |o| emit(out_info, sent, outputs, o))
         })
     }
 
@@ -188,7 +160,12 @@ impl AiInterpolate {
     /// history.
     fn drain(&self) -> Result<gst::FlowSuccess, gst::FlowError> {
         self.work(|st, params, cancel, outputs| match &st.infos {
-            Some((_, out_info)) => st.engine.drain(params, cancel, &mut |o| emit(out_info, outputs, o)),
+            Some((_, out_info)) => {
+                let sent = &mut st.sent;
+                let r = st.engine.drain(params, cancel, &mut |o| emit(out_info, sent, outputs, o));
+                sent.clear();
+                r
+            }
             None => Ok(Tally::default()),
         })
     }
@@ -224,15 +201,17 @@ impl AiInterpolate {
             }
             // Stops a RIFE run in flight; the streaming thread then returns FLUSHING.
             EventView::FlushStart(_) => self.cancel.cancel(),
-            // A flush or a new stream forgets the history; a flush also renews the cancel token.
-            EventView::FlushStop(_) | EventView::StreamStart(_) => {
+            // A flush forgets the history and renews the cancel token.
+            EventView::FlushStop(_) => {
                 if let Some(st) = lock(&self.stream).as_mut() {
                     st.engine.reset();
+                    st.sent.clear();
                 }
                 self.cancel.renew();
             }
-            // A new segment (a seek, a new stream) starts a new timeline.
-            EventView::Segment(_) => {
+            // A new stream (concat's next file) or segment starts a new timeline: the last frame of
+            // the old one and its tail go out first.
+            EventView::StreamStart(_) | EventView::Segment(_) => {
                 let _ = self.drain();
             }
             _ => {}
@@ -288,7 +267,7 @@ impl AiInterpolate {
         };
         self.cancel.start(rife.is_some()).map_err(|e| common::start_error(&e))?;
         let engine = FrameRateConverter::new(rife, self.latency.clone());
-        *lock(&self.stream) = Some(Stream { engine, infos: None });
+        *lock(&self.stream) = Some(Stream { engine, infos: None, sent: Sent::default() });
         self.stats.reset();
         self.bad_output.reset();
         self.latency.clear();
@@ -334,6 +313,8 @@ impl ObjectSubclass for AiInterpolate {
                     "passed-through",
                     "scene-cuts",
                     "degraded",
+                    "dropped-inputs",
+                    "retimed-inputs",
                     bad_output::COUNTER,
                 ],
                 &[],
@@ -356,74 +337,7 @@ impl ObjectImpl for AiInterpolate {
     }
 
     fn properties() -> &'static [glib::ParamSpec] {
-        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            let mut v = ModelProps::pspecs(
-                "interpolate",
-                "Path of a RIFE ONNX model for mode=model: vs-mlrt v1 (11-channel input), v2 (7-channel) or \
-                 Practical-RIFE style (img0, img1, timestep); sizes padded to a multiple of 32 unless a \
-                 <model>.json says \"multiple\". It runs on the device below; the other modes on the CPU",
-                true,
-            );
-            v.extend([
-                glib::ParamSpecEnum::builder_with_default("mode", DEFAULT_MODE)
-                    .nick("Mode")
-                    .blurb(
-                        "How in-between frames are made: flow (built-in motion-compensated interpolation), model \
-                         (a RIFE ONNX model), blend (cross-fade) or duplicate (nearest frame). On a live stream a \
-                         mode that cannot keep up degrades to the next (model > flow > blend > duplicate), counted \
-                         in stats",
-                    )
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecDouble::builder("factor")
-                    .nick("Factor")
-                    .blurb(
-                        "Output frame rate as the input's times this (e.g. 2, 2.5); 0 = the rate downstream \
-                         asks for (a caps filter such as video/x-raw,framerate=60/1), or twice the input's when \
-                         downstream accepts any",
-                    )
-                    .minimum(0.0)
-                    .maximum(64.0)
-                    .default_value(DEFAULT_FACTOR)
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecDouble::builder("scene-threshold")
-                    .nick("Scene threshold")
-                    .blurb(
-                        "Scene-change measure (0 = same picture, 1 = unrelated) above which two frames are a cut: \
-                         in-between frames then repeat the nearest frame instead of morphing; 1 disables",
-                    )
-                    .minimum(0.0)
-                    .maximum(1.0)
-                    .default_value(DEFAULT_SCENE_THRESHOLD)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecEnum::builder_with_default("timestep-handling", DEFAULT_TIMESTEP)
-                    .nick("Timestep handling")
-                    .blurb(
-                        "How mode=model makes frames away from the midpoint (e.g. 4x, 24->60 fps): model (the \
-                         model's own timestep input, one run per frame), bisect (the midpoint, made once per input \
-                         pair, then the model's timestep inside the half holding t; quarters are midpoints of \
-                         halves, as upstream RIFE does them; one run more per pair unless an output falls on the \
-                         midpoint) or auto: for a model trained for the midpoint only (its manifest says \
-                         \"timestep\": \"midpoint\", such as zoo:rife-hdv3) bisect where that is free (2x, 4x), \
-                         else the model's timestep; measured within 0.2 dB of each other on held-out clips",
-                    )
-                    .mutable_playing()
-                    .build(),
-                bad_output::pspec(&format!("{FALLBACK} (mode=model)")),
-                glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
-                    .nick("Statistics")
-                    .blurb(
-                        "frames (out), frames-in, frames-out, interpolated, passed-through, scene-cuts, degraded, \
-                         non-finite (frames whose model output held NaN or Inf, blended instead), and the processing time per interpolated frame (mean-ms, p95-ms, and the fps it allows); \
-                         also posted as an element message at EOS",
-                    )
-                    .read_only()
-                    .build(),
-            ]);
-            v
-        });
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(settings::pspecs);
         PROPERTIES.as_ref()
     }
 

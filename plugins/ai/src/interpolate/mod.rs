@@ -17,6 +17,8 @@ use gst_ai_runtime::tasks::interpolate;
 
 mod caps;
 mod imp;
+mod output;
+mod settings;
 
 #[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
 #[repr(u32)]

@@ -336,6 +336,9 @@ impl AggregatorImpl for AiLipSync {
     fn sink_event(&self, pad: &gst_base::AggregatorPad, event: gst::Event) -> bool {
         match event.view() {
             gst::EventView::Caps(c) if pad == &self.video_pad => match VideoInfo::from_caps(c.caps()) {
+                Ok(info) if common::require_progressive(&info).is_err() => {
+                    return self.refuse(common::require_progressive(&info).expect_err("checked above"));
+                }
                 Ok(info) => {
                     *lock(&self.video) = Some((c.caps_owned(), info));
                     self.obj().src_pad().mark_reconfigure();

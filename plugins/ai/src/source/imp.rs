@@ -359,6 +359,13 @@ impl BaseSrcImpl for AiSrc {
             let _ = common::post(&*self.obj(), "aisrc", &ElementError::Negotiation(why.clone()));
             gst::loggable_error!(CAT, "{why}")
         };
+        if info.interlace_mode() != gst_video::VideoInterlaceMode::Progressive {
+            return Err(refuse(format!(
+                "aisrc makes progressive frames only, downstream asks for interlace-mode={}: put interlace \
+                 after aisrc to make interlaced video",
+                info.interlace_mode()
+            )));
+        }
         if common::rate_of(info.fps()).is_none() {
             return Err(refuse(format!(
                 "the frame rate must be positive (found {}), e.g. video/x-raw,framerate=8/1",

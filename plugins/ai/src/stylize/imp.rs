@@ -665,6 +665,10 @@ impl VideoFilterImpl for AiStylize {
         _outcaps: &gst::Caps,
         out_info: &gst_video::VideoInfo,
     ) -> Result<(), gst::LoggableError> {
+        if let Err(e) = common::require_progressive(in_info) {
+            let _ = common::post(&*self.obj(), "aistylize", &e);
+            return Err(gst::loggable_error!(CAT, "{e}"));
+        }
         if in_info.format() != out_info.format()
             || in_info.width() != out_info.width()
             || in_info.height() != out_info.height()

@@ -401,6 +401,10 @@ impl VideoFilterImpl for AiUpscale {
         _outcaps: &gst::Caps,
         out_info: &gst_video::VideoInfo,
     ) -> Result<(), gst::LoggableError> {
+        if let Err(e) = common::require_progressive(in_info) {
+            let _ = common::post(&*self.obj(), "aiupscale", &e);
+            return Err(gst::loggable_error!(CAT, "{e}"));
+        }
         let k = self.scale().ok_or_else(|| gst::loggable_error!(CAT, "caps set before the model was loaded"))? as u32;
         if in_info.format() != out_info.format()
             || out_info.width() != in_info.width() * k

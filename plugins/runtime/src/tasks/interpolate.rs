@@ -210,6 +210,12 @@ pub struct Tally {
     /// The input did not continue the timeline (a gap or a jump back): what was pending was
     /// emitted and a new timeline started at it.
     pub restarted: bool,
+    /// Inputs dropped because their timestamp repeats the previous input's (within half a
+    /// frame): kept, they would have put an output before the last one.
+    pub dropped: u64,
+    /// Inputs whose timestamp jumped back further than the previous input: they start a new
+    /// timeline moved forward to where the output is, so output timestamps keep increasing.
+    pub retimed: u64,
 }
 
 /// An input frame kept for interpolation: the caller's payload and its planar RGB and luma.
@@ -259,6 +265,10 @@ pub struct FrameRateConverter<T> {
     flow: FlowParams,
     scratch: Vec<f32>,
     discont: bool,
+    /// Added to every input timestamp since a jump back moved the timeline forward (0 until then).
+    shift_ns: u64,
+    /// End of the last output emitted since the last reset: a jump back continues from here.
+    last_end_ns: Option<u64>,
     /// Running estimate of seconds per made frame, per mode; kept across format changes.
     cost: [Option<f64>; 4],
     since_retry: u32,
@@ -283,6 +293,8 @@ impl<T> FrameRateConverter<T> {
             flow: FlowParams::default(),
             scratch: Vec::new(),
             discont: true,
+            shift_ns: 0,
+            last_end_ns: None,
             cost: [None; 4],
             since_retry: 0,
             published,
@@ -326,6 +338,13 @@ impl<T> FrameRateConverter<T> {
 
     /// Forgets the history: the next input starts a new timeline at its own timestamp.
     pub fn reset(&mut self) {
+        self.restart();
+        self.shift_ns = 0;
+        self.last_end_ns = None;
+    }
+
+    /// Forgets the frames and the timeline's origin, keeping how far input timestamps are moved.
+    fn restart(&mut self) {
         self.base_ns = None;
         self.count = 0;
         self.prev = None;
@@ -356,14 +375,33 @@ impl<T> FrameRateConverter<T> {
             .into());
         }
         let mut tally = Tally::default();
+        let mut pts_ns = pts_ns.map(|p| p.saturating_add(self.shift_ns));
         if let (Some(base), Some(pts)) = (self.base_ns, pts_ns) {
             let expected = base + f.conv.input.frame_start_ns(self.count);
-            if pts.abs_diff(expected) > self.input_frame_ns() / 2 {
+            let half = self.input_frame_ns() / 2;
+            if pts.abs_diff(expected) > half {
+                if pts < expected {
+                    // count >= 1 once a timeline has a base.
+                    let previous = base + f.conv.input.frame_start_ns(self.count - 1);
+                    if pts + half >= previous {
+                        // The previous input's time again: its outputs are out already.
+                        tally.dropped = 1;
+                        return Ok(tally);
+                    }
+                    tally.retimed = 1;
+                }
                 tally.restarted = true;
                 let tail = f.conv.outputs_for_tail(self.count);
                 let r = self.produce(tail, true, params, cancel, emit, &mut tally);
-                self.reset();
+                self.restart();
                 r?;
+                if tally.retimed == 1 {
+                    // A jump back: the new timeline starts where the output is, and the
+                    // inputs after this one keep their spacing to it.
+                    let end = self.last_end_ns.unwrap_or(expected).max(pts);
+                    self.shift_ns += end - pts;
+                    pts_ns = Some(end);
+                }
             }
         }
         // Reuse the planes of the frame about to be forgotten: a stream does not allocate per frame.
@@ -451,13 +489,9 @@ impl<T> FrameRateConverter<T> {
     fn output<'a>(&mut self, k: u64, content: Content<'a, T>) -> Output<'a, T> {
         let out = self.format.expect("checked by the callers").conv.output;
         let (start, end) = (out.frame_start_ns(k), out.frame_start_ns(k + 1));
-        Output {
-            k,
-            pts_ns: self.base_ns.unwrap_or(0) + start,
-            duration_ns: end - start,
-            discont: std::mem::take(&mut self.discont),
-            content,
-        }
+        let pts_ns = self.base_ns.unwrap_or(0) + start;
+        self.last_end_ns = Some(pts_ns + end - start);
+        Output { k, pts_ns, duration_ns: end - start, discont: std::mem::take(&mut self.discont), content }
     }
 
     fn pass<E>(
