@@ -2,13 +2,13 @@
 //! faces (astronaut.png's head, LFW faces upscaled) pasted on a real photograph, with where their
 //! lower faces are, and the element run on them with loud speech.
 
+use crate::clip::{Image, to_planar};
+use crate::lipsync::{self, Audio};
+use crate::{load_rgb, media, save_png, zoo_model};
 use gst_ai_kernels::Filter;
 use gst_ai_runtime::backend::model::Model;
 use gst_ai_runtime::tasks::lipsync::{FaceDetector, FaceMesh};
 use gst_ai_runtime::{Device, ModelSource, Precision, load};
-use crate::clip::{Image, to_planar};
-use crate::lipsync::{self, Audio};
-use crate::{load_rgb, media, save_png, zoo_model};
 
 pub const FPS: i32 = 25;
 pub const W: usize = 320;

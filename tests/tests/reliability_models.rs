@@ -139,7 +139,7 @@ fn interpolate_blends_on_non_finite_model_output() {
     let blend = Image {
         width: a.width,
         height: a.height,
-        rgb: a.rgb.iter().zip(&b.rgb).map(|(&x, &y)| ((x as u16 + y as u16 + 1) / 2) as u8).collect(),
+        rgb: a.rgb.iter().zip(&b.rgb).map(|(&x, &y)| (x as u16 + y as u16).div_ceil(2) as u8).collect(),
     };
     assert!(max_diff(&out[1], &blend) <= 1, "off by {} from the blend", max_diff(&out[1], &blend));
     assert_one_warning(&r.warnings, "nan_rife.onnx");

@@ -61,7 +61,8 @@ pub fn bench() -> Result<(), String> {
         {
             // Warm-up: the sessions' first runs are not timed.
             let f = &frames[0];
-            let frame = Frame::new(PixelFormat::Rgb, w, h, &[&f.rgb[..]], &[3 * w], Colorimetry::default()).map_err(|e| e.to_string())?;
+            let frame = Frame::new(PixelFormat::Rgb, w, h, &[&f.rgb[..]], &[3 * w], Colorimetry::default())
+                .map_err(|e| e.to_string())?;
             faces.find(&frame, 0.5, None).map_err(|e| e.to_string())?;
             faces.reset();
         }
@@ -69,11 +70,15 @@ pub fn bench() -> Result<(), String> {
         let (mut be, mut le, mut detections) = (Vec::new(), Vec::new(), 0);
         let t0 = std::time::Instant::now();
         for (t, f) in frames.iter().enumerate() {
-            let frame = Frame::new(PixelFormat::Rgb, w, h, &[&f.rgb[..]], &[3 * w], Colorimetry::default()).map_err(|e| e.to_string())?;
+            let frame = Frame::new(PixelFormat::Rgb, w, h, &[&f.rgb[..]], &[3 * w], Colorimetry::default())
+                .map_err(|e| e.to_string())?;
             let r = faces.find(&frame, 0.5, None).map_err(|e| e.to_string())?;
             detections += usize::from(r.detected);
             let found = r.found.ok_or_else(|| format!("interval {interval}: no face in frame {t} ({:?})", r.state))?;
-            let lip = found.marks.ok_or_else(|| format!("interval {interval}: the mesh misses the lips in frame {t}"))?.centre;
+            let lip = found
+                .marks
+                .ok_or_else(|| format!("interval {interval}: the mesh misses the lips in frame {t}"))?
+                .centre;
             let (b0, l0) = (*box0.get_or_insert(centre(found.face)), *lip0.get_or_insert(lip));
             be.push(dist(centre(found.face), truth(t, b0)));
             le.push(dist(lip, truth(t, l0)));
