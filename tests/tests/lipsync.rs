@@ -272,6 +272,36 @@ fn live_sources_run_with_the_audio_latency_reported() {
     assert!(stats.get::<u64>("animated").unwrap() > 0, "the ticks move the mouth: {stats}");
 }
 
+/// Live frames wait for their audio (up to the latency the element reports) instead of passing
+/// without it: with a live source for each pad and the audio outlasting the video, every frame
+/// but the first few is animated, also into a sink that does not sync (an encoder and filesink,
+/// gst-launch's fakesink), which does not hold the element back to the clock. (Before the output
+/// segment's position followed the frames, the aggregator's deadline for every frame after the
+/// first lay in the past: into such a sink, all passed unanimated.)
+#[test]
+fn live_frames_wait_for_their_audio() {
+    use gst::prelude::*;
+    gst_ai_tests::init();
+    let desc = format!(
+        "videotestsrc is-live=true num-buffers=25 ! video/x-raw,width=160,height=128,framerate=25/1 \
+         ! ailipsync name=l voice-activity=false {} ! fakesink sync=false \
+         audiotestsrc is-live=true wave=sine volume=0.5 samplesperbuffer=480 num-buffers=200 \
+         ! audio/x-raw,rate=48000,channels=2 ! l.audio",
+        face_box()
+    );
+    let pipeline = gst_ai_tests::parse(&desc);
+    let bus = pipeline.bus().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let msg =
+        bus.timed_pop_filtered(gst::ClockTime::from_seconds(20), &[gst::MessageType::Eos, gst::MessageType::Error]);
+    let stats = pipeline.by_name("l").unwrap().property::<gst::Structure>("stats");
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert!(matches!(msg.as_ref().map(|m| m.view()), Some(gst::MessageView::Eos(_))), "{msg:?}");
+    assert_eq!(stats.get::<u64>("frames").unwrap(), 25, "{stats}");
+    let animated = stats.get::<u64>("animated").unwrap();
+    assert!(animated >= 22, "a loud tone under every frame: {animated} of 25 animated ({stats})");
+}
+
 /// Control paths do not wait for the model: with a Wav2Lip model that takes seconds per run, a caps
 /// and a latency query on the source pad, property reads (`stats` included) and a property write
 /// made while the first frame is being animated all return before that frame comes out.

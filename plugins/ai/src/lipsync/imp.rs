@@ -412,7 +412,10 @@ impl AggregatorImpl for AiLipSync {
         let window = match syncer.step(rt, audio_pad.as_ref().map(|p| p.is_eos()), timeout) {
             Step::Wait => return Err(gst_base::AGGREGATOR_FLOW_NEED_DATA),
             Step::GiveUp => {
-                gst::debug!(CAT, imp = self, "audio for {rt:?} ns did not come in time");
+                gst::debug!(CAT, imp = self, "audio for {rt:?} ns did not come in time (audio so far ends at {:?} ns)", *lock(&self.audio_end));
+                if let Some(t) = rt {
+                    syncer.passed(t);
+                }
                 Window::NoAudio
             }
             Step::Process(w) => w,
@@ -454,6 +457,22 @@ impl AggregatorImpl for AiLipSync {
         self.stats.add("face-lost", u64::from(face.lost));
         self.stats.add("detections", u64::from(face.detected));
         drop(guard);
+        self.advance_position(&buf);
         self.obj().finish_buffer(buf)
+    }
+}
+
+impl AiLipSync {
+    /// Moves the output segment's position to the end of `buf`: the aggregator's live deadline
+    /// for the next frame is that position plus the latency ([`next_time`](AggregatorImpl::next_time)).
+    /// Left at the segment's start, the deadline of every frame after the first would lie in the
+    /// past, and live frames would never wait for their audio.
+    fn advance_position(&self, buf: &gst::Buffer) {
+        let Some(pts) = buf.pts() else { return };
+        let end = pts + buf.duration().unwrap_or(gst::ClockTime::ZERO);
+        if let Ok(mut segment) = self.obj().src_pad().segment().downcast::<gst::ClockTime>() {
+            segment.set_position(end);
+            self.obj().update_segment(&segment);
+        }
     }
 }

@@ -270,6 +270,14 @@ impl LipSyncer {
         Ok(animated)
     }
 
+    /// The frame at running time `t` passes without its audio ([`Step::GiveUp`]): the audio
+    /// (and voice-activity readings) before it are forgotten, as after a processed frame.
+    pub fn passed(&mut self, t: u64) {
+        if let (Some(first), Some(v)) = (self.timeline.passed(t), &mut self.vad) {
+            v.discard_before((first * HOP).saturating_sub(2 * Vad::CHUNK));
+        }
+    }
+
     fn animate(
         &mut self,
         frame: &mut FrameMut<'_>,

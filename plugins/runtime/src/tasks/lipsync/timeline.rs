@@ -139,8 +139,7 @@ impl AudioTrack {
         if t < origin {
             return Window::NoAudio;
         }
-        // Half a microsecond of slack: timestamps are rounded to nanoseconds.
-        let first = ((u128::from(t - origin) + 500) * u128::from(MEL_FPS) / NS) as usize;
+        let first = self.column(t).expect("t is at or after the origin");
         if self.ended {
             let total = self.columns_total();
             if first * HOP >= self.len() || total < MEL_STEP {
@@ -210,6 +209,14 @@ impl AudioTrack {
             }
         }
         out
+    }
+
+    /// The mel column where the window of a frame at running time `t` (ns) starts, once the
+    /// track has an origin and `t` is not before it.
+    pub fn column(&self, t: u64) -> Option<usize> {
+        let origin = self.origin?;
+        // Half a microsecond of slack: timestamps are rounded to nanoseconds.
+        (t >= origin).then(|| ((u128::from(t - origin) + 500) * u128::from(MEL_FPS) / NS) as usize)
     }
 
     /// Drops the samples and cached columns no window starting at `first` or later needs.
@@ -423,12 +430,37 @@ impl Timeline {
             self.track.discard_before(first);
         }
     }
+
+    /// A frame at running time `t` passed without its audio (it did not come in time): the audio
+    /// before it is dropped all the same, so a live stream whose frames give up does not keep
+    /// its audio for ever. The first column no later frame needs, if any.
+    pub fn passed(&mut self, t: u64) -> Option<usize> {
+        let first = self.track.column(t)?;
+        self.track.discard_before(first);
+        Some(first)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::tests::voiced;
     use super::*;
+
+    #[test]
+    fn frames_that_pass_without_their_audio_still_let_it_go() {
+        // A live stream whose frames give up on their audio (it came late) must not keep it:
+        // 10 s held, a frame at 8 s passes, what is left starts within its window's reach.
+        let mut tl = Timeline::new();
+        tl.track.push(0, &vec![0.1f32; 10 * SAMPLE_RATE as usize]);
+        assert_eq!(tl.track.first_held(), 0);
+        assert_eq!(tl.passed(8_000_000_000), Some(640));
+        assert_eq!(tl.track.first_held(), 640 * HOP - N_FFT / 2 - 1);
+        assert_eq!(tl.track.window(8_000_000_000), Window::Ready { first: 640 }, "the frame's own window stays");
+        // Before the track's origin nothing is dropped.
+        let mut late = Timeline::new();
+        late.track.push(5_000_000_000, &[0.0; 1600]);
+        assert_eq!(late.passed(1_000_000_000), None);
+    }
 
     #[test]
     fn streamed_windows_equal_the_whole_spectrogram() {
