@@ -225,7 +225,8 @@ impl AudioTrack {
         // One more sample for pre-emphasis.
         let keep_from = (first * HOP).saturating_sub(N_FFT / 2 + 1);
         if keep_from > self.offset + 4 * SAMPLE_RATE as usize {
-            let n = keep_from - self.offset;
+            // A frame that passed without its audio may lie beyond what arrived: all of it goes.
+            let n = (keep_from - self.offset).min(self.samples.len());
             self.samples.drain(..n);
             self.offset += n;
         }
@@ -456,6 +457,15 @@ mod tests {
         assert_eq!(tl.passed(8_000_000_000), Some(640));
         assert_eq!(tl.track.first_held(), 640 * HOP - N_FFT / 2 - 1);
         assert_eq!(tl.track.window(8_000_000_000), Window::Ready { first: 640 }, "the frame's own window stays");
+        // A frame beyond the audio that arrived (it came late): what is held goes, and audio
+        // arriving after it still lands at its own time.
+        let mut ahead = Timeline::new();
+        ahead.track.push(0, &vec![0.1f32; 5 * SAMPLE_RATE as usize]);
+        assert_eq!(ahead.passed(9_000_000_000), Some(720));
+        assert_eq!(ahead.track.first_held(), 5 * SAMPLE_RATE as usize);
+        ahead.track.push(5_000_000_000, &vec![0.2f32; 5 * SAMPLE_RATE as usize]);
+        assert_eq!(ahead.track.len(), 10 * SAMPLE_RATE as usize);
+        assert_eq!(ahead.track.window(9_000_000_000), Window::Ready { first: 720 });
         // Before the track's origin nothing is dropped.
         let mut late = Timeline::new();
         late.track.push(5_000_000_000, &[0.0; 1600]);
