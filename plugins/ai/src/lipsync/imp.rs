@@ -412,7 +412,12 @@ impl AggregatorImpl for AiLipSync {
         let window = match syncer.step(rt, audio_pad.as_ref().map(|p| p.is_eos()), timeout) {
             Step::Wait => return Err(gst_base::AGGREGATOR_FLOW_NEED_DATA),
             Step::GiveUp => {
-                gst::debug!(CAT, imp = self, "audio for {rt:?} ns did not come in time (audio so far ends at {:?} ns)", *lock(&self.audio_end));
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "audio for {rt:?} ns did not come in time (audio so far ends at {:?} ns)",
+                    *lock(&self.audio_end)
+                );
                 if let Some(t) = rt {
                     syncer.passed(t);
                 }
