@@ -462,7 +462,7 @@ impl VideoFilterImpl for AiUpscale {
             match runner.process(&src, &mut dst, tiles.params()).map_err(ElementError::from) {
                 Err(e) if bad_output::is_bad_output(&e) && on_bad_output == AiOnBadOutput::Fallback => {
                     self.bad_output.fell_back(obj.upcast_ref(), &self.stats, &e, FALLBACK);
-                    Ok(runner.resample(&src, &mut dst)?)
+                    lock(&self.bicubic).process(&src, &mut dst).map_err(ElementError::from)
                 }
                 other => other,
             }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use gst_ai_kernels::{
-    Filter, Frame, FrameMut, Layout, Rect, TensorSpec, Tile, TileMerger, copy_alpha, pack, plan_tiles, resize, unpack,
+    Frame, FrameMut, Layout, Rect, TensorSpec, Tile, TileMerger, copy_alpha, pack, plan_tiles, unpack,
 };
 use half::f16;
 
@@ -110,21 +110,6 @@ impl TiledRunner {
         let per_pixel = self.run_bytes(1, 1).max(1);
         let edge = ((self.budget / per_pixel) as f64).sqrt() as usize;
         Some(edge.saturating_sub(2 * overlap).max(MIN_BUDGET_TILE))
-    }
-
-    /// Scales `src` into `dst` (scale times its size, same format) with the bicubic filter, no
-    /// model: the picture a frame gets when the model's output cannot be used.
-    pub fn resample(&mut self, src: &Frame, dst: &mut FrameMut) -> Result<()> {
-        let (w, h, dw, dh) = (src.width, src.height, dst.width, dst.height);
-        self.input.resize(3 * w * h, 0.0);
-        pack(src, Rect::new(0, 0, w, h), TensorSpec::CANONICAL, &mut self.input)?;
-        self.cropped.resize(3 * dw * dh, 0.0);
-        resize(&self.input, 3, w, h, &mut self.cropped, dw, dh, Filter::Bicubic)?;
-        unpack(&self.cropped, dw, dh, TensorSpec::CANONICAL, 0, 0, dst)?;
-        if src.format.has_alpha() && dst.format.has_alpha() {
-            copy_alpha(src, dst)?;
-        }
-        Ok(())
     }
 
     /// Inputs given to every later run beside the image (replacing those set before).
