@@ -30,10 +30,15 @@ impl MouthDriver {
     /// Columns of the window that belong to the frame itself (~40 ms).
     pub(super) const NOW: usize = 4;
     /// Loudness of the speech band (dB relative to a voiced sound peaking at full scale, see
-    /// [`level`](Self::level)) where the mouth starts to open and where it is fully open,
-    /// linearly in dB between: a voice peaking at −40 dBFS and at −4 dBFS.
-    const QUIET_DB: f32 = -40.0;
+    /// [`level`](Self::level)) where the mouth starts to open and where it is fully open: a
+    /// voice peaking at −50 dBFS and at −4 dBFS.
+    const QUIET_DB: f32 = -50.0;
     const LOUD_DB: f32 = -4.0;
+    /// Between them the opening is the dB position raised to this power: quiet speech already
+    /// parts the lips visibly (a jaw does not open in proportion to the sound's level; with a
+    /// linear map from −40 dB, the quiet half of a sentence moved the lips by a pixel or two,
+    /// which neither a viewer nor the face mesh could tell from rest).
+    const CURVE: f32 = 0.7;
     /// Bands counted in the speech level: 80 Hz .. 4 kHz.
     const LEVEL_HZ: (f64, f64) = (80.0, 4000.0);
 
@@ -93,7 +98,8 @@ impl MouthDriver {
                 .sum();
             (sum / n).log10() / 5.0
         };
-        let open = ((Self::level(window) - Self::QUIET_DB) / (Self::LOUD_DB - Self::QUIET_DB)).clamp(0.0, 1.0);
+        let db = (Self::level(window) - Self::QUIET_DB) / (Self::LOUD_DB - Self::QUIET_DB);
+        let open = db.clamp(0.0, 1.0).powf(Self::CURVE);
         let bright = ((mean(Self::UPPER) - mean(Self::SPEECH) + 0.15) / 0.3).clamp(0.0, 1.0);
         (open, 0.8 + 0.4 * bright)
     }
@@ -158,7 +164,7 @@ fn ellipse(b: FaceBox) -> Vec<[f32; 2]> {
 }
 
 /// The mouth of `face`. From the face mesh's contours: the lips' edges, the line where they
-/// meet (half-way between the inner contours), the nose's bottom and the face's outline. From a
+/// meet (the lower lip's inner edge), the nose's bottom and the face's outline. From a
 /// detector's five landmarks: the corners and the nose tip, default lips, and a rounded box in
 /// the face box for the outline. Without landmarks: the same at 3/4 of a brows-to-chin box.
 pub fn shape(face: FaceBox, marks: Option<&MouthMarks>) -> Shape {
@@ -166,11 +172,14 @@ pub fn shape(face: FaceBox, marks: Option<&MouthMarks>) -> Shape {
     match marks {
         Some(m) => match &m.contours {
             Some(c) => {
-                let mid = |a: (f32, f32), b: (f32, f32)| [0.5 * (a.0 + b.0), 0.5 * (a.1 + b.1)];
                 // INNER_LIPS runs along the lower lip from corner to corner (0..=10) and back
-                // along the upper one: entry j faces entry 20 - j.
+                // along the upper one. The lips part along the lower lip's inner edge: what
+                // shows between the inner contours (the upper teeth of a smile) belongs to the
+                // upper jaw and stays, and the opening grows beneath it, as when a jaw drops.
+                // (Parting half-way between the contours split a smile's teeth in two, and the
+                // face mesh read those openings non-monotonically.)
                 let mut lip_line = vec![pt(c.outer[0]), pt(c.inner[0])];
-                lip_line.extend((1..10).map(|j| mid(c.inner[j], c.inner[20 - j])));
+                lip_line.extend(c.inner[1..10].iter().copied().map(pt));
                 lip_line.extend([pt(c.inner[10]), pt(c.outer[10])]);
                 Shape {
                     left: pt(m.left),
@@ -361,7 +370,9 @@ mod tests {
         };
         let s = shape(face, Some(&marks));
         assert_eq!((s.left, s.right, s.nose), ([60.0, 80.0], [100.0, 80.0], [80.0, 68.0]));
-        assert!(s.lip_line.iter().all(|p| (p[1] - 80.0).abs() < 1e-4), "half-way between the inner lips");
+        // The lips part along the lower lip's inner edge (0.5 below the middle line at its middle).
+        let (lo, hi) = s.lip_line.iter().fold((f32::MAX, f32::MIN), |(lo, hi), p| (lo.min(p[1]), hi.max(p[1])));
+        assert!(lo > 80.0 - 1e-4 && (hi - 80.5).abs() < 1e-4, "the lower lip's inner edge: {:?}", s.lip_line);
         assert!(
             s.upper_lip.iter().any(|p| (p[1] - 74.0).abs() < 1e-4)
                 && s.lower_lip.iter().any(|p| (p[1] - 88.0).abs() < 1e-4)
