@@ -733,6 +733,29 @@ mod tests {
     }
 
     #[test]
+    fn catmull_rom_keeps_pixels_and_ramps() {
+        assert_eq!(catmull_rom(0.0), [0.0, 1.0, 0.0, 0.0]);
+        for f in [0.1f32, 0.25, 0.5, 0.9] {
+            let k = catmull_rom(f);
+            assert!((k.iter().sum::<f32>() - 1.0).abs() < 1e-6, "{f}: {k:?}");
+        }
+        // Bicubic sampling of a ramp (x + 10 y) is exact; bilinear at the border too.
+        let (w, h) = (16, 12);
+        let p: Vec<f32> = (0..w * h).map(|i| (i % w) as f32 + 10.0 * (i / w) as f32).collect();
+        let m = [[0.37f32; LANES], [-1.61; LANES], [0.0; LANES]];
+        for (x0, y) in [(4, 5.0), (0, 0.0), (8, 11.0)] {
+            let taps = ChunkTaps::new(x0, y, 1.0, &m, w, h, true);
+            let got = if taps.cubic { taps.gather_cubic(&p, w, &taps.weights()) } else { taps.gather(&p, w) };
+            for (l, g) in got.iter().enumerate() {
+                let (x, yy) = (clampf(x0 as f32 + l as f32 + 0.37, 0.0, 15.0), clampf(y - 1.61, 0.0, 11.0));
+                assert!((g - (x + 10.0 * yy)).abs() < 1e-3, "({x0}, {y}) lane {l}: {g} vs {}", x + 10.0 * yy);
+            }
+        }
+        assert!(ChunkTaps::new(4, 5.0, 1.0, &m, w, h, true).cubic);
+        assert!(!ChunkTaps::new(4, 5.0, 1.0, &m, w, h, false).cubic);
+    }
+
+    #[test]
     fn nodes_are_dense_enough() {
         assert_eq!(node_step(1280, 720), 4);
         assert_eq!(node_step(640, 360), 2);
