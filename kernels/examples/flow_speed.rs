@@ -1,6 +1,6 @@
 //! Times the built-in frame interpolation: `luma` of both frames, the two
 //! flows of the pair and `interpolate` (plus `scene_change`, reported
-//! apart), with `FlowParams::default()`, on a synthetic textured frame pair
+//! apart), with `FlowParams::for_size` (`FlowParams::default()` when `DEFAULT` is set), on a synthetic textured frame pair
 //! moving by (5.3, -2.6) px, at 1280x720 unless `W` and `H` say otherwise,
 //! over `RUNS` runs (20). Run with
 //! `cargo run -p gst-ai-kernels --release --example flow_speed`.
@@ -49,7 +49,7 @@ fn main() {
     let (w, h, runs) = (env("W", 1280), env("H", 720), env("RUNS", 20).max(1));
     let (f0, f1) = (frame(0.0, 0.0, w, h), frame(5.3, -2.6, w, h));
     let n = w * h;
-    let params = FlowParams::default();
+    let params = if std::env::var("DEFAULT").is_ok() { FlowParams::default() } else { FlowParams::for_size(w, h) };
     let mut ws = FlowWorkspace::new();
     let (mut l0, mut l1) = (vec![0.0; n], vec![0.0; n]);
     let (mut f01, mut f10) = (vec![0.0; 2 * n], vec![0.0; 2 * n]);

@@ -186,9 +186,14 @@ fn flow_recovers_translations() {
     let mut ws = FlowWorkspace::new();
     for d in [(3.3f32, -1.7f32), (12.5, 7.25), (-0.4, 0.6)] {
         let b = photo.moved(w, h, 16.0, 16.0, d);
-        for (name, params) in
-            [("default", FlowParams::default()), ("full-res", FlowParams { downscale: 0, ..Default::default() })]
-        {
+        for (name, params) in [
+            ("default", FlowParams::default()),
+            ("full-res", FlowParams { downscale: 0, ..Default::default() }),
+            // What aiinterpolate uses at this size (full resolution, 12x12 patches), and
+            // above 320x240 (half resolution).
+            ("for_size", FlowParams::for_size(w, h)),
+            ("for_size 640x360", FlowParams::for_size(640, 360)),
+        ] {
             let f = flow(&a, &b, &params, &mut ws);
             let e = median_epe(&f, w, h, 20, |_, _| d);
             println!("translation {d:?} {name}: median EPE {e:.4} px");

@@ -47,6 +47,10 @@ const STATIC_LO: f32 = 1.0 / 255.0;
 const STATIC_HI: f32 = 3.0 / 255.0;
 /// Scale of the photometric error in the consistency `1 / (1 + (e / s)^2)^2`.
 const MATCH_SCALE: f32 = 0.03;
+/// Frames of at most this many pixels (640x360) are sampled bicubically;
+/// larger ones bilinearly (bicubic doubles the cost of `interpolate`, which
+/// 1280x720 at 60 fps cannot afford on two cores).
+const BICUBIC_PIXELS: usize = 640 * 360;
 /// Floor of the splatting weights, so that where only badly matched nodes
 /// land their motions still average.
 const SPLAT_FLOOR: f32 = 1e-3;
@@ -456,28 +460,63 @@ fn sample1(p: &[f32], w: usize, Taps { ix, iy, fx, fy }: Taps) -> f32 {
 /// Pixels per chunk of the motion-compensation loop.
 const LANES: usize = 8;
 
-/// Bilinear taps of `LANES` pixels of a row: index of the top-left tap and
-/// the two fractions, per lane.
+/// Taps of `LANES` pixels of a row: index of the top-left bilinear tap and
+/// the two fractions per lane, and when every lane's 4x4 neighbourhood lies
+/// inside the plane, the Catmull-Rom weights of each lane (bicubic sampling:
+/// sharper than bilinear at the half-pixel positions of a midpoint, +0.37 dB
+/// on bikes.mp4; a chunk at the border samples bilinearly).
 struct ChunkTaps {
     index: [usize; LANES],
     fx: [f32; LANES],
     fy: [f32; LANES],
+    cubic: bool,
+}
+
+/// Catmull-Rom weights along x and y of each lane of a `ChunkTaps`.
+struct CubicWeights {
+    kx: [[f32; 4]; LANES],
+    ky: [[f32; 4]; LANES],
 }
 
 impl ChunkTaps {
     /// Taps of pixels `x0 + l` of row `y` moved by `k` times the motion
-    /// `m[0]`, `m[1]`.
+    /// `m[0]`, `m[1]`; bicubic ones if `cubic` and the chunk allows.
     #[inline(always)]
-    fn new(x0: usize, y: f32, k: f32, m: &[[f32; LANES]; 3], w: usize, h: usize) -> Self {
-        let mut t = Self { index: [0; LANES], fx: [0.0; LANES], fy: [0.0; LANES] };
+    fn new(x0: usize, y: f32, k: f32, m: &[[f32; LANES]; 3], w: usize, h: usize, cubic: bool) -> Self {
+        let mut t = Self { index: [0; LANES], fx: [0.0; LANES], fy: [0.0; LANES], cubic };
         let x0 = x0 as f32;
         for (l, (mx, my)) in m[0].iter().zip(&m[1]).enumerate() {
             let Taps { ix, iy, fx, fy } = plane_taps(x0 + l as f32 + k * mx, y + k * my, w, h);
             t.index[l] = iy * w + ix;
             t.fx[l] = fx;
             t.fy[l] = fy;
+            t.cubic &= ix >= 1 && iy >= 1 && ix + 2 < w && iy + 2 < h;
         }
         t
+    }
+
+    /// The bicubic weights of the lanes.
+    #[inline(always)]
+    fn weights(&self) -> CubicWeights {
+        CubicWeights { kx: self.fx.map(catmull_rom), ky: self.fy.map(catmull_rom) }
+    }
+
+    /// Bicubic values of plane `p` (rows of `w`) at the taps, weighted by `k`.
+    #[inline(always)]
+    fn gather_cubic(&self, p: &[f32], w: usize, k: &CubicWeights) -> [f32; LANES] {
+        let mut out = [0.0; LANES];
+        for l in 0..LANES {
+            // One bounds check for the sixteen taps.
+            let q = &p[self.index[l] - w - 1..][..3 * w + 4];
+            let (kx, ky) = (&k.kx[l], &k.ky[l]);
+            let mut v = 0.0;
+            for (r, wy) in ky.iter().enumerate() {
+                let row = &q[r * w..][..4];
+                v += wy * (kx[0] * row[0] + kx[1] * row[1] + kx[2] * row[2] + kx[3] * row[3]);
+            }
+            out[l] = v;
+        }
+        out
     }
 
     /// Bilinear values of plane `p` (rows of `w`) at the taps.
@@ -493,6 +532,13 @@ impl ChunkTaps {
         }
         out
     }
+}
+
+/// Catmull-Rom weights of the four taps around a sample at fraction `f` past the second.
+#[inline(always)]
+fn catmull_rom(f: f32) -> [f32; 4] {
+    let (f2, f3) = (f * f, f * f * f);
+    [0.5 * (-f3 + 2.0 * f2 - f), 0.5 * (3.0 * f3 - 5.0 * f2 + 2.0), 0.5 * (-3.0 * f3 + 4.0 * f2 + f), 0.5 * (f3 - f2)]
 }
 
 /// `st + k (a + alpha (b - a) - st)`: the motion-compensated blend of `a`
@@ -545,6 +591,7 @@ fn compose(f0: &[f32], f1: &[f32], w: usize, h: usize, grid: &NodeGrid, t: f32, 
         })
         .collect();
     let inv_static = 1.0 / (STATIC_HI - STATIC_LO);
+    let cubic = n <= BICUBIC_PIXELS;
     let f0 = [&f0[..n], &f0[n..2 * n], &f0[2 * n..]];
     let f1 = [&f1[..n], &f1[n..2 * n], &f1[2 * n..]];
     par::run(jobs, |(band, rows, nodes, mut outs)| {
@@ -619,10 +666,14 @@ fn compose(f0: &[f32], f1: &[f32], w: usize, h: usize, grid: &NodeGrid, t: f32, 
                     let v = lerp4(pair[0], pair[1], f);
                     (m[0][l], m[1][l], m[2][l]) = (v[0], v[1], v[2]);
                 }
-                let ta = ChunkTaps::new(x0, yf, -t, &m, w, h);
-                let tb = ChunkTaps::new(x0, yf, 1.0 - t, &m, w, h);
+                let ta = ChunkTaps::new(x0, yf, -t, &m, w, h, cubic);
+                let tb = ChunkTaps::new(x0, yf, 1.0 - t, &m, w, h, cubic);
+                let cw = (ta.cubic && tb.cubic).then(|| (ta.weights(), tb.weights()));
                 for (c, out) in [&mut *or, &mut *og, &mut *ob].into_iter().enumerate() {
-                    let (a, b) = (ta.gather(f0[c], w), tb.gather(f1[c], w));
+                    let (a, b) = match &cw {
+                        Some((ka, kb)) => (ta.gather_cubic(f0[c], w, ka), tb.gather_cubic(f1[c], w, kb)),
+                        None => (ta.gather(f0[c], w), tb.gather(f1[c], w)),
+                    };
                     let out = &mut out[x0..x0 + lanes];
                     for l in 0..lanes {
                         out[l] = blend(out[l], a[l], b[l], m[2][l], k[l]);
@@ -679,6 +730,29 @@ mod tests {
         // The holes take the mean of their 2x2 block's known entries.
         assert_eq!(out[gw + 1], [2.0, -2.0, 1.0]);
         assert_eq!(out[3 * gw + 3], [6.0, -6.0, 1.0]);
+    }
+
+    #[test]
+    fn catmull_rom_keeps_pixels_and_ramps() {
+        assert_eq!(catmull_rom(0.0), [0.0, 1.0, 0.0, 0.0]);
+        for f in [0.1f32, 0.25, 0.5, 0.9] {
+            let k = catmull_rom(f);
+            assert!((k.iter().sum::<f32>() - 1.0).abs() < 1e-6, "{f}: {k:?}");
+        }
+        // Bicubic sampling of a ramp (x + 10 y) is exact; bilinear at the border too.
+        let (w, h) = (16, 12);
+        let p: Vec<f32> = (0..w * h).map(|i| (i % w) as f32 + 10.0 * (i / w) as f32).collect();
+        let m = [[0.37f32; LANES], [-1.61; LANES], [0.0; LANES]];
+        for (x0, y) in [(4, 5.0), (0, 0.0), (8, 11.0)] {
+            let taps = ChunkTaps::new(x0, y, 1.0, &m, w, h, true);
+            let got = if taps.cubic { taps.gather_cubic(&p, w, &taps.weights()) } else { taps.gather(&p, w) };
+            for (l, g) in got.iter().enumerate() {
+                let (x, yy) = (clampf(x0 as f32 + l as f32 + 0.37, 0.0, 15.0), clampf(y - 1.61, 0.0, 11.0));
+                assert!((g - (x + 10.0 * yy)).abs() < 1e-3, "({x0}, {y}) lane {l}: {g} vs {}", x + 10.0 * yy);
+            }
+        }
+        assert!(ChunkTaps::new(4, 5.0, 1.0, &m, w, h, true).cubic);
+        assert!(!ChunkTaps::new(4, 5.0, 1.0, &m, w, h, false).cubic);
     }
 
     #[test]

@@ -309,6 +309,7 @@ impl<T> FrameRateConverter<T> {
     /// must have been drained first; the measured costs are kept.
     pub fn set_format(&mut self, input: Rate, output: Rate, width: usize, height: usize) {
         self.format = Some(Format { conv: RateConverter::new(input, output), width, height });
+        self.flow = FlowParams::for_size(width, height);
         self.reset();
         self.spare_flows = None;
         self.spare_mids.clear();

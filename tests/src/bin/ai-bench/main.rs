@@ -1,11 +1,13 @@
 //! `make bench`: tables, each measured in one run on this machine. `ai-bench [upscale]
-//! [interpolate] [style] [lipsync] [lipsync-track] [t2v] [zoo]` runs the named sections (default: all).
+//! [interpolate] [interpolate-real] [style] [lipsync] [lipsync-track] [t2v] [zoo]` runs the named sections (default: all).
 //!
 //! upscale: aiupscale with the built-in x2 model at 640x360 -> 1280x720 against the bare ONNX
 //! Runtime session on the same model and input size (the element's overhead: pack, unpack,
 //! buffers, GStreamer), and against the kernels' bicubic x2 (what a plain scaler costs). Frames
 //! come from a pan across a real photograph. `GST_AI_BENCH_FRAMES` sets the number of timed
 //! frames.
+//!
+//! interpolate-real: see `interpolate_real.rs` (real clips, minterpolate / flow / RIFE).
 //!
 //! style: see `style.rs`. lipsync: see `lipsync.rs`; lipsync-track: `lipsync_track.rs`. zoo: see `zoo.rs`.
 //!
@@ -31,9 +33,10 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let want = |s: &str| args.is_empty() || args.iter().any(|a| a == s);
     let mut failed = false;
-    let sections: [(&str, Section); 7] = [
+    let sections: [(&str, Section); 8] = [
         ("upscale", bench_upscale),
         ("interpolate", interpolate::bench),
+        ("interpolate-real", interpolate_real::bench),
         ("style", style::bench),
         ("lipsync", lipsync::bench),
         ("lipsync-track", lipsync_track::bench),
@@ -54,6 +57,7 @@ fn main() {
 }
 
 mod interpolate;
+mod interpolate_real;
 mod lipsync;
 mod lipsync_track;
 mod style;
