@@ -1,0 +1,102 @@
+//! Remote inference against a real NVIDIA Triton Inference Server (the `tritonserver` of the
+//! nvidia-pytriton wheel, installed by scripts/triton.sh) on loopback, serving our ONNX models
+//! through ONNX Runtime inside its Python backend: every element's output with
+//! `model=kserve://...` equals its output with the same model run locally, within float
+//! tolerance. Nothing is mocked. The fault tests are in remote_faults.rs.
+
+use gst_ai_tests::clip::Image;
+use gst_ai_tests::remote::{Served, Server, scratch, write_repository};
+use gst_ai_tests::{Rng, root, run_frames, test_model};
+
+fn frames(n: usize, w: usize, h: usize, seed: u64) -> Vec<Image> {
+    let mut rng = Rng::new(seed);
+    (0..n)
+        .map(|_| {
+            // Smooth content with some noise: what a model sees in video, not pure noise.
+            let mut rgb = vec![0u8; w * h * 3];
+            let (fx, fy) = (rng.byte(1, 7) as f32, rng.byte(1, 5) as f32);
+            for y in 0..h {
+                for x in 0..w {
+                    for c in 0..3 {
+                        let v = 128.0
+                            + 90.0 * ((x as f32 * fx / w as f32 + c as f32) * 3.1).sin()
+                            + 30.0 * ((y as f32 * fy / h as f32) * 4.7).cos()
+                            + rng.byte(0, 16) as f32
+                            - 8.0;
+                        rgb[(y * w + x) * 3 + c] = v.clamp(0.0, 255.0) as u8;
+                    }
+                }
+            }
+            Image { width: w, height: h, rgb }
+        })
+        .collect()
+}
+
+/// The largest difference between two runs' frames, in 8-bit units.
+fn max_diff(a: &[Image], b: &[Image]) -> u8 {
+    assert_eq!(a.len(), b.len(), "frame counts differ");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| {
+            assert_eq!((x.width, x.height), (y.width, y.height));
+            x.rgb.iter().zip(&y.rgb).map(|(p, q)| p.abs_diff(*q)).max().unwrap_or(0)
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+fn same_through_server(input: &[Image], fps: i32, local: &str, remote: &str) {
+    let (want, _) = run_frames(input, fps, local).unwrap_or_else(|e| panic!("{local}: {e}"));
+    let (got, _) = run_frames(input, fps, remote).unwrap_or_else(|e| panic!("{remote}: {e}"));
+    assert!(!want.is_empty(), "{local} gave no frames");
+    // The same ONNX Runtime version on both sides: the float outputs agree to rounding, and the
+    // element rounds to 8 bits, so at most one step apart where a value sits on a boundary.
+    let d = max_diff(&want, &got);
+    assert!(d <= 1, "{remote}: differs from the local run by up to {d} (8-bit units)");
+}
+
+#[test]
+fn every_element_matches_its_local_run() {
+    let dir = scratch("remote-repo");
+    let repo = dir.join("models");
+    let style_manifest = r#"{"range": "0..1", "layout": "nchw", "channel_order": "rgb", "multiple": 1}"#;
+    let mut style = Served::new("style_pencil", root().join("models/style_pencil.onnx"));
+    style.manifest = Some(style_manifest.into());
+    write_repository(
+        &repo,
+        &[
+            Served::new("sr_x2", root().join("models/sr_x2.onnx")),
+            style,
+            Served::new("rife", test_model("rife/rife_2in.onnx")),
+        ],
+    )
+    .unwrap();
+    let server = Server::start(&repo).unwrap();
+    let sink = "videoconvert ! video/x-raw,format=RGB ! appsink name=sink sync=false";
+
+    let input = frames(3, 40, 24, 1);
+    same_through_server(
+        &input,
+        25,
+        &format!("aiupscale model=builtin:sr_x2 ! {sink}"),
+        &format!("aiupscale model={} ! {sink}", server.uri("sr_x2")),
+    );
+    same_through_server(
+        &input,
+        25,
+        &format!("aistylize model=builtin:style_pencil ! {sink}"),
+        &format!("aistylize model={} ! {sink}", server.uri("style_pencil")),
+    );
+    let pair = frames(2, 64, 32, 2);
+    same_through_server(
+        &pair,
+        1,
+        &format!(
+            "aiinterpolate mode=model model={} ! video/x-raw,framerate=2/1 ! {sink}",
+            test_model("rife/rife_2in.onnx").display()
+        ),
+        &format!("aiinterpolate mode=model model={} ! video/x-raw,framerate=2/1 ! {sink}", server.uri("rife")),
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
