@@ -190,8 +190,10 @@ impl Server {
             .arg(format!("--backend-directory={}", dir.join("backends").display()))
             .arg(format!("--http-port={}", self.port))
             .args(["--http-address=127.0.0.1", "--allow-grpc=false", "--allow-metrics=false", "--exit-timeout-secs=2"])
+            // A model that fails to load stays listed as UNAVAILABLE instead of stopping the server.
+            .arg("--exit-on-error=false")
             // Servers of tests running side by side must not share the backend's shared memory.
-            .arg(format!("--backend-config=python,shm-region-prefix-name=gstai{}_{}_", std::process::id(), self.port))
+            .arg(format!("--backend-config=python,shm-region-prefix-name={}", self.shm_prefix()))
             // The embedded Python finds its environment through PATH (the venv's python first).
             .env("PATH", path)
             .stdin(Stdio::null())
@@ -216,19 +218,44 @@ impl Server {
         }
     }
 
-    /// Whether the server answers its readiness endpoint with 200.
+    /// Whether the server is up: its liveness endpoint answers 200 (readiness would say no
+    /// while any model failed to load, which the fault tests serve on purpose).
     pub fn ready(&self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(2);
         Connection::open("127.0.0.1", self.port, deadline)
-            .and_then(|mut c| c.request("GET", "/v2/health/ready", &[], &[], deadline))
+            .and_then(|mut c| c.request("GET", "/v2/health/live", &[], &[], deadline))
             .is_ok_and(|r| r.status == 200)
     }
 
-    /// Kills the server at once (SIGKILL), as a crash would.
+    /// Kills the server at once (SIGKILL), as a crash would, and its Python backend stubs (a
+    /// stub whose server died may wait forever) and their shared memory.
     pub fn kill(&mut self) {
+        self.freeze(false);
         if let Some(mut c) = self.child.take() {
+            let stubs = children(c.id());
             let _ = c.kill();
             let _ = c.wait();
+            for pid in stubs {
+                let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
+            }
+            let prefix = self.shm_prefix();
+            for e in std::fs::read_dir("/dev/shm").into_iter().flatten().flatten() {
+                if e.file_name().to_string_lossy().starts_with(&prefix) {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+    }
+
+    fn shm_prefix(&self) -> String {
+        format!("gstai{}_{}_", std::process::id(), self.port)
+    }
+
+    /// Freezes (SIGSTOP) or thaws (SIGCONT) the server: connections are still accepted by the
+    /// kernel but nothing answers, as with a hung server.
+    pub fn freeze(&self, frozen: bool) {
+        if let Some(c) = &self.child {
+            let _ = Command::new("kill").arg(if frozen { "-STOP" } else { "-CONT" }).arg(c.id().to_string()).status();
         }
     }
 
@@ -239,6 +266,22 @@ impl Server {
         let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('|') && !l.starts_with('+')).collect();
         lines[lines.len().saturating_sub(15)..].join("\n")
     }
+}
+
+/// The processes whose parent is `pid` (from /proc).
+fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let child: u32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            // pid (comm) state ppid ...: comm may hold spaces, so read after the last ')'.
+            let ppid: u32 = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
+            (ppid == pid).then_some(child)
+        })
+        .collect()
 }
 
 impl Drop for Server {

@@ -2,9 +2,11 @@
 //! nvidia-pytriton wheel, installed by scripts/triton.sh) on loopback, serving our ONNX models
 //! through ONNX Runtime inside its Python backend: every element's output with
 //! `model=kserve://...` equals its output with the same model run locally, within float
-//! tolerance. Nothing is mocked. The fault tests are in remote_faults.rs.
+//! tolerance (aiupscale, aistylize, aiinterpolate's RIFE, ailipsync's Wav2Lip). Nothing is
+//! mocked. The fault tests are in remote_faults.rs.
 
 use gst_ai_tests::clip::Image;
+use gst_ai_tests::lipsync::{self, Audio};
 use gst_ai_tests::remote::{Served, Server, scratch, write_repository};
 use gst_ai_tests::{Rng, root, run_frames, test_model};
 
@@ -68,6 +70,7 @@ fn every_element_matches_its_local_run() {
             Served::new("sr_x2", root().join("models/sr_x2.onnx")),
             style,
             Served::new("rife", test_model("rife/rife_2in.onnx")),
+            Served::new("w2l", test_model("lipsync/wav2lip_tiny96.onnx")),
         ],
     )
     .unwrap();
@@ -97,6 +100,27 @@ fn every_element_matches_its_local_run() {
         ),
         &format!("aiinterpolate mode=model model={} ! video/x-raw,framerate=2/1 ! {sink}", server.uri("rife")),
     );
+
+    // ailipsync's Wav2Lip model, fed a fixed face and speech-like sound.
+    let face: lipsync::Face = [40, 16, 80, 96];
+    let faces = vec![lipsync::face_image(160, 128, face); 6];
+    let audio = Audio { samples: lipsync::speech(0.5, 16000, |_| 1.0), rate: 16000, channels: 1, start_ms: 0 };
+    let props = |model: &str| {
+        format!("face-box=\"<{}, {}, {}, {}>\" voice-activity=false model={model}", face[0], face[1], face[2], face[3])
+    };
+    let local = lipsync::run(
+        &faces,
+        25,
+        Some(&audio),
+        &props(&test_model("lipsync/wav2lip_tiny96.onnx").display().to_string()),
+        false,
+    );
+    let remote = lipsync::run(&faces, 25, Some(&audio), &props(&server.uri("w2l")), false);
+    assert!(local.errors.is_empty() && remote.errors.is_empty(), "{:?} {:?}", local.errors, remote.errors);
+    assert_eq!(local.frames.len(), 6);
+    assert!(local.frames[0].rgb != faces[0].rgb, "the local model changed nothing: the comparison would prove nothing");
+    let d = max_diff(&local.frames, &remote.frames);
+    assert!(d <= 1, "ailipsync through the server differs from the local run by up to {d}");
     drop(server);
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -15,8 +15,15 @@ pub const DEFAULT_DEVICE: &str = "auto";
 
 /// A model property's blurb followed by what `zoo:NAME` is and the zoo models that do `job`.
 pub fn with_zoo(job: &str, blurb: &str) -> String {
+    // aisrc's model is a folder of three networks: not served remotely (docs/remote.md).
+    let remote = if job == "text-to-video" {
+        ""
+    } else {
+        ". kserve://host[:port]/model[/version] runs it on a KServe v2 / Triton inference server \
+         (HTTP/REST port, 8000 by default; see remote-timeout, remote-retries)"
+    };
     format!(
-        "{}. zoo:NAME names a model of the zoo (GST_AI_ZOO_PATH, then the set-up's .deps/zoo): {}",
+        "{}. zoo:NAME names a model of the zoo (GST_AI_ZOO_PATH, then the set-up's .deps/zoo): {}{remote}",
         blurb.trim_end_matches('.'),
         gst_ai_runtime::backend::zoo::blurb_for(job)
     )

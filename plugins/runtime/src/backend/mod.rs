@@ -2,7 +2,8 @@
 //! discovery ([`env`]), devices ([`device`]), loaded models and the process-wide session cache
 //! ([`model`]), the optional manifest beside a model ([`manifest`]) and a reader of the ONNX
 //! graph itself ([`graph`]) for what sessions do not expose; the model zoo's search path
-//! ([`zoo`]); models served by a KServe v2 inference server ([`remote`]); stopping runs
+//! ([`zoo`]); where a model comes from
+//! ([`source`]); models served by a KServe v2 inference server ([`remote`]); stopping runs
 //! ([`cancel`]).
 
 pub mod cancel;
@@ -12,4 +13,5 @@ pub mod graph;
 pub mod manifest;
 pub mod model;
 pub mod remote;
+pub mod source;
 pub mod zoo;

@@ -1,5 +1,5 @@
 //! `make bench`: tables, each measured in one run on this machine. `ai-bench [upscale]
-//! [interpolate] [style] [lipsync] [lipsync-track] [t2v] [zoo]` runs the named sections (default: all).
+//! [interpolate] [style] [lipsync] [lipsync-track] [t2v] [zoo] [remote]` runs the named sections (default: all).
 //!
 //! upscale: aiupscale with the built-in x2 model at 640x360 -> 1280x720 against the bare ONNX
 //! Runtime session on the same model and input size (the element's overhead: pack, unpack,
@@ -7,7 +7,7 @@
 //! come from a pan across a real photograph. `GST_AI_BENCH_FRAMES` sets the number of timed
 //! frames.
 //!
-//! style: see `style.rs`. lipsync: see `lipsync.rs`; lipsync-track: `lipsync_track.rs`. zoo: see `zoo.rs`.
+//! style: see `style.rs`. lipsync: see `lipsync.rs`; lipsync-track: `lipsync_track.rs`. zoo: see `zoo.rs`. remote: `remote.rs`.
 //!
 //! interpolate: 1280x720 30 -> 60 fps with aiinterpolate (flow and blend) and with FFmpeg's
 //! minterpolate (mci, aobmc, bidir, vsbmc) on the same I420 input in the same run: a 60 fps
@@ -31,7 +31,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let want = |s: &str| args.is_empty() || args.iter().any(|a| a == s);
     let mut failed = false;
-    let sections: [(&str, Section); 7] = [
+    let sections: [(&str, Section); 8] = [
         ("upscale", bench_upscale),
         ("interpolate", interpolate::bench),
         ("style", style::bench),
@@ -39,6 +39,7 @@ fn main() {
         ("lipsync-track", lipsync_track::bench),
         ("t2v", t2v::bench),
         ("zoo", zoo::bench),
+        ("remote", remote::bench),
     ];
     for (name, f) in sections {
         if want(name)
@@ -56,6 +57,7 @@ fn main() {
 mod interpolate;
 mod lipsync;
 mod lipsync_track;
+mod remote;
 mod style;
 mod t2v;
 mod zoo;

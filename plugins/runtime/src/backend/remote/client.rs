@@ -275,7 +275,11 @@ impl RemoteModel {
         let r = match self.call("POST", &path, &headers, &body, cancel) {
             Ok(r) if r.status == 200 => r,
             Ok(r) => {
-                return Err(fail(format!("the server refused the request (HTTP {}): {}", r.status, server_message(&r))));
+                return Err(fail(format!(
+                    "the server refused the request (HTTP {}): {}",
+                    r.status,
+                    server_message(&r)
+                )));
             }
             Err(CallError::Cancelled) => return Err(Error::Cancelled),
             Err(e) => return Err(fail(self.describe(e))),
