@@ -14,6 +14,9 @@ use super::http::{Connection, HttpError, Response};
 use crate::backend::model::{Cancel, ElemType, InputData, ModelInput, TensorInfo};
 use crate::error::{Error, Result};
 
+/// Outputs as (shape, values widened to f32), as [`crate::Model::run_all`] returns them.
+pub type Outputs = Vec<(Vec<usize>, Vec<f32>)>;
+
 /// A model on an inference server.
 pub struct RemoteModel {
     pub spec: RemoteSpec,
@@ -242,7 +245,7 @@ impl RemoteModel {
         inputs: &[ModelInput<'_>],
         outputs: &[&TensorInfo],
         cancel: Option<&Cancel>,
-    ) -> Result<Vec<(Vec<usize>, Vec<f32>)>> {
+    ) -> Result<Outputs> {
         let fail = |why: String| Error::Inference { model: self.spec.uri(), why };
         let mut blobs: Vec<Vec<u8>> = Vec::with_capacity(inputs.len());
         let mut descs = Vec::with_capacity(inputs.len());
@@ -288,11 +291,7 @@ impl RemoteModel {
     }
 
     /// Reads the binary outputs of an answer, checking each against the metadata's declaration.
-    fn decode(
-        &self,
-        r: &Response,
-        outputs: &[&TensorInfo],
-    ) -> std::result::Result<Vec<(Vec<usize>, Vec<f32>)>, String> {
+    fn decode(&self, r: &Response, outputs: &[&TensorInfo]) -> std::result::Result<Outputs, String> {
         let json_len = r.inference_header_len.unwrap_or(r.body.len());
         let head = r.body.get(..json_len).ok_or("the answer is shorter than its Inference-Header-Content-Length")?;
         let head: Value = serde_json::from_slice(head).map_err(|e| format!("the answer's header is not JSON: {e}"))?;
