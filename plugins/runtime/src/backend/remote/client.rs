@@ -356,3 +356,61 @@ impl RemoteModel {
         Ok(result)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> RemoteModel {
+        let spec = RemoteSpec::parse("kserve://127.0.0.1:1/m").unwrap().unwrap();
+        RemoteModel { spec, free: Mutex::new(Vec::new()), opened: AtomicUsize::new(0) }
+    }
+
+    fn answer(outputs: Value, data: &[u8]) -> Response {
+        let head = serde_json::to_vec(&json!({ "outputs": outputs })).unwrap();
+        let mut body = head.clone();
+        body.extend_from_slice(data);
+        Response { status: 200, inference_header_len: Some(head.len()), body }
+    }
+
+    fn declared(shape: &[i64]) -> TensorInfo {
+        TensorInfo { name: "y".into(), elem: Some(ElemType::F32), elem_name: "float32".into(), shape: shape.to_vec() }
+    }
+
+    fn out(dt: &str, shape: &[i64], size: Option<usize>) -> Value {
+        match size {
+            Some(n) => {
+                json!([{ "name": "y", "datatype": dt, "shape": shape, "parameters": { "binary_data_size": n } }])
+            }
+            None => json!([{ "name": "y", "datatype": dt, "shape": shape, "data": [0.0, 1.0] }]),
+        }
+    }
+
+    #[test]
+    fn decodes_binary_float32_and_float16_outputs() {
+        let values = [1.5f32, -2.0, 0.25, 8.0];
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let r = answer(out("FP32", &[1, 1, 2, 2], Some(16)), &bytes);
+        let got = model().decode(&r, &[&declared(&[1, 1, -1, -1])]).unwrap();
+        assert_eq!(got, vec![(vec![1, 1, 2, 2], values.to_vec())]);
+        let halves: Vec<u8> = values.iter().flat_map(|v| f16::from_f32(*v).to_le_bytes()).collect();
+        let r = answer(out("FP16", &[1, 1, 2, 2], Some(8)), &halves);
+        let got = model().decode(&r, &[&declared(&[1, 1, -1, -1])]).unwrap();
+        assert_eq!(got[0].1, values.to_vec());
+    }
+
+    #[test]
+    fn refuses_empty_json_misshapen_and_cut_outputs() {
+        let d = declared(&[1, 3, -1, -1]);
+        let e = model().decode(&answer(out("FP32", &[1, 3, 2, 2], Some(0)), &[]), &[&d]).unwrap_err();
+        assert!(e.contains("has 0 bytes, but its shape [1, 3, 2, 2] needs 48"), "{e}");
+        let e = model().decode(&answer(out("FP32", &[1, 3, 1, 1], None), &[]), &[&d]).unwrap_err();
+        assert!(e.contains("came back as JSON"), "{e}");
+        let e = model().decode(&answer(out("FP32", &[1, 1, 1, 1], Some(4)), &[0; 4]), &[&d]).unwrap_err();
+        assert!(e.contains("shape [1, 1, 1, 1], but its metadata declares [1, 3, ?, ?]"), "{e}");
+        let e = model().decode(&answer(out("FP32", &[1, 3, 1, 1], Some(12)), &[0; 8]), &[&d]).unwrap_err();
+        assert!(e.contains("runs past the end"), "{e}");
+        let e = model().decode(&answer(out("INT64", &[1, 3, 1, 1], Some(24)), &[0; 24]), &[&d]).unwrap_err();
+        assert!(e.contains("not a float32 or float16"), "{e}");
+    }
+}
