@@ -2,13 +2,13 @@
 //! nvidia-pytriton wheel, installed by scripts/triton.sh) on loopback, serving our ONNX models
 //! through ONNX Runtime inside its Python backend: every element's output with
 //! `model=kserve://...` equals its output with the same model run locally, within float
-//! tolerance (aiupscale, aistylize, aiinterpolate's RIFE, ailipsync's Wav2Lip). Nothing is
-//! mocked. The fault tests are in remote_faults.rs.
+//! tolerance (aiupscale, aistylize, aiinterpolate's RIFE, ailipsync's Wav2Lip, aisrc's three
+//! networks). Nothing is mocked. The fault tests are in remote_faults.rs.
 
 use gst_ai_tests::clip::Image;
 use gst_ai_tests::lipsync::{self, Audio};
 use gst_ai_tests::remote::{Served, Server, scratch, write_repository};
-use gst_ai_tests::{Rng, root, run_frames, test_model};
+use gst_ai_tests::{Rng, root, run_frames, t2v, test_model};
 
 fn frames(n: usize, w: usize, h: usize, seed: u64) -> Vec<Image> {
     let mut rng = Rng::new(seed);
@@ -121,6 +121,52 @@ fn every_element_matches_its_local_run() {
     assert!(local.frames[0].rgb != faces[0].rgb, "the local model changed nothing: the comparison would prove nothing");
     let d = max_diff(&local.frames, &remote.frames);
     assert!(d <= 1, "ailipsync through the server differs from the local run by up to {d}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn aisrc_networks_on_the_server_match_the_local_run() {
+    // The built-in model's three networks, served under the prefix t2v (no VAE encoder: it is
+    // optional, for image-to-video only).
+    let dir = scratch("remote-t2v");
+    let repo = dir.join("models");
+    let builtin = root().join("models/t2v_builtin");
+    write_repository(
+        &repo,
+        &[
+            Served::new("t2v-text-encoder", builtin.join("text_encoder/model.onnx")),
+            Served::new("t2v-unet", builtin.join("unet/model.onnx")),
+            Served::new("t2v-vae-decoder", builtin.join("vae_decoder/model.onnx")),
+        ],
+    )
+    .unwrap();
+    let server = Server::start(&repo).unwrap();
+    let timeout = std::time::Duration::from_secs(120);
+    let props = "seed=5 steps=2 num-frames=2 prompt=\"a blue square moving left\"";
+    let caps = "video/x-raw,format=RGB,width=32,height=32";
+    let run = |model: &str| {
+        let g = t2v::generate(&format!("{props} {model}"), caps, timeout);
+        assert!(g.run.errors.is_empty() && g.run.eos, "{model}: {:?}", g.run.errors);
+        assert_eq!((g.frames.len(), g.width, g.height), (2, 32, 32), "{model}");
+        g.frames.into_iter().map(|rgb| Image { width: 32, height: 32, rgb }).collect::<Vec<_>>()
+    };
+    let local = run("");
+    let (lo, hi) = (local[0].rgb.iter().min().unwrap(), local[0].rgb.iter().max().unwrap());
+    assert!(hi - lo > 50, "the local frame spans only {lo}..{hi}: the comparison would prove nothing");
+    // The built-in's tokenizer and scheduler; then the same from a local folder.
+    for model in [
+        format!("model={} remote-timeout=20000 remote-retries=1", server.uri("t2v")),
+        format!("model=\"{}?folder={}\"", server.uri("t2v"), builtin.display()),
+    ] {
+        let d = max_diff(&local, &run(&model));
+        eprintln!("aisrc {model}: largest difference from the local run {d} (8-bit units)");
+        assert!(d <= 1, "aisrc {model} differs from the local run by up to {d} (8-bit units)");
+    }
+    // A prefix the server does not have: the error names the network's served model.
+    let g = t2v::generate(&format!("{props} model={}", server.uri("zeroscope")), caps, timeout);
+    let e = g.run.errors.join(" ");
+    assert!(e.contains("zeroscope-text-encoder"), "{e}");
     drop(server);
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -15,9 +15,12 @@ pub const DEFAULT_DEVICE: &str = "auto";
 
 /// A model property's blurb followed by what `zoo:NAME` is and the zoo models that do `job`.
 pub fn with_zoo(job: &str, blurb: &str) -> String {
-    // aisrc's model is a folder of three networks: not served remotely (docs/remote.md).
+    // aisrc's model is a folder of networks: served under a common prefix (docs/remote.md).
     let remote = if job == "text-to-video" {
-        ""
+        ". kserve://host[:port]/PREFIX[?folder=PATH] runs its networks on a KServe v2 / Triton inference \
+         server as PREFIX-text-encoder, PREFIX-unet, PREFIX-vae-decoder (and PREFIX-vae-encoder for \
+         image-to-video), with the tokenizer and scheduler of the local folder PATH (without it: the \
+         built-in model's); see remote-timeout, remote-retries"
     } else {
         ". kserve://host[:port]/model[/version] runs it on a KServe v2 / Triton inference server \
          (HTTP/REST port, 8000 by default; see remote-timeout, remote-retries)"
