@@ -163,6 +163,12 @@ fn aisrc_networks_on_the_server_match_the_local_run() {
         eprintln!("aisrc {model}: largest difference from the local run {d} (8-bit units)");
         assert!(d <= 1, "aisrc {model} differs from the local run by up to {d} (8-bit units)");
     }
+    // Image-to-video without PREFIX-vae-encoder on the server: an error naming it.
+    let picture = dir.join("start.png");
+    gst_ai_tests::save_png(&picture, 32, 32, &local[0].rgb).unwrap();
+    let g = t2v::generate(&format!("{props} model={} image={}", server.uri("t2v"), picture.display()), caps, timeout);
+    let e = g.run.errors.join(" ");
+    assert!(e.contains("image-to-video needs the served model t2v-vae-encoder"), "{e}");
     // A prefix the server does not have: the error names the network's served model.
     let g = t2v::generate(&format!("{props} model={}", server.uri("zeroscope")), caps, timeout);
     let e = g.run.errors.join(" ");
