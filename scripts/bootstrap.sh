@@ -110,3 +110,4 @@ else
 fi
 
 "$ROOT/scripts/zoo.sh"
+"$ROOT/scripts/triton.sh"

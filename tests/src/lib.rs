@@ -7,6 +7,7 @@ pub mod control;
 pub mod frames;
 pub mod lipsync;
 pub mod motion;
+pub mod remote;
 pub mod t2v;
 pub mod track_scene;
 

@@ -165,8 +165,11 @@ fn every_property_is_documented() {
             ("precision", "fp16"),
             ("scale", "read"),
             ("stats", "p95"),
+            ("remote-timeout", "milliseconds"),
+            ("remote-retries", "50 ms"),
         ],
     );
+    assert!(text.contains("kserve://host[:port]/model[/version]"), "{text}");
     assert!(text.contains("Filter/Effect/Video/Scaler"), "{text}");
 }
 

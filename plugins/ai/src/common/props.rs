@@ -5,7 +5,7 @@
 
 use gst::glib;
 use gst::prelude::*;
-use gst_ai_runtime::backend::device;
+use gst_ai_runtime::backend::{device, remote};
 use gst_ai_runtime::{Device, DeviceRequest, Precision, TileParams};
 
 use super::AiPrecision;
@@ -15,8 +15,18 @@ pub const DEFAULT_DEVICE: &str = "auto";
 
 /// A model property's blurb followed by what `zoo:NAME` is and the zoo models that do `job`.
 pub fn with_zoo(job: &str, blurb: &str) -> String {
+    // aisrc's model is a folder of networks: served under a common prefix (docs/remote.md).
+    let remote = if job == "text-to-video" {
+        ". kserve://host[:port]/PREFIX[?folder=PATH] runs its networks on a KServe v2 / Triton inference \
+         server as PREFIX-text-encoder, PREFIX-unet, PREFIX-vae-decoder (and PREFIX-vae-encoder for \
+         image-to-video), with the tokenizer and scheduler of the local folder PATH (without it: the \
+         built-in model's); see remote-timeout, remote-retries"
+    } else {
+        ". kserve://host[:port]/model[/version] runs it on a KServe v2 / Triton inference server \
+         (HTTP/REST port, 8000 by default; see remote-timeout, remote-retries)"
+    };
     format!(
-        "{}. zoo:NAME names a model of the zoo (GST_AI_ZOO_PATH, then the set-up's .deps/zoo): {}",
+        "{}. zoo:NAME names a model of the zoo (GST_AI_ZOO_PATH, then the set-up's .deps/zoo): {}{remote}",
         blurb.trim_end_matches('.'),
         gst_ai_runtime::backend::zoo::blurb_for(job)
     )
@@ -30,11 +40,20 @@ pub struct ModelProps {
     pub model: String,
     pub device: String,
     pub precision: AiPrecision,
+    /// `remote-timeout` (ms) and `remote-retries`, for a model on an inference server.
+    pub remote_timeout_ms: u32,
+    pub remote_retries: u32,
 }
 
 impl Default for ModelProps {
     fn default() -> Self {
-        Self { model: String::new(), device: DEFAULT_DEVICE.into(), precision: AiPrecision::Auto }
+        Self {
+            model: String::new(),
+            device: DEFAULT_DEVICE.into(),
+            precision: AiPrecision::Auto,
+            remote_timeout_ms: remote::DEFAULT_TIMEOUT_MS,
+            remote_retries: remote::DEFAULT_RETRIES,
+        }
     }
 }
 
@@ -66,6 +85,45 @@ impl ModelProps {
         v
     }
 
+    /// `remote-timeout` and `remote-retries`, for the elements whose model may be served
+    /// (`kserve://host:port/model[/version]`).
+    pub fn remote_pspecs() -> Vec<glib::ParamSpec> {
+        vec![
+            glib::ParamSpecUInt::builder("remote-timeout")
+                .nick("Remote timeout")
+                .blurb(
+                    "For a model on an inference server (model=kserve://host:port/model[/version], the \
+                     KServe v2 HTTP/REST port): the deadline of one request in milliseconds, connecting \
+                     included",
+                )
+                .minimum(1)
+                .maximum(3_600_000)
+                .default_value(remote::DEFAULT_TIMEOUT_MS)
+                .mutable_ready()
+                .build(),
+            glib::ParamSpecUInt::builder("remote-retries")
+                .nick("Remote retries")
+                .blurb(
+                    "For a model on an inference server: how many more times a request that failed for \
+                     the connection, a timeout or an unavailable server (HTTP 502-504) is sent, after \
+                     pauses of 50 ms doubling up to 1 s, before the element posts an error",
+                )
+                .minimum(0)
+                .maximum(100)
+                .default_value(remote::DEFAULT_RETRIES)
+                .mutable_ready()
+                .build(),
+        ]
+    }
+
+    /// The request options of a served model.
+    pub fn remote_options(&self) -> remote::RemoteOptions {
+        remote::RemoteOptions {
+            timeout: std::time::Duration::from_millis(self.remote_timeout_ms.into()),
+            retries: self.remote_retries,
+        }
+    }
+
     /// Sets `name` if it is one of these properties (true), else leaves it to the caller (false).
     /// An invalid device is kept, so that reading it back gives what was set, and reported through
     /// `warn` now; the element refuses to start with it.
@@ -80,6 +138,8 @@ impl ModelProps {
                 self.device = d;
             }
             "precision" => self.precision = value.get().expect("type checked upstream"),
+            "remote-timeout" => self.remote_timeout_ms = value.get().expect("type checked upstream"),
+            "remote-retries" => self.remote_retries = value.get().expect("type checked upstream"),
             _ => return false,
         }
         true
@@ -90,6 +150,8 @@ impl ModelProps {
             "model" => self.model.to_value(),
             "device" => self.device.to_value(),
             "precision" => self.precision.to_value(),
+            "remote-timeout" => self.remote_timeout_ms.to_value(),
+            "remote-retries" => self.remote_retries.to_value(),
             _ => return None,
         })
     }

@@ -259,7 +259,9 @@ impl AiInterpolate {
         } else {
             let (dev, why) = props.resolve_device()?;
             gst::info!(CAT, imp = self, "model runs on {dev} ({why})");
-            let source = ModelSource::file(&props.model).map_err(|e| common::start_error(&e))?;
+            let source = ModelSource::file(&props.model)
+                .map(|s| s.with_remote_options(props.remote_options()))
+                .map_err(|e| common::start_error(&e))?;
             let model = common::load_model(self.obj().upcast_ref(), &source, dev, props.precision())?;
             let contract = RifeContract::detect(&model).map_err(|e| common::start_error(&e))?;
             gst::info!(CAT, imp = self, "model {}: {contract:?}", model.name);

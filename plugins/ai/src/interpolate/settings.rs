@@ -46,6 +46,7 @@ pub fn pspecs() -> Vec<glib::ParamSpec> {
          <model>.json says \"multiple\". It runs on the device below; the other modes on the CPU",
         true,
     );
+    v.extend(ModelProps::remote_pspecs());
     v.extend([
         glib::ParamSpecEnum::builder_with_default("mode", DEFAULT_MODE)
             .nick("Mode")

@@ -197,7 +197,9 @@ impl AiLipSync {
         let element = self.obj();
         let load = |path: &str| -> Result<Arc<Model>, gst::ErrorMessage> {
             let (device, _) = s.model.resolve_device()?;
-            let source = ModelSource::file(path).map_err(|e| common::start_error(&e))?;
+            let source = ModelSource::file(path)
+                .map(|m| m.with_remote_options(s.model.remote_options()))
+                .map_err(|e| common::start_error(&e))?;
             common::load_model(element.upcast_ref(), &source, device, Precision::Auto)
         };
         // Faces: the fixed box; else face-model; else the zoo's RetinaFace when the zoo has it.

@@ -226,6 +226,9 @@ impl Settings {
                 .read_only()
                 .build(),
         ]
+        .into_iter()
+        .chain(ModelProps::remote_pspecs())
+        .collect()
     }
 
     /// Sets property `name` (false: not one of these); `log` receives the model settings' notes,

@@ -309,7 +309,9 @@ impl BaseSrcImpl for AiSrc {
         let (device, why) = s.model.resolve_device()?;
         gst::info!(CAT, imp = self, "device {device} ({why})");
         let t0 = Instant::now();
-        let folder = Folder::from_property(&s.model.model).map_err(|e| common::start_error(&e))?;
+        let folder = Folder::from_property(&s.model.model)
+            .map(|f| f.with_remote_options(s.model.remote_options()))
+            .map_err(|e| common::start_error(&e))?;
         let pipeline = Pipeline::load(folder, device).map_err(|e| common::start_error(&e))?;
         let (name, seconds) = (&pipeline.folder.name, t0.elapsed().as_secs_f64());
         gst::info!(CAT, imp = self, "model {name} loaded in {seconds:.2} s, VAE x{}", pipeline.vae_factor);

@@ -174,6 +174,7 @@ impl Settings {
              (vae_encoder/model.onnx for image-to-video). Empty: the built-in model",
             false,
         ));
+        v.extend(ModelProps::remote_pspecs());
         v
     }
 

@@ -323,6 +323,7 @@ impl ObjectImpl for AiStylize {
                  {ZOO_PICTURE} when style-image is set)"
             );
             let mut v = ModelProps::pspecs("stylize", &model_blurb, false);
+            v.extend(ModelProps::remote_pspecs());
             v.extend(TileProps::pspecs(
                 "Edge of the square tiles a frame is cut into for models of any input size, to bound \
                  memory (0 = the whole frame in one run)",
@@ -545,6 +546,7 @@ impl BaseTransformImpl for AiStylize {
                 ))
             })
         };
+        let source = source.map(|s| s.with_remote_options(settings.model.remote_options()));
         let source = source.map_err(|e| match e {
             gst_ai_runtime::Error::Unsupported(m) => gst::error_msg!(gst::ResourceError::NotFound, ["{m}"]),
             e => common::start_error(&e),

@@ -153,6 +153,7 @@ impl ObjectImpl for AiUpscale {
                      layout, multiple and scale. Empty: the built-in learned x2 model; builtin:sr_x4: the built-in x4",
                     true,
                 ),
+                ModelProps::remote_pspecs(),
                 TileProps::pspecs(
                     "Edge of the square tiles the frame is cut into, in input pixels, to bound memory on \
                      large frames (0 = the whole frame in one run while memory-budget allows it, tiles \
@@ -265,8 +266,9 @@ impl BaseTransformImpl for AiUpscale {
         let (device, why) = settings.model.resolve_device()?;
         gst::info!(CAT, imp = self, "running on {device} ({why})");
         let precision: Precision = settings.model.precision();
-        let source =
-            ModelSource::from_property(&settings.model.model, builtin::SR_X2).map_err(|e| common::start_error(&e))?;
+        let source = ModelSource::from_property(&settings.model.model, builtin::SR_X2)
+            .map(|s| s.with_remote_options(settings.model.remote_options()))
+            .map_err(|e| common::start_error(&e))?;
         let name = source.display_name();
         let model = common::load_model(self.obj().upcast_ref(), &source, device, precision)?;
         let contract = gst_ai_runtime::tasks::sr::detect(&model).map_err(|e| common::start_error(&e))?;

@@ -12,88 +12,21 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, Weak};
 use std::time::SystemTime;
 
 use half::f16;
-use ort::session::{RunOptions, Session, builder::GraphOptimizationLevel};
+use ort::session::{Session, builder::GraphOptimizationLevel};
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
+pub use crate::backend::cancel::Cancel;
 use crate::backend::device::{Device, Precision};
 use crate::backend::env::environment;
 use crate::backend::manifest::Manifest;
+use crate::backend::remote::{RemoteModel, RemoteSpec};
+pub use crate::backend::source::ModelSource;
 use crate::error::{Error, Result};
-
-/// Where a model comes from.
-#[derive(Clone, Debug)]
-pub enum ModelSource {
-    /// Embedded in the plugin: a short name (for messages and the cache), the ONNX bytes and
-    /// its manifest as JSON text (empty: none).
-    Builtin {
-        name: &'static str,
-        bytes: &'static [u8],
-        manifest: &'static str,
-    },
-    File(PathBuf),
-}
-
-impl ModelSource {
-    /// `path` empty means the given built-in; `builtin:<name>` names a built-in model; `zoo:NAME`
-    /// a model of the zoo.
-    pub fn from_property(path: &str, builtin: ModelSource) -> Result<Self> {
-        let path = path.trim();
-        if path.is_empty() {
-            return Ok(builtin);
-        }
-        if let Some(name) = path.strip_prefix("builtin:") {
-            return crate::builtin::ALL
-                .into_iter()
-                .find(|m| matches!(m, ModelSource::Builtin { name: n, .. } if *n == name))
-                .ok_or_else(|| {
-                    let names: Vec<String> = crate::builtin::ALL
-                        .iter()
-                        .filter_map(|m| match m {
-                            ModelSource::Builtin { name, .. } => Some(format!("builtin:{name}")),
-                            ModelSource::File(_) => None,
-                        })
-                        .collect();
-                    Error::ModelNotFound {
-                        path: PathBuf::from(format!("{path} (built-in models: {})", names.join(", "))),
-                    }
-                });
-        }
-        Self::file(path)
-    }
-
-    /// A model file named by a property: a path, or `zoo:NAME` (see [`crate::backend::zoo`]).
-    pub fn file(property: &str) -> Result<Self> {
-        crate::backend::zoo::path_of(property).map(ModelSource::File)
-    }
-
-    pub fn display_name(&self) -> String {
-        match self {
-            Self::Builtin { name, .. } => format!("built-in '{name}'"),
-            Self::File(p) => p.display().to_string(),
-        }
-    }
-}
-
-impl ModelSource {
-    /// The graph's nodes, read from the ONNX file (or the embedded bytes).
-    pub fn graph(&self) -> Result<crate::backend::graph::Graph> {
-        let read;
-        let bytes = match self {
-            Self::Builtin { bytes, .. } => *bytes,
-            Self::File(path) => {
-                read = std::fs::read(path)
-                    .map_err(|e| Error::ModelLoad { model: self.display_name(), why: e.to_string() })?;
-                &read[..]
-            }
-        };
-        crate::backend::graph::Graph::parse(bytes).map_err(|why| Error::ModelLoad { model: self.display_name(), why })
-    }
-}
 
 /// Element type of a model's tensor, as far as image models care.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -143,7 +76,13 @@ pub struct Model {
     pub inputs: Vec<TensorInfo>,
     pub outputs: Vec<TensorInfo>,
     pub manifest: Manifest,
-    pool: Pool,
+    exec: Exec,
+}
+
+/// Where runs go: ONNX Runtime sessions here, or the inference server.
+enum Exec {
+    Local(Pool),
+    Remote(RemoteModel),
 }
 
 /// The sessions of one model: free ones wait in `free`; `opened` counts all of them.
@@ -160,47 +99,11 @@ pub fn max_sessions() -> usize {
     std::env::var("GST_AI_SESSIONS_PER_MODEL").ok().and_then(|v| v.trim().parse().ok()).filter(|&n| n > 0).unwrap_or(4)
 }
 
-/// Stops model runs from another thread: the runs given this token (see [`Model::run_with`])
-/// and the loops around them that check [`is_cancelled`](Self::is_cancelled). A run in flight is
-/// halted by ONNX Runtime as soon as it sees the signal and returns [`Error::Cancelled`].
-#[derive(Clone)]
-pub struct Cancel {
-    inner: Arc<CancelInner>,
-}
-
-struct CancelInner {
-    flag: AtomicBool,
-    options: RunOptions,
-}
-
-impl Cancel {
-    pub fn new() -> Result<Self> {
-        environment()?;
-        let options = RunOptions::new().map_err(|e| Error::Environment(format!("run options: {e}")))?;
-        Ok(Self { inner: Arc::new(CancelInner { flag: AtomicBool::new(false), options }) })
-    }
-
-    /// Asks every run under this token to stop; runs started afterwards stop at once.
-    pub fn cancel(&self) {
-        self.inner.flag.store(true, Ordering::SeqCst);
-        let _ = self.inner.options.terminate();
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        self.inner.flag.load(Ordering::SeqCst)
-    }
-}
-
-impl std::fmt::Debug for Cancel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Cancel({})", self.is_cancelled())
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum SourceKey {
     Builtin(&'static str),
     File(PathBuf, Option<SystemTime>),
+    Remote(RemoteSpec),
 }
 
 type CacheKey = (SourceKey, Device, Precision);
@@ -231,6 +134,7 @@ pub fn load(source: &ModelSource, device: Device, precision: Precision) -> Resul
             let mtime = std::fs::metadata(path).and_then(|m| m.modified()).ok();
             SourceKey::File(canonical, mtime)
         }
+        ModelSource::Remote(spec) => SourceKey::Remote(spec.clone()),
     };
     let key = (key_source, device, precision);
     // Held while loading, so two elements starting together load the model once.
@@ -267,6 +171,24 @@ fn tensor_infos(outlets: &[ort::value::Outlet]) -> Vec<TensorInfo> {
 impl Model {
     fn open(source: &ModelSource, device: Device, precision: Precision) -> Result<Self> {
         let name = source.display_name();
+        if let ModelSource::Remote(spec) = source {
+            // The server decides where the model runs; `device` stays as the element resolved it.
+            let (remote, described) = RemoteModel::connect(spec)?;
+            let manifest = match described.manifest {
+                Some(text) => Manifest::parse(&text, std::path::Path::new(&format!("{name} (gst_ai_manifest)")))?,
+                None => Manifest::default(),
+            };
+            return Ok(Self {
+                source: source.clone(),
+                inputs: described.inputs,
+                outputs: described.outputs,
+                name,
+                device,
+                precision,
+                manifest,
+                exec: Exec::Remote(remote),
+            });
+        }
         if device != Device::Cpu {
             return Err(Error::DeviceUnavailable {
                 device: device.to_string(),
@@ -280,6 +202,7 @@ impl Model {
             ModelSource::Builtin { name, manifest, .. } => {
                 Manifest::parse(manifest, std::path::Path::new(&format!("builtin:{name}")))?
             }
+            ModelSource::Remote(_) => unreachable!("served models return above"),
         };
         Ok(Self {
             source: source.clone(),
@@ -289,12 +212,12 @@ impl Model {
             device,
             precision,
             manifest,
-            pool: Pool {
+            exec: Exec::Local(Pool {
                 free: Mutex::new(vec![session]),
                 returned: Condvar::new(),
                 opened: AtomicUsize::new(1),
                 max: max_sessions(),
-            },
+            }),
         })
     }
 
@@ -312,6 +235,7 @@ impl Model {
         match source {
             ModelSource::Builtin { bytes, .. } => builder.commit_from_memory(bytes),
             ModelSource::File(path) => builder.commit_from_file(path),
+            ModelSource::Remote(_) => return Err(load_err(&"a served model has no local session")),
         }
         .map_err(|e| load_err(&e))
     }
@@ -319,35 +243,50 @@ impl Model {
     /// Runs `f` on a session of the pool: a free one, else a new one while fewer than the pool's
     /// maximum are open, else the next one returned. The pool lock is not held while `f` runs.
     fn with_session<R>(&self, f: impl FnOnce(&mut Session) -> Result<R>) -> Result<R> {
+        let Exec::Local(pool) = &self.exec else {
+            return Err(Error::Inference {
+                model: self.name.clone(),
+                why: "a served model has no local session".into(),
+            });
+        };
         let mut session = {
-            let mut free = lock(&self.pool.free);
+            let mut free = lock(&pool.free);
             loop {
                 if let Some(s) = free.pop() {
                     break s;
                 }
-                if self.pool.opened.load(Ordering::SeqCst) < self.pool.max {
-                    self.pool.opened.fetch_add(1, Ordering::SeqCst);
+                if pool.opened.load(Ordering::SeqCst) < pool.max {
+                    pool.opened.fetch_add(1, Ordering::SeqCst);
                     drop(free);
                     match Self::open_session(&self.source, &self.name) {
                         Ok(s) => break s,
                         Err(e) => {
-                            self.pool.opened.fetch_sub(1, Ordering::SeqCst);
+                            pool.opened.fetch_sub(1, Ordering::SeqCst);
                             return Err(e);
                         }
                     }
                 }
-                free = self.pool.returned.wait(free).unwrap_or_else(|e| e.into_inner());
+                free = pool.returned.wait(free).unwrap_or_else(|e| e.into_inner());
             }
         };
         let result = f(&mut session);
-        lock(&self.pool.free).push(session);
-        self.pool.returned.notify_one();
+        lock(&pool.free).push(session);
+        pool.returned.notify_one();
         result
     }
 
-    /// Sessions opened so far (for tests and statistics): 1 after loading, more once runs overlap.
+    /// Sessions opened so far (for tests and statistics): 1 after loading, more once runs
+    /// overlap; for a served model, the connections opened to the server.
     pub fn sessions_opened(&self) -> usize {
-        self.pool.opened.load(Ordering::SeqCst)
+        match &self.exec {
+            Exec::Local(pool) => pool.opened.load(Ordering::SeqCst),
+            Exec::Remote(remote) => remote.connections_opened(),
+        }
+    }
+
+    /// Whether the model runs on an inference server.
+    pub fn is_remote(&self) -> bool {
+        matches!(self.exec, Exec::Remote(_))
     }
 
     /// The inputs as ONNX Runtime values (views of the callers' buffers).
@@ -395,6 +334,11 @@ impl Model {
         cancel: Option<&Cancel>,
         consume: impl FnOnce(&[usize], &[f32]) -> Result<R>,
     ) -> Result<R> {
+        if let Exec::Remote(remote) = &self.exec {
+            let first = self.outputs.first().into_iter().collect::<Vec<_>>();
+            let (shape, values) = remote.infer(inputs, &first, cancel)?.swap_remove(0);
+            return consume(&shape, &values);
+        }
         let values = self.input_values(inputs)?;
         self.with_session(|session| {
             let outputs = self.session_run(session, values, cancel)?;
@@ -412,7 +356,7 @@ impl Model {
             return Err(Error::Cancelled);
         }
         let result = match cancel {
-            Some(c) => session.run_with_options(values, &c.inner.options),
+            Some(c) => session.run_with_options(values, c.options()),
             None => session.run(values),
         };
         result.map_err(|e| {
@@ -450,6 +394,9 @@ impl Model {
     /// Runs the model on named inputs and returns every output as (shape, f32 values): for
     /// models with several small outputs (detectors). `cancel` can stop it while it runs.
     pub fn run_all(&self, inputs: &[ModelInput<'_>], cancel: Option<&Cancel>) -> Result<Vec<(Vec<usize>, Vec<f32>)>> {
+        if let Exec::Remote(remote) = &self.exec {
+            return remote.infer(inputs, &self.outputs.iter().collect::<Vec<_>>(), cancel);
+        }
         let values = self.input_values(inputs)?;
         self.with_session(|session| {
             let outputs = self.session_run(session, values, cancel)?;

@@ -1,5 +1,6 @@
 //! `make bench`: tables, each measured in one run on this machine. `ai-bench [upscale]
-//! [interpolate] [interpolate-real] [style] [lipsync] [lipsync-real] [lipsync-track] [t2v] [zoo]` runs the named sections (default: all).
+//! [interpolate] [interpolate-real] [style] [lipsync] [lipsync-real] [lipsync-track] [t2v] [zoo] [remote]` runs the
+//! named sections (default: all but lipsync-real, which is a part of lipsync).
 //!
 //! upscale: aiupscale with the built-in x2 model at 640x360 -> 1280x720 against the bare ONNX
 //! Runtime session on the same model and input size (the element's overhead: pack, unpack,
@@ -9,7 +10,8 @@
 //!
 //! interpolate-real: see `interpolate_real.rs` (real clips, minterpolate / flow / RIFE).
 //!
-//! style: see `style.rs`. lipsync: see `lipsync.rs` (lipsync-real: its 1280x720 real-face part alone); lipsync-track: `lipsync_track.rs`. zoo: see `zoo.rs`.
+//! style: see `style.rs`. lipsync: see `lipsync.rs` (lipsync-real: its 1280x720 real-face part
+//! alone); lipsync-track: `lipsync_track.rs`. zoo: see `zoo.rs`. remote: `remote.rs`.
 //!
 //! interpolate: 1280x720 30 -> 60 fps with aiinterpolate (flow and blend) and with FFmpeg's
 //! minterpolate (mci, aobmc, bidir, vsbmc) on the same I420 input in the same run: a 60 fps
@@ -34,7 +36,7 @@ fn main() {
     // lipsync-real is a part of lipsync, run alone only when named.
     let want = |s: &str| (args.is_empty() && s != "lipsync-real") || args.iter().any(|a| a == s);
     let mut failed = false;
-    let sections: [(&str, Section); 9] = [
+    let sections: [(&str, Section); 10] = [
         ("upscale", bench_upscale),
         ("interpolate", interpolate::bench),
         ("interpolate-real", interpolate_real::bench),
@@ -44,6 +46,7 @@ fn main() {
         ("lipsync-track", lipsync_track::bench),
         ("t2v", t2v::bench),
         ("zoo", zoo::bench),
+        ("remote", remote::bench),
     ];
     for (name, f) in sections {
         if want(name)
@@ -62,6 +65,7 @@ mod interpolate;
 mod interpolate_real;
 mod lipsync;
 mod lipsync_track;
+mod remote;
 mod style;
 mod t2v;
 mod zoo;

@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use scheduler::{Kind, Scheduler};
 use tokenizer::ClipTokenizer;
 
+pub mod remote;
 pub mod scheduler;
 pub mod tokenizer;
 pub mod worker;
@@ -116,6 +117,12 @@ fn latent_multiple(unet_cfg: &serde_json::Value) -> usize {
 impl Folder {
     /// Reads a diffusers/Optimum ONNX folder; a missing part is an error naming its path.
     pub fn open(dir: &Path) -> Result<Self> {
+        Self::open_with(dir, true)
+    }
+
+    /// [`open`](Self::open); with `networks` false the folder need not hold the networks' ONNX
+    /// files (they are served: [`remote`]), only the tokenizer, scheduler and configs.
+    fn open_with(dir: &Path, networks: bool) -> Result<Self> {
         if dir.is_file() {
             return Err(Error::ModelLoad {
                 model: dir.display().to_string(),
@@ -140,9 +147,10 @@ impl Folder {
                 })
             }
         };
-        let text_encoder = part("text_encoder/model.onnx")?;
-        let unet = part("unet/model.onnx")?;
-        let vae_decoder = part("vae_decoder/model.onnx")?;
+        let network = |rel: &str| if networks { part(rel) } else { Ok(dir.join(rel)) };
+        let text_encoder = network("text_encoder/model.onnx")?;
+        let unet = network("unet/model.onnx")?;
+        let vae_decoder = network("vae_decoder/model.onnx")?;
         let tokenizer_dir = part("tokenizer")?;
         let sched_path = part("scheduler/scheduler_config.json")?;
         let read_json = |rel: &str| -> Result<serde_json::Value> {
@@ -234,6 +242,7 @@ impl Folder {
     pub fn from_property(path: &str) -> Result<Self> {
         match path.trim() {
             "" | "builtin" | "builtin:t2v" => Self::builtin(),
+            p if p.starts_with(crate::backend::remote::SCHEME) => Self::remote(p),
             p => Self::open(&crate::backend::zoo::path_of(p)?),
         }
     }
@@ -349,6 +358,8 @@ pub struct Pipeline {
     /// Output pixels per latent pixel.
     pub vae_factor: usize,
     vae_input: TensorInfo,
+    /// What image-to-video would need when there is no VAE encoder.
+    encoder_missing: String,
 }
 
 const FAMILY: &str = "text-to-video diffusion";
@@ -358,7 +369,16 @@ impl Pipeline {
         let text = load(&folder.text_encoder, device, Precision::Fp32)?;
         let unet = load(&folder.unet, device, Precision::Fp32)?;
         let vae = load(&folder.vae_decoder, device, Precision::Fp32)?;
+        let mut encoder_missing = "vae_encoder/model.onnx in the folder".to_string();
         let vae_encoder = match &folder.vae_encoder {
+            // Served: optional, as the file is in a folder; the server says why it is not there.
+            Some(s @ ModelSource::Remote(spec)) => match load(s, device, Precision::Fp32) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    encoder_missing = format!("the served model {} ({e})", spec.model);
+                    None
+                }
+            },
             Some(s) => Some(load(s, device, Precision::Fp32)?),
             None => None,
         };
@@ -454,6 +474,7 @@ impl Pipeline {
             latent_channels,
             vae_factor: 8,
             vae_input,
+            encoder_missing,
         };
         p.vae_factor = p.probe_vae_factor()?;
         Ok(p)
@@ -698,10 +719,7 @@ impl Pipeline {
     /// The clean latents [C, h, w] of a start image (3 x H x W in -1..1).
     fn encode_image(&self, image: &[f32], width: usize, height: usize, cancel: Option<&Cancel>) -> Result<Vec<f32>> {
         let enc = self.vae_encoder.as_ref().ok_or_else(|| {
-            Error::Unsupported(format!(
-                "model {}: image-to-video needs vae_encoder/model.onnx in the folder",
-                self.folder.name
-            ))
+            Error::Unsupported(format!("model {}: image-to-video needs {}", self.folder.name, self.encoder_missing))
         })?;
         let input = enc
             .inputs
