@@ -57,11 +57,6 @@ if ldd "$stub" | grep -q "libpython.*not found"; then
   apt-get install -y -qq "libpython$py" >/dev/null
 fi
 
-want="$(sha256sum "$REQ" | cut -d' ' -f1)"
-if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$VENV/.requirements" 2>/dev/null)" != "$want" ]; then
-  say "making the served models' environment $VENV"
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --only-binary=:all: -r "$REQ"
-  echo "$want" > "$VENV/.requirements"
-fi
+# shellcheck source=scripts/venv.sh
+. "$ROOT/scripts/venv.sh"
+ensure_venv "$VENV" "$REQ" "the served models' environment"

@@ -9,14 +9,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 VENV="$ROOT/.deps/zoo-venv"
 REQ="$ROOT/models/zoo/requirements.txt"
-say() { printf '[setup] %s\n' "$*"; }
 
-want="$(sha256sum "$REQ" | cut -d' ' -f1)"
-if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$VENV/.requirements" 2>/dev/null)" != "$want" ]; then
-  say "making the zoo importer's environment $VENV"
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --only-binary=:all: -r "$REQ"
-  echo "$want" > "$VENV/.requirements"
-fi
+# shellcheck source=scripts/venv.sh
+. "$ROOT/scripts/venv.sh"
+ensure_venv "$VENV" "$REQ" "the zoo importer's environment"
 exec "$VENV/bin/python" "$ROOT/models/zoo/import.py" "$@"
