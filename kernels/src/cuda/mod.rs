@@ -13,8 +13,12 @@
 //! cudarc's own `dlopen` by name finds it (the loader matches an already loaded object by its
 //! soname).
 
+pub mod device;
 mod launch;
+pub mod ops;
+pub mod shim;
 
+pub use device::{Call, Device};
 pub use launch::Gpu;
 
 use std::path::{Path, PathBuf};

@@ -3,6 +3,8 @@
 //! kernels' results are checked against.
 #![allow(dead_code)]
 
+pub mod twins;
+
 use gst_ai_kernels::{
     ChannelOrder, Colorimetry, Frame, FrameMut, KernelError, Layout, PixelFormat, TensorSpec, ValueRange,
 };

@@ -1,0 +1,204 @@
+//! Every CUDA kernel executes in CI: the sources of `kernels/cu/` compiled for the CPU through
+//! the shim (`gst_ai_kernels::cuda::shim`, docs/gpu.md) and run on the GPU tests' own cases
+//! (tests/common/twins.rs), equal to the CPU twins bit for bit. Under AddressSanitizer and
+//! ThreadSanitizer a sample of those cases runs again, and deliberately broken kernels (an
+//! out-of-bounds read, a race between the threads of a block) prove that the check catches them.
+//!
+//! Needs a C++ compiler with libasan and libtsan (`scripts/bootstrap.sh` installs g++ where it
+//! is missing); without one the tests fail, saying so.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use common::twins::{self, Cases};
+use gst_ai_kernels::KernelError;
+use gst_ai_kernels::cuda::device::{Call, download, grid1, upload, zeros};
+use gst_ai_kernels::cuda::shim::{Sanitizer, Shim, block_level};
+use gst_ai_kernels::cuda::{Device, SOURCES, entry_points};
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("cuda-shim")
+}
+
+/// Test-only kernels, compiled beside the real ones: each broken one has a correct twin, so a
+/// failure is the sanitizer's finding, not a broken harness.
+const PROBES: &str = r#"
+// Copies in[i + shift] to out[i] for i < n: with shift 1 the last thread reads one past `in`.
+extern "C" __global__ void probe_copy(const float* in, float* out, int n, int shift)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) out[i] = in[i + shift];
+}
+
+// Sums a block's values in shared memory: every thread adds to one shared total without
+// synchronisation, a race between the threads of the block.
+extern "C" __global__ void probe_racy_sum(const float* in, float* out, int n)
+{
+    __shared__ float total;
+    if (threadIdx.x == 0) total = 0.0f;
+    __syncthreads();
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) total += in[i];
+    __syncthreads();
+    if (threadIdx.x == 0) out[blockIdx.x] = total;
+}
+
+// The same sum done right: a tree reduction in shared memory with __syncthreads between steps.
+extern "C" __global__ void probe_tree_sum(const float* in, float* out, int n)
+{
+    __shared__ float part[256];
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    part[threadIdx.x] = i < n ? in[i] : 0.0f;
+    __syncthreads();
+    for (unsigned s = blockDim.x / 2; s > 0; s /= 2) {
+        if (threadIdx.x < s) part[threadIdx.x] += part[threadIdx.x + s];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) out[blockIdx.x] = part[0];
+}
+"#;
+
+fn shim(sanitizer: Sanitizer) -> &'static Shim {
+    static SHIMS: [OnceLock<Shim>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let i = sanitizer as usize;
+    SHIMS[i].get_or_init(|| Shim::build(&dir(), sanitizer, &[("probes", PROBES)]).unwrap_or_else(|e| panic!("{e}")))
+}
+
+/// A sample the sanitizer builds get through quickly (each launch is a process): frames up to
+/// 64x33 pixels, one case in `one_in`.
+fn sample(one_in: usize) -> Cases {
+    Cases { one_in, large_one_in: 0 }
+}
+
+#[test]
+fn every_kernel_runs_on_the_shim_equal_to_its_cpu_twin() -> Result<(), KernelError> {
+    let s = shim(Sanitizer::None);
+    let seed = twins::fresh_seed();
+    let t = std::time::Instant::now();
+    // Every case on small frames, one in 48 of the large ones (1080p): the CPU is slow at this.
+    let cases = Cases { one_in: 1, large_one_in: 48 };
+    let pack = twins::pack_cases(s, seed, &cases)?;
+    let unpack = twins::unpack_cases(s, seed, &cases)?;
+    let resize = twins::resize_cases(s, seed, &cases)?;
+    println!("{pack} pack, {unpack} unpack, {resize} resize cases equal in {:.1} s", t.elapsed().as_secs_f64());
+    assert!(pack > 900 && unpack > 900 && resize > 40);
+    Ok(())
+}
+
+#[test]
+fn the_kernels_pass_under_address_sanitizer() -> Result<(), KernelError> {
+    let s = shim(Sanitizer::Address);
+    let seed = twins::fresh_seed();
+    let n = twins::pack_cases(s, seed, &sample(12))?
+        + twins::unpack_cases(s, seed, &sample(12))?
+        + twins::resize_cases(s, seed, &sample(3))?;
+    println!("{n} cases clean under AddressSanitizer");
+    assert!(n > 20);
+    Ok(())
+}
+
+#[test]
+fn the_kernels_pass_under_thread_sanitizer() -> Result<(), KernelError> {
+    let s = shim(Sanitizer::Thread);
+    let seed = twins::fresh_seed();
+    let n = twins::pack_cases(s, seed, &sample(150))?
+        + twins::unpack_cases(s, seed, &sample(150))?
+        + twins::resize_cases(s, seed, &sample(30))?;
+    println!("{n} cases clean under ThreadSanitizer");
+    assert!(n >= 4);
+    Ok(())
+}
+
+fn copy(s: &Shim, shift: i32) -> Result<Vec<f32>, KernelError> {
+    let n: usize = 300;
+    let input: Vec<f32> = (0..n).map(|i| i as f32).collect();
+    let (src, dst) = (upload(s, &input)?, zeros::<_, f32>(s, n)?);
+    let mut call = Call::new("probe_copy", grid1(n));
+    call.buffer(&src).buffer(&dst).value(n as i32).value(shift);
+    // SAFETY: the arguments match probe_copy; with shift 0 every access is in bounds; with
+    // shift 1 the last thread reads one float past `src`, which is what this test wants the
+    // sanitizer to catch; in the shim's runner process that read hits a redzone, not our memory.
+    unsafe { s.launch(&call) }?;
+    let mut out = vec![0.0; n];
+    download(s, &dst, &mut out)?;
+    Ok(out)
+}
+
+#[test]
+fn an_out_of_bounds_read_fails_under_address_sanitizer() {
+    let s = shim(Sanitizer::Address);
+    let good = copy(s, 0).unwrap();
+    assert!(good.iter().enumerate().all(|(i, &v)| v == i as f32));
+    let e = copy(s, 1).unwrap_err().to_string();
+    assert!(e.contains("AddressSanitizer: heap-buffer-overflow") && e.contains("probe_copy"), "{e}");
+    println!("caught: {}", e.lines().find(|l| l.contains("ERROR: AddressSanitizer")).unwrap_or(""));
+}
+
+fn block_sums(s: &Shim, kernel: &'static str) -> Result<(Vec<f32>, Vec<f32>), KernelError> {
+    let n: usize = 200;
+    let input: Vec<f32> = (0..n).map(|i| (i % 7) as f32).collect();
+    let blocks = n.div_ceil(64);
+    let (src, dst) = (upload(s, &input)?, zeros::<_, f32>(s, blocks)?);
+    let mut call = Call::new(kernel, ([blocks as u32, 1, 1], [64, 1, 1]));
+    call.buffer(&src).buffer(&dst).value(n as i32);
+    // SAFETY: the arguments match both probes; threads at or past n read nothing, block b
+    // writes out[b] only, and the tree reduction indexes its 256-entry shared array below 64.
+    unsafe { s.launch(&call) }?;
+    let mut out = vec![0.0; blocks];
+    download(s, &dst, &mut out)?;
+    let expected = input.chunks(64).map(|c| c.iter().sum()).collect();
+    Ok((out, expected))
+}
+
+#[test]
+fn a_race_within_a_block_fails_under_thread_sanitizer() {
+    assert!(block_level(PROBES, "probe_racy_sum") && block_level(PROBES, "probe_tree_sum"));
+    assert!(!block_level(PROBES, "probe_copy"));
+    let s = shim(Sanitizer::Thread);
+    let (sums, expected) = block_sums(s, "probe_tree_sum").unwrap();
+    assert_eq!(sums, expected);
+    let e = block_sums(s, "probe_racy_sum").unwrap_err().to_string();
+    assert!(e.contains("ThreadSanitizer: data race") && e.contains("probe_racy_sum"), "{e}");
+    println!("caught: {}", e.lines().find(|l| l.contains("WARNING: ThreadSanitizer")).unwrap_or(""));
+}
+
+#[test]
+fn block_level_kernels_synchronise_on_the_plain_shim() {
+    // In-process, one OS thread per CUDA thread: __syncthreads and __shared__ work.
+    let (sums, expected) = block_sums(shim(Sanitizer::None), "probe_tree_sum").unwrap();
+    assert_eq!(sums, expected);
+}
+
+#[test]
+fn a_call_that_does_not_match_its_kernel_is_refused() {
+    let s = shim(Sanitizer::None);
+    let src = upload(s, &[1.0f32; 4]).unwrap();
+    let dst = zeros::<_, f32>(s, 4).unwrap();
+    let mut call = Call::new("probe_copy", grid1(4));
+    call.buffer(&src).buffer(&dst).value(4i64).value(0i32);
+    // SAFETY: refused before the kernel runs: argument 2 is 8 bytes, the kernel's int is 4.
+    let e = unsafe { s.launch(&call) }.unwrap_err().to_string();
+    assert!(e.contains("argument 2 is 4 bytes, 8 given"), "{e}");
+    let mut call = Call::new("no_such_kernel", grid1(4));
+    call.buffer(&src);
+    // SAFETY: refused: no such kernel.
+    let e = unsafe { s.launch(&call) }.unwrap_err().to_string();
+    assert!(e.contains("no kernel no_such_kernel"), "{e}");
+}
+
+#[test]
+fn every_kernel_of_every_source_is_registered() {
+    // Every entry point of kernels/cu/ is in the shim (a launch of an unknown one is refused
+    // by name, so a missing registration would name the kernel).
+    let s = shim(Sanitizer::None);
+    for (name, source) in SOURCES {
+        for entry in entry_points(source) {
+            let call: Call<'_, <Shim as Device>::Buffer> = Call::new(entry, grid1(1));
+            // SAFETY: refused before the kernel runs: no arguments given to a kernel that takes some.
+            let e = unsafe { s.launch(&call) }.unwrap_err().to_string();
+            assert!(e.contains("arguments, 0 given"), "{name}.cu: {entry}: {e}");
+        }
+    }
+}
