@@ -122,3 +122,10 @@ fn resize_on_the_gpu_equals_the_cpu_bit_for_bit() -> Result<(), KernelError> {
     println!("{} resize cases equal", twins::resize_cases(&gpu, twins::fresh_seed(), &Cases::ALL)?);
     Ok(())
 }
+
+#[test]
+fn tile_merging_on_the_gpu_equals_the_cpu_bit_for_bit() -> Result<(), KernelError> {
+    let Some(gpu) = gpu_or_skip("tile_merging_on_the_gpu_equals_the_cpu_bit_for_bit") else { return Ok(()) };
+    println!("{} tile-merge cases equal", twins::tile_cases(&gpu, twins::fresh_seed(), &Cases::ALL)?);
+    Ok(())
+}

@@ -58,6 +58,22 @@ extern "C" __global__ void probe_tree_sum(const float* in, float* out, int n)
     }
     if (threadIdx.x == 0) out[blockIdx.x] = part[0];
 }
+
+// The shim's intrinsics on the values given, for comparison with CUDA's documented semantics.
+extern "C" __global__ void probe_intrinsics(const float* in, int n, int* ints, float* floats)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float x = in[i];
+    ints[4 * i] = __float2int_rn(x);
+    ints[4 * i + 1] = __float2int_rz(x);
+    ints[4 * i + 2] = __float2int_rd(x);
+    ints[4 * i + 3] = __float2int_ru(x);
+    floats[4 * i] = __saturatef(x);
+    floats[4 * i + 1] = rintf(x);
+    floats[4 * i + 2] = fminf(x, 0.5f);
+    floats[4 * i + 3] = fmaxf(x, 0.5f);
+}
 "#;
 
 fn shim(sanitizer: Sanitizer) -> &'static Shim {
@@ -82,8 +98,12 @@ fn every_kernel_runs_on_the_shim_equal_to_its_cpu_twin() -> Result<(), KernelErr
     let pack = twins::pack_cases(s, seed, &cases)?;
     let unpack = twins::unpack_cases(s, seed, &cases)?;
     let resize = twins::resize_cases(s, seed, &cases)?;
-    println!("{pack} pack, {unpack} unpack, {resize} resize cases equal in {:.1} s", t.elapsed().as_secs_f64());
-    assert!(pack > 900 && unpack > 900 && resize > 40);
+    let tiles = twins::tile_cases(s, seed, &Cases::ALL)?;
+    println!(
+        "{pack} pack, {unpack} unpack, {resize} resize, {tiles} tile-merge cases equal in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    assert!(pack > 900 && unpack > 900 && resize > 40 && tiles == 12);
     Ok(())
 }
 
@@ -93,7 +113,8 @@ fn the_kernels_pass_under_address_sanitizer() -> Result<(), KernelError> {
     let seed = twins::fresh_seed();
     let n = twins::pack_cases(s, seed, &sample(12))?
         + twins::unpack_cases(s, seed, &sample(12))?
-        + twins::resize_cases(s, seed, &sample(3))?;
+        + twins::resize_cases(s, seed, &sample(3))?
+        + twins::tile_cases(s, seed, &sample(2))?;
     println!("{n} cases clean under AddressSanitizer");
     assert!(n > 20);
     Ok(())
@@ -105,7 +126,8 @@ fn the_kernels_pass_under_thread_sanitizer() -> Result<(), KernelError> {
     let seed = twins::fresh_seed();
     let n = twins::pack_cases(s, seed, &sample(150))?
         + twins::unpack_cases(s, seed, &sample(150))?
-        + twins::resize_cases(s, seed, &sample(30))?;
+        + twins::resize_cases(s, seed, &sample(30))?
+        + twins::tile_cases(s, seed, &sample(4))?;
     println!("{n} cases clean under ThreadSanitizer");
     assert!(n >= 4);
     Ok(())
@@ -201,4 +223,55 @@ fn every_kernel_of_every_source_is_registered() {
             assert!(e.contains("arguments, 0 given"), "{name}.cu: {entry}: {e}");
         }
     }
+}
+
+#[test]
+fn the_intrinsics_have_cudas_semantics() -> Result<(), KernelError> {
+    // CUDA: float -> int conversions round as named (rn: to nearest, ties to even) and saturate,
+    // NaN converts to 0; __saturatef clamps to [0, 1] with NaN -> 0; rintf rounds ties to even;
+    // fminf/fmaxf return the other operand for NaN. Rust's `as i32` saturates with NaN -> 0 too.
+    let s = shim(Sanitizer::None);
+    let values = [
+        0.0,
+        -0.0,
+        0.5,
+        1.5,
+        2.5,
+        -0.5,
+        -1.5,
+        -2.5,
+        0.49999997,
+        1e-45,
+        3e9,
+        -3e9,
+        2147483520.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        1.0,
+        1.0000001,
+        -7.3,
+    ];
+    let n = values.len();
+    let (src, ints, floats) = (upload(s, &values)?, zeros::<_, i32>(s, 4 * n)?, zeros::<_, f32>(s, 4 * n)?);
+    let mut call = Call::new("probe_intrinsics", grid1(n));
+    call.buffer(&src).value(n as i32).buffer(&ints).buffer(&floats);
+    // SAFETY: the arguments match probe_intrinsics; threads at or past n return, and thread i
+    // writes entries 4i..4i+3 of buffers of 4n values.
+    unsafe { s.launch(&call) }?;
+    let (mut i_out, mut f_out) = (vec![0i32; 4 * n], vec![0f32; 4 * n]);
+    download(s, &ints, &mut i_out)?;
+    download(s, &floats, &mut f_out)?;
+    for (k, &x) in values.iter().enumerate() {
+        let want_i = [x.round_ties_even() as i32, x.trunc() as i32, x.floor() as i32, x.ceil() as i32];
+        assert_eq!(&i_out[4 * k..4 * k + 4], &want_i, "conversions of {x}");
+        let sat = if x.is_nan() { 0.0 } else { x.clamp(0.0, 1.0) };
+        let want_f = [sat, x.round_ties_even(), x.min(0.5), x.max(0.5)];
+        let got = &f_out[4 * k..4 * k + 4];
+        assert!(
+            got.iter().zip(&want_f).all(|(a, b)| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())),
+            "float intrinsics of {x}: {got:?}, CUDA gives {want_f:?}"
+        );
+    }
+    Ok(())
 }

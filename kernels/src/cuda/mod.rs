@@ -17,6 +17,7 @@ pub mod device;
 mod launch;
 pub mod ops;
 pub mod shim;
+pub mod tile_ops;
 
 pub use device::{Call, Device};
 pub use launch::Gpu;
