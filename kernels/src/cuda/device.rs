@@ -92,6 +92,12 @@ pub trait Device {
     /// checks the sizes, the GPU cannot), every access the kernel makes must be inside the
     /// buffers given, and buffers written must not be read or written by another argument.
     unsafe fn launch(&self, call: &Call<'_, Self::Buffer>) -> Result<(), KernelError>;
+    /// Copies `src` into `dst` (of at least its length) on the device.
+    fn copy(&self, src: &Self::Buffer, dst: &mut Self::Buffer) -> Result<(), KernelError>;
+    /// Waits until every launch and copy before it has finished.
+    fn synchronize(&self) -> Result<(), KernelError>;
+    /// A buffer's length in bytes.
+    fn len(&self, buffer: &Self::Buffer) -> usize;
 }
 
 /// Uploads a slice of plain values.

@@ -59,11 +59,6 @@ impl Gpu {
         &self.stream
     }
 
-    /// Waits for everything queued on the stream.
-    pub fn synchronize(&self) -> Result<(), KernelError> {
-        self.stream.synchronize().map_err(driver)
-    }
-
     /// `crate::pack` on the GPU: same arguments, same validation, same result bit for bit.
     pub fn pack(&self, frame: &Frame<'_>, rect: Rect, spec: TensorSpec, out: &mut [f32]) -> Result<(), KernelError> {
         super::ops::pack(self, frame, rect, spec, out)
@@ -120,6 +115,19 @@ impl Device for Gpu {
         let view = buffer.slice(..out.len());
         self.stream.memcpy_dtoh(&view, out).map_err(driver)?;
         self.stream.synchronize().map_err(driver)
+    }
+
+    fn copy(&self, src: &Self::Buffer, dst: &mut Self::Buffer) -> Result<(), KernelError> {
+        let mut to = dst.slice_mut(..src.len());
+        self.stream.memcpy_dtod(src, &mut to).map_err(driver)
+    }
+
+    fn synchronize(&self) -> Result<(), KernelError> {
+        self.stream.synchronize().map_err(driver)
+    }
+
+    fn len(&self, buffer: &Self::Buffer) -> usize {
+        buffer.len()
     }
 
     unsafe fn launch(&self, call: &Call<'_, Self::Buffer>) -> Result<(), KernelError> {

@@ -18,6 +18,7 @@ mod launch;
 pub mod ops;
 pub mod shim;
 pub mod tile_ops;
+pub mod timed;
 
 pub use device::{Call, Device};
 pub use launch::Gpu;

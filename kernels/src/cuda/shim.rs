@@ -247,6 +247,21 @@ impl Device for Shim {
         Ok(())
     }
 
+    fn copy(&self, src: &Self::Buffer, dst: &mut Self::Buffer) -> Result<(), KernelError> {
+        let (src, mut dst) = (src.0.borrow(), dst.0.borrow_mut());
+        let n = src.len();
+        dst.get_mut(..n).ok_or_else(|| shim_error("copy into a smaller buffer"))?.copy_from_slice(&src);
+        Ok(())
+    }
+
+    fn synchronize(&self) -> Result<(), KernelError> {
+        Ok(())
+    }
+
+    fn len(&self, buffer: &Self::Buffer) -> usize {
+        buffer.0.borrow().len()
+    }
+
     unsafe fn launch(&self, call: &Call<'_, Self::Buffer>) -> Result<(), KernelError> {
         match &self.exec {
             Exec::Runner { exe, dir } => self.run_process(exe, dir, call),
