@@ -45,9 +45,7 @@ for l in sys.stdin:
 
 prepare() {
   cd "$ROOT"
-  # In a worktree .git is a file; the exclude list lives in the common git directory.
-  local exclude; exclude="$(git rev-parse --git-common-dir)/info/exclude"
-  for d in gpu-carry gpu-ort out; do grep -qx "/$d/" "$exclude" 2>/dev/null || echo "/$d/" >> "$exclude"; done
+  # gpu-carry/ and gpu-ort/ are in .gitignore: the device tool carries ignored paths named in `carry`.
   rm -rf "$CARRY" && mkdir -p "$CARRY"
   local test bench
   test=$(cargo test --release -p gst-ai-kernels --test cuda --no-run --message-format=json 2>/dev/null | executable cuda)
