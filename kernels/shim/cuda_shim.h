@@ -125,6 +125,12 @@ inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 
 template <typename T> inline T __ldg(const T* p) { return *p; }
 
+// Reinterpretation of bits.
+inline int __float_as_int(float x) { int i; std::memcpy(&i, &x, 4); return i; }
+inline unsigned __float_as_uint(float x) { unsigned i; std::memcpy(&i, &x, 4); return i; }
+inline float __int_as_float(int i) { float x; std::memcpy(&x, &i, 4); return x; }
+inline float __uint_as_float(unsigned i) { float x; std::memcpy(&x, &i, 4); return x; }
+
 // Atomics, through std::atomic_ref: sequentially consistent (CUDA's are relaxed, so the shim is
 // stronger, never weaker). ThreadSanitizer sees them as atomics.
 template <typename T> inline T atomicAdd(T* p, T v) { return std::atomic_ref<T>(*p).fetch_add(v); }

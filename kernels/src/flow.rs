@@ -69,7 +69,7 @@ impl std::fmt::Debug for FlowWorkspace {
 }
 
 /// `w * h * k`, or an error naming `what`.
-fn plane_len(w: usize, h: usize, k: usize, what: &'static str) -> Result<usize, KernelError> {
+pub(crate) fn plane_len(w: usize, h: usize, k: usize, what: &'static str) -> Result<usize, KernelError> {
     if w == 0 {
         return Err(KernelError::ZeroSize { what: "image width" });
     }
@@ -79,7 +79,12 @@ fn plane_len(w: usize, h: usize, k: usize, what: &'static str) -> Result<usize, 
     w.checked_mul(h).and_then(|n| n.checked_mul(k)).ok_or(KernelError::TooLarge { what })
 }
 
-fn check_len(what: &str, len: usize, need: usize, shape: std::fmt::Arguments<'_>) -> Result<(), KernelError> {
+pub(crate) fn check_len(
+    what: &str,
+    len: usize,
+    need: usize,
+    shape: std::fmt::Arguments<'_>,
+) -> Result<(), KernelError> {
     if len != need {
         return Err(KernelError::BufferLength { what: format!("{what} ({shape})"), len, need });
     }

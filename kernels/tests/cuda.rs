@@ -46,7 +46,23 @@ fn every_kernel_compiles_with_nvrtc() {
             entries += 1;
         }
     }
-    for expected in ["pack", "unpack_packed", "unpack_420", "resize_rows", "resize_columns", "tile_accumulate"] {
+    for expected in [
+        "pack",
+        "unpack_packed",
+        "unpack_420",
+        "resize_rows",
+        "resize_columns",
+        "tile_accumulate",
+        "tile_normalise",
+        "luma",
+        "retensor",
+        "preserve_colors",
+        "mix",
+        "temporal_confidence",
+        "temporal_blend",
+        "warp",
+        "thumbnail",
+    ] {
         assert!(SOURCES.iter().any(|(_, s)| entry_points(s).contains(&expected)), "no kernel {expected}");
     }
     println!("{} sources, {entries} kernels compiled", SOURCES.len());
@@ -127,5 +143,14 @@ fn resize_on_the_gpu_equals_the_cpu_bit_for_bit() -> Result<(), KernelError> {
 fn tile_merging_on_the_gpu_equals_the_cpu_bit_for_bit() -> Result<(), KernelError> {
     let Some(gpu) = gpu_or_skip("tile_merging_on_the_gpu_equals_the_cpu_bit_for_bit") else { return Ok(()) };
     println!("{} tile-merge cases equal", twins::tile_cases(&gpu, twins::fresh_seed(), &Cases::ALL)?);
+    Ok(())
+}
+
+#[test]
+fn style_warp_and_scene_kernels_on_the_gpu_equal_the_cpu() -> Result<(), KernelError> {
+    let Some(gpu) = gpu_or_skip("style_warp_and_scene_kernels_on_the_gpu_equal_the_cpu") else { return Ok(()) };
+    // temporal_blend within 1e-5 (CUDA's expf, powf); everything else bit for bit.
+    let n = common::pixel_twins::pixel_cases(&gpu, twins::fresh_seed(), &Cases::ALL, 1e-5)?;
+    println!("{n} x 8 style/warp/scene cases equal");
     Ok(())
 }

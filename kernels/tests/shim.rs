@@ -12,6 +12,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use common::pixel_twins;
 use common::twins::{self, Cases};
 use gst_ai_kernels::KernelError;
 use gst_ai_kernels::cuda::device::{Call, download, grid1, upload, zeros};
@@ -99,11 +100,15 @@ fn every_kernel_runs_on_the_shim_equal_to_its_cpu_twin() -> Result<(), KernelErr
     let unpack = twins::unpack_cases(s, seed, &cases)?;
     let resize = twins::resize_cases(s, seed, &cases)?;
     let tiles = twins::tile_cases(s, seed, &Cases::ALL)?;
+    // The shim calls the C library's expf and powf, as the CPU twin does: no tolerance. The
+    // 1080p case one run in 4.
+    let pixels = pixel_twins::pixel_cases(s, seed, &Cases { one_in: 1, large_one_in: 4 }, 0.0)?;
     println!(
-        "{pack} pack, {unpack} unpack, {resize} resize, {tiles} tile-merge cases equal in {:.1} s",
+        "{pack} pack, {unpack} unpack, {resize} resize, {tiles} tile-merge, {pixels} x 8 style/warp/scene cases equal \
+         in {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    assert!(pack > 900 && unpack > 900 && resize > 40 && tiles == 12);
+    assert!(pack > 900 && unpack > 900 && resize > 40 && tiles == 12 && pixels >= 5);
     Ok(())
 }
 
@@ -114,7 +119,8 @@ fn the_kernels_pass_under_address_sanitizer() -> Result<(), KernelError> {
     let n = twins::pack_cases(s, seed, &sample(12))?
         + twins::unpack_cases(s, seed, &sample(12))?
         + twins::resize_cases(s, seed, &sample(3))?
-        + twins::tile_cases(s, seed, &sample(2))?;
+        + twins::tile_cases(s, seed, &sample(2))?
+        + pixel_twins::pixel_cases(s, seed, &sample(1), 0.0)?;
     println!("{n} cases clean under AddressSanitizer");
     assert!(n > 20);
     Ok(())
@@ -127,7 +133,8 @@ fn the_kernels_pass_under_thread_sanitizer() -> Result<(), KernelError> {
     let n = twins::pack_cases(s, seed, &sample(150))?
         + twins::unpack_cases(s, seed, &sample(150))?
         + twins::resize_cases(s, seed, &sample(30))?
-        + twins::tile_cases(s, seed, &sample(4))?;
+        + twins::tile_cases(s, seed, &sample(4))?
+        + pixel_twins::pixel_cases(s, seed, &sample(2), 0.0)?;
     println!("{n} cases clean under ThreadSanitizer");
     assert!(n >= 4);
     Ok(())

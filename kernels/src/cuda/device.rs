@@ -23,6 +23,8 @@ unsafe impl Plain for i32 {}
 unsafe impl Plain for i64 {}
 // SAFETY: as for u8 (every bit pattern is some f32, NaNs included).
 unsafe impl Plain for f32 {}
+// SAFETY: as for f32.
+unsafe impl Plain for f64 {}
 
 /// The bytes of a slice of plain values.
 pub fn bytes_of<T: Plain>(s: &[T]) -> &[u8] {

@@ -16,6 +16,7 @@
 pub mod device;
 mod launch;
 pub mod ops;
+pub mod pixel_ops;
 pub mod shim;
 pub mod tile_ops;
 pub mod timed;
@@ -35,6 +36,8 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("convert", include_str!("../../cu/convert.cu")),
     ("resize", include_str!("../../cu/resize.cu")),
     ("tile", include_str!("../../cu/tile.cu")),
+    ("style", include_str!("../../cu/style.cu")),
+    ("warp", include_str!("../../cu/warp.cu")),
 ];
 
 /// The names of the `extern "C" __global__` functions a source defines, in order.

@@ -51,7 +51,7 @@ pub const SMALL: usize = 64 * 33;
 
 impl Cases {
     pub const ALL: Cases = Cases { one_in: 1, large_one_in: 1 };
-    fn keep(&self, seed: u64, case: usize, area: usize) -> bool {
+    pub fn keep(&self, seed: u64, case: usize, area: usize) -> bool {
         let draw = Rng::new(seed ^ 0x5eed).next_u64() ^ Rng::new(case as u64).next_u64();
         let draw = Rng::new(draw).next_u64();
         match area <= SMALL {
@@ -62,7 +62,7 @@ impl Cases {
 }
 
 /// The generator of case (or group of cases) `case` of a run.
-fn case_rng(seed: u64, case: usize) -> Rng {
+pub fn case_rng(seed: u64, case: usize) -> Rng {
     Rng::new(seed.wrapping_add((case as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)))
 }
 

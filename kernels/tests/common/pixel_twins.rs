@@ -1,0 +1,94 @@
+//! The style, luma, warp and scene-change kernels (style.cu, warp.cu) against their CPU twins,
+//! on any `Device`, as twins.rs does for the conversions: fresh random inputs per case from the
+//! run's seed, so the GPU and the shim see the same ones.
+
+use super::all_specs;
+use super::twins::{Cases, case_rng, same_bits};
+use gst_ai_kernels::cuda::{Device, pixel_ops as ops};
+use gst_ai_kernels::{
+    KernelError, luma, mix, preserve_colors, retensor, scene_change, temporal_blend, temporal_confidence, warp,
+};
+
+/// Frame sizes: single pixels, rows and columns (the warp's line cases), odd sizes, 1080p.
+pub const SIZES: [(usize, usize); 6] = [(1, 1), (9, 1), (1, 9), (13, 7), (64, 33), (1920, 1080)];
+
+/// `n` random values in lo..hi.
+pub fn values(rng: &mut super::Rng, n: usize, lo: f32, hi: f32) -> Vec<f32> {
+    (0..n).map(|_| lo + (hi - lo) * rng.unit()).collect()
+}
+
+fn close(a: &[f32], b: &[f32], tol: f32) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits() || (x - y).abs() <= tol)
+}
+
+/// Runs every case; `blend_tolerance` is how far `temporal_blend` may be from the CPU: it calls
+/// expf and powf, whose CUDA versions are within a few ulp of the C library's (style.cu); 0 on
+/// the CPU shim, which calls the same C library as the CPU twin.
+pub fn pixel_cases<D: Device>(d: &D, seed: u64, cases: &Cases, blend_tolerance: f32) -> Result<usize, KernelError> {
+    let specs = all_specs();
+    let mut n = 0;
+    let mut case = 10_000;
+    for (w, h) in SIZES {
+        let px = w * h;
+        case += 1;
+        if !cases.keep(seed, case, px) {
+            continue;
+        }
+        let mut rng = case_rng(seed, case);
+        let img = values(&mut rng, 3 * px, 0.0, 1.0);
+        let prev = values(&mut rng, 3 * px, 0.0, 1.0);
+        let (mut c, mut g) = (vec![0.0; px], vec![f32::NAN; px]);
+        luma(&img, w, h, &mut c)?;
+        ops::luma(d, &img, w, h, &mut g)?;
+        assert!(same_bits(&c, &g), "luma {w}x{h}");
+        let lum = c;
+
+        let (from, to) = (specs[rng.below(specs.len())], specs[rng.below(specs.len())]);
+        let t = values(&mut rng, 3 * px, -1.2, 270.0);
+        let (mut c, mut g) = (vec![0.0; 3 * px], vec![f32::NAN; 3 * px]);
+        retensor(&t, from, w, h, to, &mut c)?;
+        ops::retensor(d, &t, from, w, h, to, &mut g)?;
+        assert!(same_bits(&c, &g), "retensor {w}x{h} {from:?} -> {to:?}");
+
+        let styl = values(&mut rng, 3 * px, -0.1, 1.1);
+        let (mut c, mut g) = (styl.clone(), styl.clone());
+        preserve_colors(&img, &mut c, w, h)?;
+        ops::preserve_colors(d, &img, &mut g, w, h)?;
+        assert!(same_bits(&c, &g), "preserve_colors {w}x{h}");
+
+        let strength = rng.unit();
+        let (mut c, mut g) = (styl.clone(), styl.clone());
+        mix(&img, &mut c, strength)?;
+        ops::mix(d, &img, &mut g, strength)?;
+        assert!(same_bits(&c, &g), "mix {w}x{h} {strength}");
+
+        // Flows of up to a few pixels, some leaving the frame.
+        let flow = values(&mut rng, 2 * px, -6.0, 6.0);
+        let back = values(&mut rng, 2 * px, -6.0, 6.0);
+        let (mut c, mut g) = (vec![0.0; px], vec![f32::NAN; px]);
+        temporal_confidence(&flow, &back, &lum, &img, &prev, w, h, &mut c)?;
+        ops::temporal_confidence(d, &flow, &back, &lum, &img, &prev, w, h, &mut g)?;
+        assert!(same_bits(&c, &g), "temporal_confidence {w}x{h}");
+        let conf = c;
+
+        let alpha = rng.unit();
+        let (mut c, mut g) = (styl.clone(), styl.clone());
+        temporal_blend(&mut c, &prev, &conf, alpha)?;
+        ops::temporal_blend(d, &mut g, &prev, &conf, alpha)?;
+        assert!(close(&c, &g, blend_tolerance), "temporal_blend {w}x{h} alpha {alpha}: beyond {blend_tolerance}");
+
+        let channels = 1 + rng.below(3);
+        let src = values(&mut rng, channels * px, 0.0, 1.0);
+        let (mut c, mut g) = (vec![0.0; channels * px], vec![f32::NAN; channels * px]);
+        warp(&src, channels, w, h, &flow, &mut c)?;
+        ops::warp(d, &src, channels, w, h, &flow, &mut g)?;
+        assert!(same_bits(&c, &g), "warp {channels}x{h}x{w}");
+
+        let other = values(&mut rng, px, 0.0, 1.0);
+        let (a, b) = (&lum, if rng.below(2) == 0 { &other } else { &lum });
+        let (c, g) = (scene_change(a, b, w, h)?, ops::scene_change(d, a, b, w, h)?);
+        assert_eq!(c.to_bits(), g.to_bits(), "scene_change {w}x{h}: {c} on the CPU, {g} on the device");
+        n += 1;
+    }
+    Ok(n)
+}
