@@ -104,7 +104,7 @@ fn every_kernel_runs_on_the_shim_equal_to_its_cpu_twin() -> Result<(), KernelErr
     // 1080p case one run in 4.
     let pixels = pixel_twins::pixel_cases(s, seed, &Cases { one_in: 1, large_one_in: 4 }, 0.0)?;
     println!(
-        "{pack} pack, {unpack} unpack, {resize} resize, {tiles} tile-merge, {pixels} x 8 style/warp/scene cases equal \
+        "{pack} pack, {unpack} unpack, {resize} resize, {tiles} tile-merge, {pixels} x 10 style/warp/scene/face cases equal \
          in {:.1} s",
         t.elapsed().as_secs_f64()
     );
@@ -116,9 +116,9 @@ fn every_kernel_runs_on_the_shim_equal_to_its_cpu_twin() -> Result<(), KernelErr
 fn the_kernels_pass_under_address_sanitizer() -> Result<(), KernelError> {
     let s = shim(Sanitizer::Address);
     let seed = twins::fresh_seed();
-    let n = twins::pack_cases(s, seed, &sample(12))?
-        + twins::unpack_cases(s, seed, &sample(12))?
-        + twins::resize_cases(s, seed, &sample(3))?
+    let n = twins::pack_cases(s, seed, &sample(24))?
+        + twins::unpack_cases(s, seed, &sample(24))?
+        + twins::resize_cases(s, seed, &sample(6))?
         + twins::tile_cases(s, seed, &sample(2))?
         + pixel_twins::pixel_cases(s, seed, &sample(1), 0.0)?;
     println!("{n} cases clean under AddressSanitizer");

@@ -38,6 +38,7 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("tile", include_str!("../../cu/tile.cu")),
     ("style", include_str!("../../cu/style.cu")),
     ("warp", include_str!("../../cu/warp.cu")),
+    ("face", include_str!("../../cu/face.cu")),
 ];
 
 /// The names of the `extern "C" __global__` functions a source defines, in order.

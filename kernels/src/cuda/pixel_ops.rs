@@ -1,11 +1,13 @@
 //! The operations of `style.cu` and `warp.cu` on any `Device`, with the arguments and the
 //! validation of the crate's CPU functions (`crate::style`, `crate::flow`): the style steps,
-//! luma, the backward warp and the scene-change measure (thumbnails on the device, the SSIM over
-//! the 32 x 32 thumbnails on the host by the CPU's own code).
+//! luma, the backward warp, the scene-change measure (thumbnails on the device, the SSIM over
+//! the 32 x 32 thumbnails on the host by the CPU's own code), and lip sync's face box crop and
+//! feathered paste (`crate::face`).
 
 use super::device::{Call, Device, download, grid1, grid2, upload, zeros};
 use super::ops::int;
 use crate::KernelError;
+use crate::face::{FaceBox, check_box, check_len as face_len};
 use crate::flow::{check_len, plane_len};
 use crate::style::{check, image_len};
 use crate::tensor::{ChannelOrder, Layout, TensorSpec};
@@ -195,4 +197,73 @@ pub fn scene_change<D: Device>(d: &D, a: &[f32], b: &[f32], w: usize, h: usize) 
         download(d, &dst, thumb)?;
     }
     Ok(crate::cpu::scene::measure(&thumbs[0], &thumbs[1], tw, th))
+}
+
+// SAFETY: `repr(C)` of four f32: no padding, every bit pattern valid; laid out as `struct
+// FaceBox` in face.cu.
+unsafe impl super::device::Plain for FaceBox {}
+
+/// `crate::crop_resize` on `d`.
+#[allow(clippy::too_many_arguments)] // the arguments of `crate::crop_resize`
+pub fn crop_resize<D: Device>(
+    d: &D,
+    frame: &[f32],
+    fw: usize,
+    fh: usize,
+    b: FaceBox,
+    patch: &mut [f32],
+    pw: usize,
+    ph: usize,
+) -> Result<(), KernelError> {
+    face_len("crop_resize frame", frame.len(), fw, fh)?;
+    face_len("crop_resize patch", patch.len(), pw, ph)?;
+    check_box(&b)?;
+    let (f, p) = (upload(d, frame)?, zeros::<D, f32>(d, patch.len())?);
+    let mut call = Call::new("crop_resize", grid2(pw, ph));
+    call.buffer(&f).value(int(fw, "width")?).value(int(fh, "height")?).value(b);
+    call.buffer(&p).value(int(pw, "patch width")?).value(int(ph, "patch height")?);
+    // SAFETY: the arguments match `crop_resize` in face.cu; threads outside pw x ph return;
+    // samples are clamped into the frame (3 planes of fw x fh, checked) and each thread writes
+    // its pixel of the 3 patch planes (checked).
+    unsafe { d.launch(&call) }?;
+    download(d, &p, patch)
+}
+
+/// `crate::paste_feathered` on `d` (within 1e-5 of the CPU on a GPU: cosf, face.cu).
+#[allow(clippy::too_many_arguments)] // the arguments of `crate::paste_feathered`
+pub fn paste_feathered<D: Device>(
+    d: &D,
+    frame: &mut [f32],
+    fw: usize,
+    fh: usize,
+    b: FaceBox,
+    patch: &[f32],
+    pw: usize,
+    ph: usize,
+    feather: f32,
+) -> Result<(), KernelError> {
+    face_len("paste_feathered frame", frame.len(), fw, fh)?;
+    face_len("paste_feathered patch", patch.len(), pw, ph)?;
+    check_box(&b)?;
+    if !(feather >= 0.0 && feather.is_finite()) {
+        return Err(KernelError::InvalidArgument(format!("feather {feather} must be a finite width >= 0")));
+    }
+    // The box's pixels inside the frame, as face.rs computes them.
+    let x0 = b.x.floor().max(0.0) as usize;
+    let y0 = b.y.floor().max(0.0) as usize;
+    let x1 = ((b.x + b.w).ceil().max(0.0) as usize).min(fw);
+    let y1 = ((b.y + b.h).ceil().max(0.0) as usize).min(fh);
+    if x0 >= x1 || y0 >= y1 {
+        return Ok(());
+    }
+    let (f, p) = (upload(d, frame)?, upload(d, patch)?);
+    let mut call = Call::new("paste_feathered", grid2(x1 - x0, y1 - y0));
+    call.buffer(&f).value(int(fw, "width")?).value(int(fh, "height")?).value(b);
+    call.buffer(&p).value(int(pw, "patch width")?).value(int(ph, "patch height")?).value(feather);
+    call.value(int(x0, "x")?).value(int(y0, "y")?).value(int(x1, "x")?).value(int(y1, "y")?);
+    // SAFETY: the arguments match `paste_feathered` in face.cu; threads cover x0..x1 x y0..y1,
+    // inside the frame (x1 <= fw, y1 <= fh), and write their own pixel of its 3 planes; patch
+    // samples are clamped into the patch (3 planes of pw x ph, checked).
+    unsafe { d.launch(&call) }?;
+    download(d, &f, frame)
 }

@@ -1,4 +1,4 @@
-//! The style, luma, warp and scene-change kernels (style.cu, warp.cu) against their CPU twins,
+//! The style, luma, warp, scene-change and face kernels (style.cu, warp.cu, face.cu) against their CPU twins,
 //! on any `Device`, as twins.rs does for the conversions: fresh random inputs per case from the
 //! run's seed, so the GPU and the shim see the same ones.
 
@@ -6,7 +6,8 @@ use super::all_specs;
 use super::twins::{Cases, case_rng, same_bits};
 use gst_ai_kernels::cuda::{Device, pixel_ops as ops};
 use gst_ai_kernels::{
-    KernelError, luma, mix, preserve_colors, retensor, scene_change, temporal_blend, temporal_confidence, warp,
+    FaceBox, KernelError, crop_resize, luma, mix, paste_feathered, preserve_colors, retensor, scene_change,
+    temporal_blend, temporal_confidence, warp,
 };
 
 /// Frame sizes: single pixels, rows and columns (the warp's line cases), odd sizes, 1080p.
@@ -21,9 +22,10 @@ fn close(a: &[f32], b: &[f32], tol: f32) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits() || (x - y).abs() <= tol)
 }
 
-/// Runs every case; `blend_tolerance` is how far `temporal_blend` may be from the CPU: it calls
-/// expf and powf, whose CUDA versions are within a few ulp of the C library's (style.cu); 0 on
-/// the CPU shim, which calls the same C library as the CPU twin.
+/// Runs every case; `blend_tolerance` is how far `temporal_blend` and `paste_feathered` may be
+/// from the CPU: they call expf, powf and cosf, whose CUDA versions are within a few ulp of the C
+/// library's (style.cu, face.cu); 0 on the CPU shim, which calls the same C library as the CPU
+/// twin.
 pub fn pixel_cases<D: Device>(d: &D, seed: u64, cases: &Cases, blend_tolerance: f32) -> Result<usize, KernelError> {
     let specs = all_specs();
     let mut n = 0;
@@ -88,6 +90,29 @@ pub fn pixel_cases<D: Device>(d: &D, seed: u64, cases: &Cases, blend_tolerance: 
         let (a, b) = (&lum, if rng.below(2) == 0 { &other } else { &lum });
         let (c, g) = (scene_change(a, b, w, h)?, ops::scene_change(d, a, b, w, h)?);
         assert_eq!(c.to_bits(), g.to_bits(), "scene_change {w}x{h}: {c} on the CPU, {g} on the device");
+
+        // A face box somewhere over the frame, partly outside it at times.
+        let (bw, bh) = (1.0 + rng.unit() * w as f32, 1.0 + rng.unit() * h as f32);
+        let b = FaceBox {
+            x: rng.unit() * w as f32 * 1.2 - 0.4 * bw,
+            y: rng.unit() * h as f32 * 1.2 - 0.4 * bh,
+            w: bw,
+            h: bh,
+        };
+        let (pw, ph) = (1 + rng.below(96), 1 + rng.below(96));
+        let (mut c, mut g) = (vec![0.0; 3 * pw * ph], vec![f32::NAN; 3 * pw * ph]);
+        crop_resize(&img, w, h, b, &mut c, pw, ph)?;
+        ops::crop_resize(d, &img, w, h, b, &mut g, pw, ph)?;
+        assert!(same_bits(&c, &g), "crop_resize {w}x{h} {b:?} -> {pw}x{ph}");
+        let feather = if rng.below(4) == 0 { 0.0 } else { rng.unit() * 12.0 };
+        let (mut c, mut g) = (img.clone(), img.clone());
+        let patch = values(&mut rng, 3 * pw * ph, 0.0, 1.0);
+        paste_feathered(&mut c, w, h, b, &patch, pw, ph, feather)?;
+        ops::paste_feathered(d, &mut g, w, h, b, &patch, pw, ph, feather)?;
+        assert!(
+            close(&c, &g, blend_tolerance),
+            "paste_feathered {w}x{h} {b:?} feather {feather}: beyond {blend_tolerance}"
+        );
         n += 1;
     }
     Ok(n)
