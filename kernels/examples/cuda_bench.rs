@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use gst_ai_kernels::cuda::shim::{Sanitizer, Shim};
 use gst_ai_kernels::cuda::tile_ops::DeviceTileMerger;
 use gst_ai_kernels::cuda::timed::{Timed, copy_bandwidth};
-use gst_ai_kernels::cuda::{Device, Gpu, ops};
+use gst_ai_kernels::cuda::{Device, Gpu, ops, pixel_ops};
 use gst_ai_kernels::{
     ChannelOrder, Colorimetry, Filter, Frame, FrameMut, KernelError, Layout, PixelFormat, Rect, TensorSpec, Tile,
     ValueRange,
@@ -45,6 +45,16 @@ fn run<D: Device>(d: &D, reps: usize) -> Result<String, KernelError> {
     merger.add(Tile { x: 0, y: 0, width: W / 2, height: H / 2 }, &small.repeat(4), W, H, spec)?;
     let mut merged = Vec::new();
     merger.finish(&mut merged)?;
+    let n = W * H;
+    let flow = vec![1.25f32; 2 * n];
+    let mut warped = vec![0.0f32; 3 * n];
+    pixel_ops::warp(&t, &tensor, 3, W, H, &flow, &mut warped)?;
+    let mut luma = vec![0.0f32; n];
+    pixel_ops::luma(&t, &tensor, W, H, &mut luma)?;
+    pixel_ops::mix(&t, &tensor, &mut warped, 0.5)?;
+    let confidence = vec![0.5f32; n];
+    pixel_ops::temporal_blend(&t, &mut warped, &tensor, &confidence, 0.3)?;
+    pixel_ops::scene_change(&t, &luma, &luma, W, H)?;
 
     let copy = copy_bandwidth(d, 3 * W * H * 4, reps)?;
     let mut table = String::new();
@@ -59,6 +69,12 @@ fn run<D: Device>(d: &D, reps: usize) -> Result<String, KernelError> {
         "resize x2 bicubic",
         "tile",
         "tile",
+        "warp 3 planes",
+        "luma",
+        "mix",
+        "temporal blend",
+        "scene change a",
+        "scene change b",
     ];
     for (timing, label) in t.timings.borrow().iter().zip(labels) {
         writeln!(
