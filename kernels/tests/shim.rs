@@ -282,3 +282,79 @@ fn the_intrinsics_have_cudas_semantics() -> Result<(), KernelError> {
     }
     Ok(())
 }
+
+/// The shim, counting what crosses between host and device.
+struct Counted<'a> {
+    inner: &'a Shim,
+    uploads: std::cell::Cell<usize>,
+    downloads: std::cell::RefCell<Vec<usize>>,
+}
+
+impl Device for Counted<'_> {
+    type Buffer = <Shim as Device>::Buffer;
+    fn upload(&self, bytes: &[u8]) -> Result<Self::Buffer, KernelError> {
+        self.uploads.set(self.uploads.get() + bytes.len());
+        self.inner.upload(bytes)
+    }
+    fn zeros(&self, len: usize) -> Result<Self::Buffer, KernelError> {
+        self.inner.zeros(len)
+    }
+    fn download(&self, buffer: &Self::Buffer, out: &mut [u8]) -> Result<(), KernelError> {
+        self.downloads.borrow_mut().push(out.len());
+        self.inner.download(buffer, out)
+    }
+    fn copy(&self, src: &Self::Buffer, dst: &mut Self::Buffer) -> Result<(), KernelError> {
+        self.inner.copy(src, dst)
+    }
+    fn synchronize(&self) -> Result<(), KernelError> {
+        self.inner.synchronize()
+    }
+    fn len(&self, buffer: &Self::Buffer) -> usize {
+        self.inner.len(buffer)
+    }
+    unsafe fn launch(&self, call: &Call<'_, Self::Buffer>) -> Result<(), KernelError> {
+        // SAFETY: the caller's contract, passed on.
+        unsafe { self.inner.launch(call) }
+    }
+}
+
+#[test]
+fn a_pack_resize_unpack_chain_stays_on_the_device() -> Result<(), KernelError> {
+    use common::{OwnedFrame, Rng};
+    use gst_ai_kernels::cuda::ops;
+    use gst_ai_kernels::cuda::storage::Storage;
+    use gst_ai_kernels::{
+        ChannelOrder, Filter, Layout, PixelFormat, Rect, TensorSpec, ValueRange, pack, resize, unpack,
+    };
+    let d = Counted { inner: shim(Sanitizer::None), uploads: Default::default(), downloads: Default::default() };
+    let mut rng = Rng::new(twins::fresh_seed());
+    let (w, h) = (37, 21);
+    let frame = OwnedFrame::random(PixelFormat::Nv12, w, h, 3, &mut rng);
+    let spec = TensorSpec { layout: Layout::Nchw, range: ValueRange::Unit, order: ChannelOrder::Rgb };
+    // On the CPU: pack, x2 resize (the "model"), unpack into RGBA.
+    let mut t = vec![0.0; 3 * w * h];
+    pack(&frame.view()?, Rect::new(0, 0, w, h), spec, &mut t)?;
+    let mut up = vec![0.0; 3 * 4 * w * h];
+    resize(&t, 3, w, h, &mut up, 2 * w, 2 * h, Filter::Bicubic)?;
+    let mut on_cpu = OwnedFrame::filled(PixelFormat::Rgba, 2 * w, 2 * h, 0, Default::default(), || 0);
+    unpack(&up, 2 * w, 2 * h, spec, 0, 0, &mut on_cpu.view_mut()?)?;
+    // On the device: the tensors never come back to the host.
+    let packed = Storage::on_device(&d, ops::pack_on(&d, &frame.view()?, Rect::new(0, 0, w, h), spec)?, 3 * w * h)?;
+    let Storage::Device { buffer, .. } = &packed else { unreachable!() };
+    let scaled = ops::resize_on(&d, buffer, 3, w, h, 2 * w, 2 * h, Filter::Bicubic)?;
+    let scaled = Storage::on_device(&d, scaled, 3 * 4 * w * h)?;
+    assert!(scaled.is_on_device() && scaled.len() == 12 * w * h);
+    let Storage::Device { buffer, len } = &scaled else { unreachable!() };
+    let mut on_dev = OwnedFrame::filled(PixelFormat::Rgba, 2 * w, 2 * h, 0, Default::default(), || 0);
+    ops::unpack_from(&d, buffer, *len, 2 * w, 2 * h, spec, 0, 0, &mut on_dev.view_mut()?)?;
+    assert!(on_cpu.planes == on_dev.planes, "the device chain differs from the CPU's");
+    // One download: the output frame. Uploads: the frame's planes, the RGBA canvas, the taps.
+    assert_eq!(*d.downloads.borrow(), vec![4 * 2 * w * 2 * h]);
+    let frame_bytes: usize = frame.planes.iter().map(Vec::len).sum();
+    assert!(d.uploads.get() < frame_bytes + 4 * 4 * w * h + 4096, "{} bytes uploaded", d.uploads.get());
+    // And the storage's own moves.
+    let host = scaled.into_host(&d)?;
+    assert_eq!(host, up);
+    assert!(!Storage::<Counted>::Host(host).to_device(&d)?.into_host(&d)?.is_empty());
+    Ok(())
+}

@@ -18,6 +18,7 @@ mod launch;
 pub mod ops;
 pub mod pixel_ops;
 pub mod shim;
+pub mod storage;
 pub mod tile_ops;
 pub mod timed;
 

@@ -100,9 +100,21 @@ pub fn pack<D: Device>(
     out: &mut [f32],
 ) -> Result<(), KernelError> {
     check_pack(frame, rect, out.len())?;
+    let dst = pack_on(d, frame, rect, spec)?;
+    download(d, &dst, out)
+}
+
+/// `pack` leaving the tensor (3 x rect.width x rect.height values) on the device.
+pub fn pack_on<D: Device>(d: &D, frame: &Frame<'_>, rect: Rect, spec: TensorSpec) -> Result<D::Buffer, KernelError> {
+    let len = rect
+        .width
+        .checked_mul(rect.height)
+        .and_then(|n| n.checked_mul(3))
+        .ok_or(KernelError::TooLarge { what: "pack tensor" })?;
+    check_pack(frame, rect, len)?;
     eight_bit("CUDA pack", frame.format)?;
     let [p0, p1, p2] = upload_planes(d, frame.planes, frame.format.n_planes())?;
-    let dst = zeros::<D, f32>(d, out.len())?;
+    let dst = zeros::<D, f32>(d, len)?;
     let [s0, s1, s2] = strides(frame.strides)?;
     let (scale, offset) = spec.range.byte_to_range();
     let mut call = Call::new("pack", grid2(rect.width, rect.height));
@@ -119,7 +131,7 @@ pub fn pack<D: Device>(
     // with offsets formed in 64 bits; the one-byte stand-ins are never read (chroma planes are
     // read for I420 and NV12 only, the third for I420 only).
     unsafe { d.launch(&call) }?;
-    download(d, &dst, out)
+    Ok(dst)
 }
 
 /// `crate::unpack` on `d`: same arguments, same validation, same result bit for bit.
@@ -137,6 +149,27 @@ pub fn unpack<D: Device>(
     check_unpack(tensor.len(), tensor_w, tensor_h, crop_x, crop_y, frame)?;
     eight_bit("CUDA unpack", frame.format)?;
     let src = upload(d, tensor)?;
+    unpack_from(d, &src, tensor.len(), tensor_w, tensor_h, spec, crop_x, crop_y, frame)
+}
+
+/// `unpack` from a tensor of `len` values already on the device.
+#[allow(clippy::too_many_arguments)] // the arguments of `crate::unpack`
+pub fn unpack_from<D: Device>(
+    d: &D,
+    src: &D::Buffer,
+    len: usize,
+    tensor_w: usize,
+    tensor_h: usize,
+    spec: TensorSpec,
+    crop_x: usize,
+    crop_y: usize,
+    frame: &mut FrameMut<'_>,
+) -> Result<(), KernelError> {
+    check_unpack(len, tensor_w, tensor_h, crop_x, crop_y, frame)?;
+    eight_bit("CUDA unpack", frame.format)?;
+    if d.len(src) < len * 4 {
+        return Err(KernelError::BufferLength { what: "unpack device tensor".into(), len: d.len(src) / 4, need: len });
+    }
     let n = frame.format.n_planes();
     let planes: [&[u8]; 3] = [&*frame.planes[0], &*frame.planes[1], &*frame.planes[2]];
     let [p0, p1, p2] = upload_planes(d, planes, n)?;
@@ -147,13 +180,13 @@ pub fn unpack<D: Device>(
     let [s0, s1, s2] = strides(frame.strides)?;
     let call = if frame.format.is_yuv() {
         let mut call = Call::new("unpack_420", grid2(frame.width.div_ceil(2), frame.height.div_ceil(2)));
-        call.buffer(&src).value(t).value(cx).value(cy).value(scale).value(offset);
+        call.buffer(src).value(t).value(cx).value(cy).value(scale).value(offset);
         call.buffer(&p0).buffer(&p1).buffer(&p2).value(s0).value(s1).value(s2).value(w).value(h);
         call.value(i32::from(frame.format == PixelFormat::Nv12)).value(RgbToYuv::new(frame.colorimetry));
         call
     } else {
         let mut call = Call::new("unpack_packed", grid2(frame.width, frame.height));
-        call.buffer(&src).value(t).value(cx).value(cy).value(scale).value(offset);
+        call.buffer(src).value(t).value(cx).value(cy).value(scale).value(offset);
         call.buffer(&p0).value(s0).value(w).value(h).value(format_code(frame.format));
         call
     };
@@ -203,25 +236,50 @@ pub fn resize<D: Device>(
         dst.copy_from_slice(src);
         return Ok(());
     }
+    let input = upload(d, src)?;
+    let out = resize_on(d, &input, channels, sw, sh, dw, dh, filter)?;
+    download(d, &out, dst)
+}
+
+/// `resize` of `channels` planes already on the device, into a new device buffer.
+#[allow(clippy::too_many_arguments)] // the arguments of `crate::resize`
+pub fn resize_on<D: Device>(
+    d: &D,
+    input: &D::Buffer,
+    channels: usize,
+    sw: usize,
+    sh: usize,
+    dw: usize,
+    dh: usize,
+    filter: Filter,
+) -> Result<D::Buffer, KernelError> {
+    let (len, out_len) = (channels * sw * sh, channels * dw * dh);
+    crate::resize::check(len, channels, sw, sh, out_len, dw, dh)?;
+    if d.len(input) < len * 4 {
+        return Err(KernelError::BufferLength { what: "resize device input".into(), len: d.len(input) / 4, need: len });
+    }
+    if (sw, sh) == (dw, dh) {
+        let mut out = zeros::<D, f32>(d, len)?;
+        d.copy(input, &mut out)?;
+        return Ok(out);
+    }
     let taps = |from: usize, to: usize| match filter {
         Filter::Bilinear => device_taps(d, linear_taps(from, to)),
         Filter::Bicubic => device_taps(d, cubic_taps(from, to)),
     };
-    let input = upload(d, src)?;
-    let out = match (sw == dw, sh == dh) {
-        (false, true) => rows(d, &input, sw, dw, channels * sh, &taps(sw, dw)?)?,
-        (true, false) => columns(d, &input, sh, dh, sw, channels, &taps(sh, dh)?)?,
+    Ok(match (sw == dw, sh == dh) {
+        (false, true) => rows(d, input, sw, dw, channels * sh, &taps(sw, dw)?)?,
+        (true, false) => columns(d, input, sh, dh, sw, channels, &taps(sh, dh)?)?,
         // Rows first when that leaves the smaller image in between, as on the CPU.
         _ if sh * dw <= dh * sw => {
-            let mid = rows(d, &input, sw, dw, channels * sh, &taps(sw, dw)?)?;
+            let mid = rows(d, input, sw, dw, channels * sh, &taps(sw, dw)?)?;
             columns(d, &mid, sh, dh, dw, channels, &taps(sh, dh)?)?
         }
         _ => {
-            let mid = columns(d, &input, sh, dh, sw, channels, &taps(sh, dh)?)?;
+            let mid = columns(d, input, sh, dh, sw, channels, &taps(sh, dh)?)?;
             rows(d, &mid, sw, dw, channels * dh, &taps(sw, dw)?)?
         }
-    };
-    download(d, &out, dst)
+    })
 }
 
 /// Every one of `rows` rows from `sw` to `dw` values.
