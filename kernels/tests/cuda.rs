@@ -64,6 +64,10 @@ fn every_kernel_compiles_with_nvrtc() {
         "thumbnail",
         "crop_resize",
         "paste_feathered",
+        "box_down",
+        "fill_border",
+        "blur_rows",
+        "blur_columns",
     ] {
         assert!(SOURCES.iter().any(|(_, s)| entry_points(s).contains(&expected)), "no kernel {expected}");
     }
@@ -154,5 +158,7 @@ fn style_warp_and_scene_kernels_on_the_gpu_equal_the_cpu() -> Result<(), KernelE
     // temporal_blend and paste_feathered within 1e-5 (CUDA's expf, powf, cosf); the rest bit for bit.
     let n = common::pixel_twins::pixel_cases(&gpu, twins::fresh_seed(), &Cases::ALL, 1e-5)?;
     println!("{n} x 10 style/warp/scene/face cases equal");
+    let n = common::pixel_twins::pyramid_cases(&gpu, twins::fresh_seed(), &Cases::ALL)?;
+    println!("{n} flow pyramid cases equal");
     Ok(())
 }

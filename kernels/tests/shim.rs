@@ -103,12 +103,13 @@ fn every_kernel_runs_on_the_shim_equal_to_its_cpu_twin() -> Result<(), KernelErr
     // The shim calls the C library's expf and powf, as the CPU twin does: no tolerance. The
     // 1080p case one run in 4.
     let pixels = pixel_twins::pixel_cases(s, seed, &Cases { one_in: 1, large_one_in: 4 }, 0.0)?;
+    let pyramids = pixel_twins::pyramid_cases(s, seed, &Cases { one_in: 1, large_one_in: 4 })?;
     println!(
-        "{pack} pack, {unpack} unpack, {resize} resize, {tiles} tile-merge, {pixels} x 10 style/warp/scene/face cases equal \
+        "{pack} pack, {unpack} unpack, {resize} resize, {tiles} tile-merge, {pixels} x 10 style/warp/scene/face, {pyramids} pyramid cases equal \
          in {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    assert!(pack > 900 && unpack > 900 && resize > 40 && tiles == 12 && pixels >= 5);
+    assert!(pack > 900 && unpack > 900 && resize > 40 && tiles == 12 && pixels >= 5 && pyramids >= 4);
     Ok(())
 }
 
@@ -120,7 +121,8 @@ fn the_kernels_pass_under_address_sanitizer() -> Result<(), KernelError> {
         + twins::unpack_cases(s, seed, &sample(24))?
         + twins::resize_cases(s, seed, &sample(6))?
         + twins::tile_cases(s, seed, &sample(2))?
-        + pixel_twins::pixel_cases(s, seed, &sample(1), 0.0)?;
+        + pixel_twins::pixel_cases(s, seed, &sample(1), 0.0)?
+        + pixel_twins::pyramid_cases(s, seed, &sample(1))?;
     println!("{n} cases clean under AddressSanitizer");
     assert!(n > 20);
     Ok(())
@@ -134,7 +136,8 @@ fn the_kernels_pass_under_thread_sanitizer() -> Result<(), KernelError> {
         + twins::unpack_cases(s, seed, &sample(150))?
         + twins::resize_cases(s, seed, &sample(30))?
         + twins::tile_cases(s, seed, &sample(4))?
-        + pixel_twins::pixel_cases(s, seed, &sample(2), 0.0)?;
+        + pixel_twins::pixel_cases(s, seed, &sample(2), 0.0)?
+        + pixel_twins::pyramid_cases(s, seed, &sample(2))?;
     println!("{n} cases clean under ThreadSanitizer");
     assert!(n >= 4);
     Ok(())

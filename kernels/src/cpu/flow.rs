@@ -167,6 +167,20 @@ pub(crate) fn optical_flow(a: &[f32], b: &[f32], w: usize, h: usize, p: &Params,
     upsample(&ws.coarse, w0, h0, ds, w, h, &mut ws.fracs, &mut ws.rows, out);
 }
 
+/// The levels `build_pyramid` makes (padded data, width, height), for the CUDA twin's tests.
+pub(crate) fn pyramid_levels(
+    src: &[f32],
+    w: usize,
+    h: usize,
+    ds: u32,
+    n: usize,
+    pad: usize,
+) -> Vec<(Vec<f32>, usize, usize)> {
+    let (mut pyr, mut rows) = (Vec::new(), Vec::new());
+    build_pyramid(src, w, h, ds, n, pad, &mut pyr, &mut rows);
+    pyr.into_iter().take(n).map(|l| (l.data, l.w, l.h)).collect()
+}
+
 /// Builds `n` levels: level 0 is `src` box-averaged by `2^ds`.
 #[allow(clippy::too_many_arguments)]
 fn build_pyramid(

@@ -14,6 +14,7 @@
 //! soname).
 
 pub mod device;
+pub mod flow_ops;
 mod launch;
 pub mod ops;
 pub mod pixel_ops;
@@ -40,6 +41,7 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("style", include_str!("../../cu/style.cu")),
     ("warp", include_str!("../../cu/warp.cu")),
     ("face", include_str!("../../cu/face.cu")),
+    ("flow", include_str!("../../cu/flow.cu")),
 ];
 
 /// The names of the `extern "C" __global__` functions a source defines, in order.

@@ -117,3 +117,31 @@ pub fn pixel_cases<D: Device>(d: &D, seed: u64, cases: &Cases, blend_tolerance: 
     }
     Ok(n)
 }
+
+/// The optical flow's pyramid (flow.cu) level by level against the CPU's, padded borders included.
+pub fn pyramid_cases<D: Device>(d: &D, seed: u64, cases: &Cases) -> Result<usize, KernelError> {
+    use gst_ai_kernels::cuda::flow_ops::{cpu_pyramid, level_values, pyramid};
+    let mut n = 0;
+    let mut case = 20_000;
+    for (w, h, ds, levels) in [(9, 5, 0, 2), (13, 7, 1, 1), (64, 33, 0, 3), (64, 33, 2, 2), (1920, 1080, 1, 5)] {
+        case += 1;
+        if !cases.keep(seed, case, w * h) {
+            continue;
+        }
+        let mut rng = case_rng(seed, case);
+        let src = values(&mut rng, w * h, 0.0, 1.0);
+        let pad = 1 + rng.below(10);
+        let cpu = cpu_pyramid(&src, w, h, ds, levels, pad);
+        let dev = pyramid(d, &src, w, h, ds, levels, pad)?;
+        assert_eq!(cpu.len(), dev.len());
+        for (l, ((values, lw, lh), level)) in cpu.iter().zip(&dev).enumerate() {
+            assert_eq!((*lw, *lh), (level.w, level.h), "pyramid {w}x{h} level {l} size");
+            assert!(
+                same_bits(values, &level_values(d, level)?),
+                "pyramid {w}x{h} /2^{ds} pad {pad}: level {l} differs"
+            );
+        }
+        n += 1;
+    }
+    Ok(n)
+}
