@@ -160,5 +160,7 @@ fn style_warp_and_scene_kernels_on_the_gpu_equal_the_cpu() -> Result<(), KernelE
     println!("{n} x 10 style/warp/scene/face cases equal");
     let n = common::pixel_twins::pyramid_cases(&gpu, twins::fresh_seed(), &Cases::ALL)?;
     println!("{n} flow pyramid cases equal");
+    let n = common::pixel_twins::flow_search_cases(&gpu, twins::fresh_seed(), &Cases::ALL)?;
+    println!("{n} flow search cases equal");
     Ok(())
 }

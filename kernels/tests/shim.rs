@@ -104,12 +104,13 @@ fn every_kernel_runs_on_the_shim_equal_to_its_cpu_twin() -> Result<(), KernelErr
     // 1080p case one run in 4.
     let pixels = pixel_twins::pixel_cases(s, seed, &Cases { one_in: 1, large_one_in: 4 }, 0.0)?;
     let pyramids = pixel_twins::pyramid_cases(s, seed, &Cases { one_in: 1, large_one_in: 4 })?;
+    let flows = pixel_twins::flow_search_cases(s, seed, &Cases { one_in: 1, large_one_in: 4 })?;
     println!(
-        "{pack} pack, {unpack} unpack, {resize} resize, {tiles} tile-merge, {pixels} x 10 style/warp/scene/face, {pyramids} pyramid cases equal \
-         in {:.1} s",
+        "{pack} pack, {unpack} unpack, {resize} resize, {tiles} tile-merge, {pixels} x 10 style/warp/scene/face, {pyramids} pyramid, \
+         {flows} flow search cases equal in {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    assert!(pack > 900 && unpack > 900 && resize > 40 && tiles == 12 && pixels >= 5 && pyramids >= 4);
+    assert!(pack > 900 && unpack > 900 && resize > 40 && tiles == 12 && pixels >= 5 && pyramids >= 4 && flows >= 6);
     Ok(())
 }
 
@@ -122,7 +123,8 @@ fn the_kernels_pass_under_address_sanitizer() -> Result<(), KernelError> {
         + twins::resize_cases(s, seed, &sample(6))?
         + twins::tile_cases(s, seed, &sample(2))?
         + pixel_twins::pixel_cases(s, seed, &sample(1), 0.0)?
-        + pixel_twins::pyramid_cases(s, seed, &sample(1))?;
+        + pixel_twins::pyramid_cases(s, seed, &sample(1))?
+        + pixel_twins::flow_search_cases(s, seed, &sample(1))?;
     println!("{n} cases clean under AddressSanitizer");
     assert!(n > 20);
     Ok(())
@@ -137,7 +139,8 @@ fn the_kernels_pass_under_thread_sanitizer() -> Result<(), KernelError> {
         + twins::resize_cases(s, seed, &sample(30))?
         + twins::tile_cases(s, seed, &sample(4))?
         + pixel_twins::pixel_cases(s, seed, &sample(2), 0.0)?
-        + pixel_twins::pyramid_cases(s, seed, &sample(2))?;
+        + pixel_twins::pyramid_cases(s, seed, &sample(2))?
+        + pixel_twins::flow_search_cases(s, seed, &sample(2))?;
     println!("{n} cases clean under ThreadSanitizer");
     assert!(n >= 4);
     Ok(())

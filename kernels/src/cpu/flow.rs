@@ -181,6 +181,43 @@ pub(crate) fn pyramid_levels(
     pyr.into_iter().take(n).map(|l| (l.data, l.w, l.h)).collect()
 }
 
+/// One level of the coarse-to-fine search on padded levels `a` and `b` (as `pyramid_levels`
+/// gives them, border `pad`): the patch flows and the dense flow (interleaved), from the coarser
+/// level's dense flow `init` (`cw` x `ch`) when given, for the CUDA twin's tests.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn level_flow(
+    a: (&[f32], usize, usize),
+    b: (&[f32], usize, usize),
+    pad: usize,
+    patch: usize,
+    stride: usize,
+    init: Option<(&[[f32; 2]], usize, usize)>,
+    iterations: usize,
+) -> (Vec<[f32; 2]>, Vec<[f32; 2]>) {
+    let padded = |(d, w, h): (&[f32], usize, usize)| Padded { data: d.to_vec(), w, h, pad };
+    let (la, lb) = (padded(a), padded(b));
+    let grid = Grid::new(la.w, la.h, patch, stride);
+    let mut patches = vec![[0.0; 2]; grid.nx * grid.ny];
+    let mut acc = vec![[0.0; 3]; la.w * la.h];
+    let mut flow = vec![[0.0; 2]; la.w * la.h];
+    macro_rules! by_patch {
+        ($($n:literal)*) => {
+            match patch {
+                $($n => {
+                    search_patches::<$n>(&la, &lb, &grid, init, iterations, &mut patches);
+                    densify::<$n>(&la, &lb, &grid, &patches, &mut acc, &mut flow);
+                })*
+                _ => panic!("patch size {patch} outside 1..={MAX_PATCH}"),
+            }
+        };
+    }
+    by_patch!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
+    (patches, flow)
+}
+
+/// The densification's weight floor and the search's convergence step, for the CUDA twin.
+pub(crate) const DENSIFY_EPS_AND_CONVERGED: (f32, f32) = (DENSIFY_EPS, CONVERGED);
+
 /// Builds `n` levels: level 0 is `src` box-averaged by `2^ds`.
 #[allow(clippy::too_many_arguments)]
 fn build_pyramid(

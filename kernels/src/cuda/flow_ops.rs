@@ -1,6 +1,8 @@
 //! The optical flow's image pyramid on a `Device` (flow.cu): the CPU's `build_pyramid`
-//! (kernels/src/cpu/flow.rs) step by step, each level kept on the device. The inverse search and
-//! the densification are not yet written.
+//! (kernels/src/cpu/flow.rs) step by step, each level kept on the device; then, per level, the
+//! inverse search (one thread per patch) and the densification (one thread per pixel), equal to
+//! the CPU's `search_patches` and `densify` bit for bit. The final upsampling to full
+//! resolution is not yet written.
 
 use super::device::{Call, Device, download, grid2, upload, zeros};
 use super::ops::int;
@@ -91,6 +93,112 @@ pub fn pyramid<D: Device>(
         blur121(d, level)?;
     }
     Ok(levels)
+}
+
+/// The patch flows and the dense flow of one level on the device, both interleaved (u, v).
+pub struct LevelFlow<B> {
+    pub patches: B,
+    pub nx: usize,
+    pub ny: usize,
+    pub flow: B,
+    pub w: usize,
+    pub h: usize,
+}
+
+/// Patches along an axis of `len` pixels: `p` wide, every `s`, the last at the edge.
+fn patch_count(len: usize, p: usize, s: usize) -> usize {
+    (len - p).div_ceil(s) + 1
+}
+
+/// One level of the coarse-to-fine flow from `a` to `b` (levels of the same size): the inverse
+/// search of every `patch` x `patch` patch (stride `stride`, at most `iterations` Gauss-Newton
+/// steps) from the coarser level's dense flow `init` when given (sampled at each patch centre,
+/// doubled), then the densification: the CPU's `search_patches` and `densify`.
+pub fn level_flow<D: Device>(
+    d: &D,
+    a: &Level<D::Buffer>,
+    b: &Level<D::Buffer>,
+    patch: usize,
+    stride: usize,
+    init: Option<&LevelFlow<D::Buffer>>,
+    iterations: usize,
+) -> Result<LevelFlow<D::Buffer>, KernelError> {
+    let (w, h, pad) = (a.w, a.h, a.pad);
+    if (b.w, b.h, b.pad) != (w, h, pad)
+        || !(1..=16).contains(&patch)
+        || !(1..=patch).contains(&stride)
+        || w < patch
+        || h < patch
+        || pad == 0
+    {
+        return Err(KernelError::InvalidArgument(format!(
+            "flow level {w}x{h} pad {pad} against {}x{} pad {}, patch {patch}, stride {stride}: the levels must \
+             match, 1 <= stride <= patch <= 16, the level at least a patch, pad >= 1",
+            b.w, b.h, b.pad
+        )));
+    }
+    let (nx, ny) = (patch_count(w, patch, stride), patch_count(h, patch, stride));
+    let (eps, converged) = crate::cpu::flow::DENSIFY_EPS_AND_CONVERGED;
+    let patches = zeros::<D, f32>(d, 2 * nx * ny)?;
+    let none = zeros::<D, f32>(d, 2)?;
+    let (init_buf, cw, ch) = match init {
+        Some(f) => (&f.flow, f.w, f.h),
+        None => (&none, 1, 1),
+    };
+    let geometry = [int(w, "width")?, int(h, "height")?, int(pad, "pad")?, int(patch, "patch")?];
+    let grid = [int(stride, "stride")?, int(nx, "patch columns")?, int(ny, "patch rows")?];
+    let mut call = Call::new("search_patches", grid2(nx, ny));
+    call.buffer(&a.data).buffer(&b.data);
+    geometry.iter().chain(&grid).for_each(|&v| {
+        call.value(v);
+    });
+    call.buffer(init_buf).value(int(cw, "coarse width")?).value(int(ch, "coarse height")?);
+    call.value(i32::from(init.is_some())).value(int(iterations, "iterations")?).value(converged).buffer(&patches);
+    // SAFETY: the arguments match `search_patches`; threads outside nx x ny return; patch (i, j)
+    // lies inside the w x h interior (patch_at <= len - p), its gradients read one pixel around it
+    // (pad >= 1), its sample windows are clamped so that their p + 1 rows and columns stay in the
+    // padded level; `init` (the coarser level's cw x ch flow, or a stand-in never read when has_init
+    // is 0) is read at positions clamped into it; thread (i, j) writes entry j nx + i of 2 nx ny values.
+    unsafe { d.launch(&call) }?;
+    let flow = zeros::<D, f32>(d, 2 * w * h)?;
+    let mut call = Call::new("densify", grid2(w, h));
+    call.buffer(&a.data).buffer(&b.data);
+    geometry.iter().chain(&grid).for_each(|&v| {
+        call.value(v);
+    });
+    call.buffer(&patches).value(eps).buffer(&flow);
+    // SAFETY: the arguments match `densify`; threads outside w x h return; pixel (x, y) reads its
+    // own value of `a`, the patches covering it (indices below nx ny) and one clamped window value
+    // of `b` per patch, and writes its entry of the 2 w h flow values.
+    unsafe { d.launch(&call) }?;
+    Ok(LevelFlow { patches, nx, ny, flow, w, h })
+}
+
+/// A level's patch flows and dense flow on the host, interleaved (u, v).
+pub type Flows = (Vec<[f32; 2]>, Vec<[f32; 2]>);
+
+/// Downloads a level's patch flows and dense flow.
+pub fn level_flow_values<D: Device>(d: &D, f: &LevelFlow<D::Buffer>) -> Result<Flows, KernelError> {
+    let (mut p, mut v) = (vec![0.0f32; 2 * f.nx * f.ny], vec![0.0f32; 2 * f.w * f.h]);
+    download(d, &f.patches, &mut p)?;
+    download(d, &f.flow, &mut v)?;
+    let pairs = |x: Vec<f32>| x.chunks_exact(2).map(|c| [c[0], c[1]]).collect();
+    Ok((pairs(p), pairs(v)))
+}
+
+/// The CPU's level flow (patch flows, dense flow) on padded levels, to compare with.
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments)]
+pub fn cpu_level_flow(
+    a: (&[f32], usize, usize),
+    b: (&[f32], usize, usize),
+    pad: usize,
+    patch: usize,
+    stride: usize,
+    init: Option<(&[[f32; 2]], usize, usize)>,
+    iterations: usize,
+) -> Flows {
+    crate::cpu::flow::level_flow(a, b, pad, patch, stride, init, iterations)
 }
 
 /// A level's padded values, downloaded.

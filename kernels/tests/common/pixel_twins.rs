@@ -145,3 +145,64 @@ pub fn pyramid_cases<D: Device>(d: &D, seed: u64, cases: &Cases) -> Result<usize
     }
     Ok(n)
 }
+
+/// The optical flow's inverse search and densification (flow.cu), coarse to fine over a
+/// pyramid, level by level against the CPU's: `b` is `a` shifted by whole pixels plus noise
+/// (none in the first case, which must give exactly zero flow).
+pub fn flow_search_cases<D: Device>(d: &D, seed: u64, cases: &Cases) -> Result<usize, KernelError> {
+    use gst_ai_kernels::cuda::flow_ops::{cpu_level_flow, cpu_pyramid, level_flow, level_flow_values, pyramid};
+    let mut n = 0;
+    let mut case = 30_000;
+    // (w, h, downscale, levels, patch, stride, iterations)
+    for (w, h, ds, levels, patch, stride, iters) in [
+        (24, 17, 0, 2, 4, 2, 6),
+        (40, 29, 0, 2, 8, 4, 12),
+        (64, 33, 1, 2, 6, 3, 8),
+        (37, 23, 0, 3, 3, 1, 16),
+        (44, 44, 0, 2, 16, 5, 10),
+        (13, 9, 0, 1, 1, 1, 3),
+        (1920, 1080, 2, 3, 8, 4, 12),
+    ] {
+        case += 1;
+        if !cases.keep(seed, case, w * h) {
+            continue;
+        }
+        let mut rng = case_rng(seed, case);
+        let a = values(&mut rng, w * h, 0.0, 1.0);
+        let (dx, dy, noise) = match case {
+            30_001 => (0, 0, 0.0),
+            _ => (rng.below(7) as isize - 3, rng.below(7) as isize - 3, 0.05),
+        };
+        let b: Vec<f32> = (0..w * h)
+            .map(|i| {
+                let x = (i % w) as isize + dx;
+                let y = (i / w) as isize + dy;
+                let src = y.clamp(0, h as isize - 1) as usize * w + x.clamp(0, w as isize - 1) as usize;
+                a[src] + noise * (rng.unit() - 0.5)
+            })
+            .collect();
+        let pad = patch + 2;
+        let (ca, cb) = (cpu_pyramid(&a, w, h, ds, levels, pad), cpu_pyramid(&b, w, h, ds, levels, pad));
+        let (ga, gb) = (pyramid(d, &a, w, h, ds, levels, pad)?, pyramid(d, &b, w, h, ds, levels, pad)?);
+        let mut cpu_prev: Option<(Vec<[f32; 2]>, usize, usize)> = None;
+        let mut dev_prev = None;
+        for l in (0..levels).rev() {
+            let ((da, lw, lh), (db, _, _)) = (&ca[l], &cb[l]);
+            let init = cpu_prev.as_ref().map(|(f, cw, ch)| (&f[..], *cw, *ch));
+            let (cpu_patches, cpu_flow) =
+                cpu_level_flow((da, *lw, *lh), (db, *lw, *lh), pad, patch, stride, init, iters);
+            let dev = level_flow(d, &ga[l], &gb[l], patch, stride, dev_prev.as_ref(), iters)?;
+            let (dev_patches, dev_flow) = level_flow_values(d, &dev)?;
+            let what = format!("flow {w}x{h} /2^{ds} level {l} patch {patch} stride {stride} iterations {iters}");
+            assert!(same_bits(cpu_patches.as_flattened(), dev_patches.as_flattened()), "{what}: patch flows differ");
+            assert!(same_bits(cpu_flow.as_flattened(), dev_flow.as_flattened()), "{what}: dense flows differ");
+            let zero = cpu_flow.as_flattened().iter().all(|&v| v == 0.0);
+            // Identical frames give exactly zero flow; others some (a 1x1 patch has no gradient).
+            assert!(zero == (noise == 0.0) || patch == 1, "{what}: zero flow {zero}, noise {noise}");
+            cpu_prev = Some((cpu_flow, *lw, *lh));
+            dev_prev = Some(dev);
+        }
+        n += 1;
+    }
+    Ok(n)
+}
