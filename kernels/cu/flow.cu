@@ -251,3 +251,48 @@ extern "C" __global__ void densify(const float* a, const float* b, int w, int h,
     flow[o] = su * inv;
     flow[o + 1] = sv * inv;
 }
+
+// The dense flow of the finest level (interleaved, lw x lh) bilinearly upsampled by s = 2^ds
+// to planar w x h (x plane, then y), half-pixel centres, clamped at the edges, vectors times s:
+// upsample in kernels/src/cpu/flow.rs, per output pixel (each level interval expands into s
+// outputs at fractions (k + 0.5) / s; s / 2 outputs left of the first, the rest right of the last
+// clamped).
+__device__ __forceinline__ float upsample_column(const float* flow, int lw, int j0, int j1, float fy, int col, int k,
+                                                 float scale)
+{
+    float a = flow[2 * ((long long)j0 * lw + col) + k], b = flow[2 * ((long long)j1 * lw + col) + k];
+    return (a + fy * (b - a)) * scale;
+}
+
+extern "C" __global__ void upsample_flow(const float* flow, int lw, int lh, int s, int w, int h, float* out)
+{
+    int x = blockIdx.x * blockDim.x + threadIdx.x;
+    int y = blockIdx.y * blockDim.y + threadIdx.y;
+    if (x >= w || y >= h) return;
+    float scale = (float)s;
+    float v = clampf(((float)y + 0.5f) / scale - 0.5f, 0.0f, (float)(lh - 1));
+    int j0 = __float2int_rz(v);
+    int j1 = j0 + 1 < lh ? j0 + 1 : lh - 1;
+    float fy = v - (float)j0;
+    for (int k = 0; k < 2; k++) {
+        float o;
+        if (s == 1) {
+            o = upsample_column(flow, lw, j0, j1, fy, x, k, scale);
+        } else {
+            int left = s / 2 < w ? s / 2 : w;
+            int whole = (w - left) / s < lw - 1 ? (w - left) / s : lw - 1;
+            int idx = (x - left) / s;
+            if (x < left) {
+                o = upsample_column(flow, lw, j0, j1, fy, 0, k, scale);
+            } else if (idx < whole || (whole < lw - 1 && idx == whole)) {
+                float p0 = upsample_column(flow, lw, j0, j1, fy, idx, k, scale);
+                float p1 = upsample_column(flow, lw, j0, j1, fy, idx + 1, k, scale);
+                float f = ((float)((x - left) % s) + 0.5f) / scale;
+                o = p0 + f * (p1 - p0);
+            } else {
+                o = upsample_column(flow, lw, j0, j1, fy, lw - 1, k, scale);
+            }
+        }
+        out[(long long)k * w * h + (long long)y * w + x] = o;
+    }
+}

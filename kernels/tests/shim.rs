@@ -105,12 +105,22 @@ fn every_kernel_runs_on_the_shim_equal_to_its_cpu_twin() -> Result<(), KernelErr
     let pixels = pixel_twins::pixel_cases(s, seed, &Cases { one_in: 1, large_one_in: 4 }, 0.0)?;
     let pyramids = pixel_twins::pyramid_cases(s, seed, &Cases { one_in: 1, large_one_in: 4 })?;
     let flows = pixel_twins::flow_search_cases(s, seed, &Cases { one_in: 1, large_one_in: 4 })?;
+    let whole = pixel_twins::optical_flow_cases(s, seed, &Cases { one_in: 1, large_one_in: 4 })?;
     println!(
         "{pack} pack, {unpack} unpack, {resize} resize, {tiles} tile-merge, {pixels} x 10 style/warp/scene/face, {pyramids} pyramid, \
-         {flows} flow search cases equal in {:.1} s",
+         {flows} flow search, {whole} whole flow cases equal in {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    assert!(pack > 900 && unpack > 900 && resize > 40 && tiles == 12 && pixels >= 5 && pyramids >= 4 && flows >= 6);
+    assert!(
+        pack > 900
+            && unpack > 900
+            && resize > 40
+            && tiles == 12
+            && pixels >= 5
+            && pyramids >= 4
+            && flows >= 6
+            && whole >= 6
+    );
     Ok(())
 }
 
@@ -124,7 +134,8 @@ fn the_kernels_pass_under_address_sanitizer() -> Result<(), KernelError> {
         + twins::tile_cases(s, seed, &sample(2))?
         + pixel_twins::pixel_cases(s, seed, &sample(1), 0.0)?
         + pixel_twins::pyramid_cases(s, seed, &sample(1))?
-        + pixel_twins::flow_search_cases(s, seed, &sample(1))?;
+        + pixel_twins::flow_search_cases(s, seed, &sample(1))?
+        + pixel_twins::optical_flow_cases(s, seed, &sample(2))?;
     println!("{n} cases clean under AddressSanitizer");
     assert!(n > 20);
     Ok(())
@@ -140,7 +151,8 @@ fn the_kernels_pass_under_thread_sanitizer() -> Result<(), KernelError> {
         + twins::tile_cases(s, seed, &sample(4))?
         + pixel_twins::pixel_cases(s, seed, &sample(2), 0.0)?
         + pixel_twins::pyramid_cases(s, seed, &sample(2))?
-        + pixel_twins::flow_search_cases(s, seed, &sample(2))?;
+        + pixel_twins::flow_search_cases(s, seed, &sample(2))?
+        + pixel_twins::optical_flow_cases(s, seed, &sample(3))?;
     println!("{n} cases clean under ThreadSanitizer");
     assert!(n >= 4);
     Ok(())

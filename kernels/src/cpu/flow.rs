@@ -119,24 +119,8 @@ pub(crate) struct Workspace {
 /// Flow from `a` to `b` (both `w` x `h` luma), written as two full-resolution
 /// planes (x then y) into `out`.
 pub(crate) fn optical_flow(a: &[f32], b: &[f32], w: usize, h: usize, p: &Params, ws: &mut Workspace, out: &mut [f32]) {
-    // The level the flow is computed on must hold at least one patch.
-    let mut ds = p.downscale.min(usize::BITS - 1);
-    while ds > 0 && ((w >> ds) < p.patch || (h >> ds) < p.patch) {
-        ds -= 1;
-    }
-    let patch = p.patch.min(w).min(h);
-    let stride = p.stride.min(patch);
+    let Plan { ds, patch, stride, levels: n_levels, pad } = plan(w, h, p);
     let (w0, h0) = (w >> ds, h >> ds);
-    let mut n_levels = 1;
-    loop {
-        let (lw, lh) = (w0 >> n_levels, h0 >> n_levels);
-        let more = if p.levels == 0 { lw.min(lh) >= 16 } else { n_levels <= p.levels as usize };
-        if !more || lw < patch || lh < patch {
-            break;
-        }
-        n_levels += 1;
-    }
-    let pad = patch + 2;
     build_pyramid(a, w, h, ds, n_levels, pad, &mut ws.pyr_a, &mut ws.rows);
     build_pyramid(b, w, h, ds, n_levels, pad, &mut ws.pyr_b, &mut ws.rows);
 
@@ -165,6 +149,39 @@ pub(crate) fn optical_flow(a: &[f32], b: &[f32], w: usize, h: usize, p: &Params,
     }
     // `coarse` now holds level 0.
     upsample(&ws.coarse, w0, h0, ds, w, h, &mut ws.fracs, &mut ws.rows, out);
+}
+
+/// What `optical_flow` computes on: the downscale, the patch and stride used, the number of
+/// pyramid levels and the levels' border.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Plan {
+    pub ds: u32,
+    pub patch: usize,
+    pub stride: usize,
+    pub levels: usize,
+    pub pad: usize,
+}
+
+pub(crate) fn plan(w: usize, h: usize, p: &Params) -> Plan {
+    // The level the flow is computed on must hold at least one patch.
+    let mut ds = p.downscale.min(usize::BITS - 1);
+    while ds > 0 && ((w >> ds) < p.patch || (h >> ds) < p.patch) {
+        ds -= 1;
+    }
+    let patch = p.patch.min(w).min(h);
+    let stride = p.stride.min(patch);
+    let (w0, h0) = (w >> ds, h >> ds);
+    let mut n_levels = 1;
+    loop {
+        let (lw, lh) = (w0 >> n_levels, h0 >> n_levels);
+        let more = if p.levels == 0 { lw.min(lh) >= 16 } else { n_levels <= p.levels as usize };
+        if !more || lw < patch || lh < patch {
+            break;
+        }
+        n_levels += 1;
+    }
+    let pad = patch + 2;
+    Plan { ds, patch, stride, levels: n_levels, pad }
 }
 
 /// The levels `build_pyramid` makes (padded data, width, height), for the CUDA twin's tests.

@@ -1,8 +1,9 @@
 //! The optical flow's image pyramid on a `Device` (flow.cu): the CPU's `build_pyramid`
 //! (kernels/src/cpu/flow.rs) step by step, each level kept on the device; then, per level, the
 //! inverse search (one thread per patch) and the densification (one thread per pixel), equal to
-//! the CPU's `search_patches` and `densify` bit for bit. The final upsampling to full
-//! resolution is not yet written.
+//! the CPU's `search_patches` and `densify` bit for bit; and the whole flow (`optical_flow`:
+//! the same plan of levels, coarse to fine, the finest level upsampled to full resolution),
+//! equal to the crate's `optical_flow` bit for bit.
 
 use super::device::{Call, Device, download, grid2, upload, zeros};
 use super::ops::int;
@@ -199,6 +200,39 @@ pub fn cpu_level_flow(
     iterations: usize,
 ) -> Flows {
     crate::cpu::flow::level_flow(a, b, pad, patch, stride, init, iterations)
+}
+
+/// `crate::optical_flow` on `d`: same arguments (no workspace), same validation, the same
+/// flow bit for bit; the pyramids and every level's flow stay on the device, only the result
+/// comes back.
+pub fn optical_flow<D: Device>(
+    d: &D,
+    a: &[f32],
+    b: &[f32],
+    w: usize,
+    h: usize,
+    params: &crate::FlowParams,
+    flow: &mut [f32],
+) -> Result<(), KernelError> {
+    let p = crate::flow::check_flow(a.len(), b.len(), w, h, params, flow.len())?;
+    let plan = crate::cpu::flow::plan(w, h, &p);
+    let pa = pyramid(d, a, w, h, plan.ds, plan.levels, plan.pad)?;
+    let pb = pyramid(d, b, w, h, plan.ds, plan.levels, plan.pad)?;
+    let mut coarse: Option<LevelFlow<D::Buffer>> = None;
+    for l in (0..plan.levels).rev() {
+        coarse = Some(level_flow(d, &pa[l], &pb[l], plan.patch, plan.stride, coarse.as_ref(), p.iterations)?);
+    }
+    let fine = coarse.expect("at least one level");
+    let out = zeros::<D, f32>(d, 2 * w * h)?;
+    let mut call = Call::new("upsample_flow", grid2(w, h));
+    call.buffer(&fine.flow).value(int(fine.w, "level width")?).value(int(fine.h, "level height")?);
+    call.value(int(1usize << plan.ds, "downscale")?).value(int(w, "width")?).value(int(h, "height")?).buffer(&out);
+    // SAFETY: the arguments match `upsample_flow`; threads outside w x h return; pixel (x, y)
+    // reads level rows and columns clamped into the fine level's lw x lh flow (columns below lw:
+    // the interval index is below `whole + 1 <= lw - 1`), and writes its entries of the two
+    // w x h planes.
+    unsafe { d.launch(&call) }?;
+    download(d, &out, flow)
 }
 
 /// A level's padded values, downloaded.
