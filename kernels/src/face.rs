@@ -9,6 +9,7 @@ use crate::error::KernelError;
 
 /// A box in frame pixels: top-left corner and size.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
 pub struct FaceBox {
     pub x: f32,
     pub y: f32,
@@ -16,7 +17,7 @@ pub struct FaceBox {
     pub h: f32,
 }
 
-fn check_box(b: &FaceBox) -> Result<(), KernelError> {
+pub(crate) fn check_box(b: &FaceBox) -> Result<(), KernelError> {
     if !(b.w > 0.0 && b.h > 0.0 && b.x.is_finite() && b.y.is_finite() && b.w.is_finite() && b.h.is_finite()) {
         return Err(KernelError::InvalidArgument(format!("face box {b:?} must have a positive, finite size")));
     }

@@ -94,7 +94,7 @@ impl std::fmt::Debug for FlowWorkspace {
 }
 
 /// `w * h * k`, or an error naming `what`.
-fn plane_len(w: usize, h: usize, k: usize, what: &'static str) -> Result<usize, KernelError> {
+pub(crate) fn plane_len(w: usize, h: usize, k: usize, what: &'static str) -> Result<usize, KernelError> {
     if w == 0 {
         return Err(KernelError::ZeroSize { what: "image width" });
     }
@@ -104,7 +104,12 @@ fn plane_len(w: usize, h: usize, k: usize, what: &'static str) -> Result<usize, 
     w.checked_mul(h).and_then(|n| n.checked_mul(k)).ok_or(KernelError::TooLarge { what })
 }
 
-fn check_len(what: &str, len: usize, need: usize, shape: std::fmt::Arguments<'_>) -> Result<(), KernelError> {
+pub(crate) fn check_len(
+    what: &str,
+    len: usize,
+    need: usize,
+    shape: std::fmt::Arguments<'_>,
+) -> Result<(), KernelError> {
     if len != need {
         return Err(KernelError::BufferLength { what: format!("{what} ({shape})"), len, need });
     }
@@ -134,10 +139,25 @@ pub fn optical_flow(
     ws: &mut FlowWorkspace,
     flow: &mut [f32],
 ) -> Result<(), KernelError> {
+    let cp = check_flow(a.len(), b.len(), w, h, params, flow.len())?;
+    cpu::flow::optical_flow(a, b, w, h, &cp, &mut ws.flow, flow);
+    Ok(())
+}
+
+/// `optical_flow`'s checks (shared with the CUDA twin, `cuda::flow_ops::optical_flow`): the
+/// lengths and the parameters, validated.
+pub(crate) fn check_flow(
+    a_len: usize,
+    b_len: usize,
+    w: usize,
+    h: usize,
+    params: &FlowParams,
+    flow_len: usize,
+) -> Result<cpu::flow::Params, KernelError> {
     let n = plane_len(w, h, 1, "flow image")?;
-    check_len("optical_flow image a", a.len(), n, format_args!("{h}x{w}"))?;
-    check_len("optical_flow image b", b.len(), n, format_args!("{h}x{w}"))?;
-    check_len("optical_flow output", flow.len(), plane_len(w, h, 2, "flow")?, format_args!("2x{h}x{w}"))?;
+    check_len("optical_flow image a", a_len, n, format_args!("{h}x{w}"))?;
+    check_len("optical_flow image b", b_len, n, format_args!("{h}x{w}"))?;
+    check_len("optical_flow output", flow_len, plane_len(w, h, 2, "flow")?, format_args!("2x{h}x{w}"))?;
     let p = params;
     if !(2..=cpu::flow::MAX_PATCH as u32).contains(&p.patch) {
         return Err(KernelError::InvalidArgument(format!(
@@ -159,8 +179,7 @@ pub fn optical_flow(
         stride: p.stride as usize,
         iterations: p.iterations as usize,
     };
-    cpu::flow::optical_flow(a, b, w, h, &cp, &mut ws.flow, flow);
-    Ok(())
+    Ok(cp)
 }
 
 /// Backward warp of `channels` planes (`src`, CHW, `w` x `h`):

@@ -23,10 +23,12 @@
 //! Implementations: the public functions validate every size and then call the `cpu` backend,
 //! which runs large calls in row bands on a process-wide thread pool (`cpu::par`); only `face` and
 //! `mouth` do their (single-threaded) work in its own module. `cuda` (public) holds the CUDA twins: the
-//! sources in `kernels/cu/` (convert, resize, tile) compiled at run time by NVRTC, a device probe
-//! that never panics, and `cuda::Gpu`, whose `pack`, `unpack` and `resize` take the CPU
-//! functions' arguments and are written to return their results bit for bit (not yet run on a
-//! GPU: docs/gpu.md). Nothing dispatches to CUDA by itself: a caller that wants it opens a `Gpu`.
+//! sources in `kernels/cu/` compiled at run time by NVRTC, a device probe that never panics, the
+//! `Device` trait with the operations written once on it (`cuda::ops`, `cuda::tile_ops`), and
+//! two devices: `cuda::Gpu` (cudarc; not yet run on a GPU) and `cuda::shim::Shim`, the same
+//! sources compiled for the CPU, which CI runs against the CPU twins, under AddressSanitizer and
+//! ThreadSanitizer too (docs/gpu.md). Nothing dispatches to CUDA by itself: a caller that wants
+//! it opens a `Gpu`.
 //!
 //! Every `unsafe` block and impl carries a `// SAFETY:` comment saying why it is sound (clippy's
 //! `undocumented_unsafe_blocks` is denied in Cargo.toml). They are the pool's hand-over of jobs to

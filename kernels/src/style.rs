@@ -13,7 +13,7 @@ use crate::cpu;
 use crate::error::KernelError;
 use crate::tensor::TensorSpec;
 
-fn image_len(w: usize, h: usize, k: usize, what: &'static str) -> Result<usize, KernelError> {
+pub(crate) fn image_len(w: usize, h: usize, k: usize, what: &'static str) -> Result<usize, KernelError> {
     if w == 0 {
         return Err(KernelError::ZeroSize { what: "image width" });
     }
@@ -23,7 +23,7 @@ fn image_len(w: usize, h: usize, k: usize, what: &'static str) -> Result<usize, 
     w.checked_mul(h).and_then(|n| n.checked_mul(k)).ok_or(KernelError::TooLarge { what })
 }
 
-fn check(what: &str, len: usize, need: usize) -> Result<(), KernelError> {
+pub(crate) fn check(what: &str, len: usize, need: usize) -> Result<(), KernelError> {
     if len != need {
         return Err(KernelError::BufferLength { what: what.to_string(), len, need });
     }

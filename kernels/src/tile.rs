@@ -89,6 +89,14 @@ fn plan_axis(len: usize, tile: usize, overlap: usize, multiple: usize) -> Result
 /// reaches still gets a defined value.
 const FEATHER_FLOOR: f32 = 1e-3;
 
+/// Where a tile's output lands (output pixels) and its per-axis feather weights.
+pub(crate) struct Placement {
+    pub x: usize,
+    pub y: usize,
+    pub wx: Vec<f32>,
+    pub wy: Vec<f32>,
+}
+
 /// Blends model outputs of tiles into one CHW, canonical (RGB, 0..1) image.
 ///
 /// Storage is allocated on the first [`add`](Self::add) (so construction
@@ -125,7 +133,8 @@ impl TileMerger {
         Self { out_w, out_h, scale, overlap, sum: Vec::new(), weight: Vec::new(), finished: false }
     }
 
-    fn ensure_storage(&mut self) -> Result<(), KernelError> {
+    /// The output's size in pixels, checked.
+    pub(crate) fn check_size(&self) -> Result<usize, KernelError> {
         if self.out_w == 0 || self.out_h == 0 {
             return Err(KernelError::ZeroSize { what: "TileMerger output size" });
         }
@@ -134,12 +143,55 @@ impl TileMerger {
         }
         let too_large = KernelError::TooLarge { what: "TileMerger output" };
         let pixels = self.out_w.checked_mul(self.out_h).ok_or(too_large.clone())?;
-        let values = pixels.checked_mul(3).ok_or(too_large.clone())?;
+        pixels.checked_mul(3).ok_or(too_large)?;
+        Ok(pixels)
+    }
+
+    fn ensure_storage(&mut self) -> Result<(), KernelError> {
+        let pixels = self.check_size()?;
+        let too_large = KernelError::TooLarge { what: "TileMerger output" };
         if self.weight.len() != pixels {
-            self.sum = zeroed(values).ok_or(too_large.clone())?;
+            self.sum = zeroed(3 * pixels).ok_or(too_large.clone())?;
             self.weight = zeroed(pixels).ok_or(too_large)?;
         }
         Ok(())
+    }
+
+    pub(crate) fn out_width(&self) -> usize {
+        self.out_w
+    }
+
+    /// Where `tile`'s output lands in the output image and its feather weights, after checking
+    /// the tile and its tensor (the checks of `add`).
+    pub(crate) fn place(
+        &self,
+        tile: Tile,
+        tensor_len: usize,
+        tensor_w: usize,
+        tensor_h: usize,
+    ) -> Result<Placement, KernelError> {
+        if tile.width == 0 || tile.height == 0 {
+            return Err(KernelError::ZeroSize { what: "tile size" });
+        }
+        let scaled = |v: usize| v.checked_mul(self.scale).ok_or(KernelError::TooLarge { what: "scaled tile" });
+        let (x, y) = (scaled(tile.x)?, scaled(tile.y)?);
+        let (width, height) = (scaled(tile.width)?, scaled(tile.height)?);
+        if x.saturating_add(width) > self.out_w || y.saturating_add(height) > self.out_h {
+            return Err(KernelError::InvalidArgument(format!(
+                "tile {}x{} at ({}, {}) scaled by {} does not fit the {}x{} output",
+                tile.width, tile.height, tile.x, tile.y, self.scale, self.out_w, self.out_h
+            )));
+        }
+        if width > tensor_w || height > tensor_h {
+            return Err(KernelError::InvalidArgument(format!(
+                "tile tensor {tensor_w}x{tensor_h} is smaller than the scaled tile {width}x{height}"
+            )));
+        }
+        check_tensor_len("tile tensor", tensor_len, tensor_w, tensor_h)?;
+        let ramp = self.overlap.saturating_mul(self.scale);
+        let wx = feather(width, ramp, x > 0, x + width < self.out_w);
+        let wy = feather(height, ramp, y > 0, y + height < self.out_h);
+        Ok(Placement { x, y, wx, wy })
     }
 
     /// Adds the model output for `tile` (input coordinates): `tensor` is 3 x
@@ -160,27 +212,7 @@ impl TileMerger {
             return Err(KernelError::InvalidArgument("TileMerger::add after finish; call reset first".into()));
         }
         self.ensure_storage()?;
-        if tile.width == 0 || tile.height == 0 {
-            return Err(KernelError::ZeroSize { what: "tile size" });
-        }
-        let scaled = |v: usize| v.checked_mul(self.scale).ok_or(KernelError::TooLarge { what: "scaled tile" });
-        let (x, y) = (scaled(tile.x)?, scaled(tile.y)?);
-        let (width, height) = (scaled(tile.width)?, scaled(tile.height)?);
-        if x.saturating_add(width) > self.out_w || y.saturating_add(height) > self.out_h {
-            return Err(KernelError::InvalidArgument(format!(
-                "tile {}x{} at ({}, {}) scaled by {} does not fit the {}x{} output",
-                tile.width, tile.height, tile.x, tile.y, self.scale, self.out_w, self.out_h
-            )));
-        }
-        if width > tensor_w || height > tensor_h {
-            return Err(KernelError::InvalidArgument(format!(
-                "tile tensor {tensor_w}x{tensor_h} is smaller than the scaled tile {width}x{height}"
-            )));
-        }
-        check_tensor_len("tile tensor", tensor.len(), tensor_w, tensor_h)?;
-        let ramp = self.overlap.saturating_mul(self.scale);
-        let wx = feather(width, ramp, x > 0, x + width < self.out_w);
-        let wy = feather(height, ramp, y > 0, y + height < self.out_h);
+        let Placement { x, y, wx, wy } = self.place(tile, tensor.len(), tensor_w, tensor_h)?;
         cpu::tile::accumulate(
             cpu::tile::Canvas { sum: &mut self.sum, weight: &mut self.weight, width: self.out_w },
             cpu::tile::Region { x, y, wx: &wx, wy: &wy },

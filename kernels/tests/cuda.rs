@@ -8,9 +8,9 @@
 
 mod common;
 
-use common::{OwnedFrame, Rng, all_specs};
+use common::twins::{self, Cases};
+use gst_ai_kernels::KernelError;
 use gst_ai_kernels::cuda::{self, Gpu, SOURCES, compile, entry_points};
-use gst_ai_kernels::{Colorimetry, Filter, KernelError, PixelFormat, Rect, YuvMatrix, pack, resize, unpack};
 
 fn nvrtc_or_skip(test: &str) -> bool {
     match cuda::nvrtc() {
@@ -46,7 +46,29 @@ fn every_kernel_compiles_with_nvrtc() {
             entries += 1;
         }
     }
-    for expected in ["pack", "unpack_packed", "unpack_420", "resize_rows", "resize_columns", "tile_accumulate"] {
+    for expected in [
+        "pack",
+        "unpack_packed",
+        "unpack_420",
+        "resize_rows",
+        "resize_columns",
+        "tile_accumulate",
+        "tile_normalise",
+        "luma",
+        "retensor",
+        "preserve_colors",
+        "mix",
+        "temporal_confidence",
+        "temporal_blend",
+        "warp",
+        "thumbnail",
+        "crop_resize",
+        "paste_feathered",
+        "box_down",
+        "fill_border",
+        "blur_rows",
+        "blur_columns",
+    ] {
         assert!(SOURCES.iter().any(|(_, s)| entry_points(s).contains(&expected)), "no kernel {expected}");
     }
     println!("{} sources, {entries} kernels compiled", SOURCES.len());
@@ -102,118 +124,45 @@ fn gpu_or_skip(test: &str) -> Option<Gpu> {
     }
 }
 
-/// Seeds differ from run to run (fresh inputs every time), and are printed for a rerun.
-fn fresh_seed() -> u64 {
-    let seed = std::env::var("GST_AI_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
-    });
-    println!("GST_AI_SEED={seed}");
-    seed
-}
-
-/// Equal bit for bit (NaN included), as the CUDA twins promise.
-fn same_bits(a: &[f32], b: &[f32]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
-}
-
-const COLORIMETRIES: [Colorimetry; 3] = [
-    Colorimetry { matrix: YuvMatrix::Bt601, full_range: false },
-    Colorimetry { matrix: YuvMatrix::Bt709, full_range: true },
-    Colorimetry { matrix: YuvMatrix::Bt2020, full_range: false },
-];
-
 #[test]
 fn pack_on_the_gpu_equals_the_cpu_bit_for_bit() -> Result<(), KernelError> {
     let Some(gpu) = gpu_or_skip("pack_on_the_gpu_equals_the_cpu_bit_for_bit") else { return Ok(()) };
-    let mut rng = Rng::new(fresh_seed());
-    let mut cases = 0;
-    for (w, h) in [(1, 1), (13, 7), (64, 33), (1920, 1080)] {
-        for format in PixelFormat::ALL {
-            for colorimetry in COLORIMETRIES {
-                let frame = OwnedFrame::filled(format, w, h, rng.below(5), colorimetry, || rng.byte());
-                let view = frame.view()?;
-                for spec in all_specs() {
-                    // Inside, overlapping the edges (reflected) and wider than the frame.
-                    let rw = 1 + rng.below(w + 8);
-                    let rh = 1 + rng.below(h + 8);
-                    let rect = Rect::new(rng.below(w + 8) as isize - 4, rng.below(h + 8) as isize - 4, rw, rh);
-                    let mut cpu = vec![0.0; 3 * rw * rh];
-                    let mut gpu_out = vec![f32::NAN; 3 * rw * rh];
-                    pack(&view, rect, spec, &mut cpu)?;
-                    gpu.pack(&view, rect, spec, &mut gpu_out)?;
-                    assert!(
-                        same_bits(&cpu, &gpu_out),
-                        "pack {format} {w}x{h} {colorimetry:?} {spec:?} {rect:?}: CUDA differs from the CPU"
-                    );
-                    cases += 1;
-                }
-            }
-        }
-    }
-    println!("{cases} pack cases equal");
+    println!("{} pack cases equal", twins::pack_cases(&gpu, twins::fresh_seed(), &Cases::ALL)?);
     Ok(())
 }
 
 #[test]
 fn unpack_on_the_gpu_equals_the_cpu_bit_for_bit() -> Result<(), KernelError> {
     let Some(gpu) = gpu_or_skip("unpack_on_the_gpu_equals_the_cpu_bit_for_bit") else { return Ok(()) };
-    let mut rng = Rng::new(fresh_seed());
-    let mut cases = 0;
-    for (w, h) in [(1, 1), (13, 7), (64, 33), (1920, 1080)] {
-        for format in PixelFormat::ALL {
-            for colorimetry in COLORIMETRIES {
-                for spec in all_specs() {
-                    let (cx, cy) = (rng.below(3), rng.below(3));
-                    let (tw, th) = (w + cx + rng.below(3), h + cy + rng.below(3));
-                    // Values a little outside the range too, so clamping is compared.
-                    let (lo, hi) = match spec.range {
-                        gst_ai_kernels::ValueRange::Unit => (-0.1, 1.1),
-                        gst_ai_kernels::ValueRange::Signed => (-1.2, 1.2),
-                        gst_ai_kernels::ValueRange::Byte => (-20.0, 275.0),
-                    };
-                    let tensor: Vec<f32> = (0..3 * tw * th).map(|_| lo + (hi - lo) * rng.unit()).collect();
-                    let pad = rng.below(5);
-                    let mut on_cpu = OwnedFrame::filled(format, w, h, pad, colorimetry, || 7);
-                    let mut on_gpu = OwnedFrame::filled(format, w, h, pad, colorimetry, || 7);
-                    unpack(&tensor, tw, th, spec, cx, cy, &mut on_cpu.view_mut()?)?;
-                    gpu.unpack(&tensor, tw, th, spec, cx, cy, &mut on_gpu.view_mut()?)?;
-                    assert!(
-                        on_cpu.planes == on_gpu.planes,
-                        "unpack {format} {w}x{h} {colorimetry:?} {spec:?} crop ({cx}, {cy}): CUDA differs from the CPU"
-                    );
-                    cases += 1;
-                }
-            }
-        }
-    }
-    println!("{cases} unpack cases equal");
+    println!("{} unpack cases equal", twins::unpack_cases(&gpu, twins::fresh_seed(), &Cases::ALL)?);
     Ok(())
 }
 
 #[test]
 fn resize_on_the_gpu_equals_the_cpu_bit_for_bit() -> Result<(), KernelError> {
     let Some(gpu) = gpu_or_skip("resize_on_the_gpu_equals_the_cpu_bit_for_bit") else { return Ok(()) };
-    let mut rng = Rng::new(fresh_seed());
-    let mut cases = 0;
-    // Up, down, one axis only, same size, odd ratios, and a model-sized x4 of a 480x270 frame.
-    let sizes = [(1, 1), (7, 5), (13, 13), (64, 33), (33, 64), (480, 270), (1920, 1080)];
-    for filter in [Filter::Bilinear, Filter::Bicubic] {
-        for &(sw, sh) in &sizes {
-            for &(dw, dh) in &sizes {
-                let channels = 1 + rng.below(3);
-                let src: Vec<f32> = (0..channels * sw * sh).map(|_| rng.unit() * 2.0 - 0.5).collect();
-                let mut cpu = vec![0.0; channels * dw * dh];
-                let mut on_gpu = vec![f32::NAN; channels * dw * dh];
-                resize(&src, channels, sw, sh, &mut cpu, dw, dh, filter)?;
-                gpu.resize(&src, channels, sw, sh, &mut on_gpu, dw, dh, filter)?;
-                assert!(
-                    same_bits(&cpu, &on_gpu),
-                    "resize {filter:?} {channels}x{sh}x{sw} -> {dh}x{dw}: CUDA differs from the CPU"
-                );
-                cases += 1;
-            }
-        }
-    }
-    println!("{cases} resize cases equal");
+    println!("{} resize cases equal", twins::resize_cases(&gpu, twins::fresh_seed(), &Cases::ALL)?);
+    Ok(())
+}
+
+#[test]
+fn tile_merging_on_the_gpu_equals_the_cpu_bit_for_bit() -> Result<(), KernelError> {
+    let Some(gpu) = gpu_or_skip("tile_merging_on_the_gpu_equals_the_cpu_bit_for_bit") else { return Ok(()) };
+    println!("{} tile-merge cases equal", twins::tile_cases(&gpu, twins::fresh_seed(), &Cases::ALL)?);
+    Ok(())
+}
+
+#[test]
+fn style_warp_and_scene_kernels_on_the_gpu_equal_the_cpu() -> Result<(), KernelError> {
+    let Some(gpu) = gpu_or_skip("style_warp_and_scene_kernels_on_the_gpu_equal_the_cpu") else { return Ok(()) };
+    // temporal_blend and paste_feathered within 1e-5 (CUDA's expf, powf, cosf); the rest bit for bit.
+    let n = common::pixel_twins::pixel_cases(&gpu, twins::fresh_seed(), &Cases::ALL, 1e-5)?;
+    println!("{n} x 10 style/warp/scene/face cases equal");
+    let n = common::pixel_twins::pyramid_cases(&gpu, twins::fresh_seed(), &Cases::ALL)?;
+    println!("{n} flow pyramid cases equal");
+    let n = common::pixel_twins::flow_search_cases(&gpu, twins::fresh_seed(), &Cases::ALL)?;
+    println!("{n} flow search cases equal");
+    let n = common::pixel_twins::optical_flow_cases(&gpu, twins::fresh_seed(), &Cases::ALL)?;
+    println!("{n} whole optical flow cases equal");
     Ok(())
 }

@@ -121,24 +121,8 @@ pub(crate) struct Workspace {
 /// Flow from `a` to `b` (both `w` x `h` luma), written as two full-resolution
 /// planes (x then y) into `out`.
 pub(crate) fn optical_flow(a: &[f32], b: &[f32], w: usize, h: usize, p: &Params, ws: &mut Workspace, out: &mut [f32]) {
-    // The level the flow is computed on must hold at least one patch.
-    let mut ds = p.downscale.min(usize::BITS - 1);
-    while ds > 0 && ((w >> ds) < p.patch || (h >> ds) < p.patch) {
-        ds -= 1;
-    }
-    let patch = p.patch.min(w).min(h);
-    let stride = p.stride.min(patch);
+    let Plan { ds, patch, stride, levels: n_levels, pad } = plan(w, h, p);
     let (w0, h0) = (w >> ds, h >> ds);
-    let mut n_levels = 1;
-    loop {
-        let (lw, lh) = (w0 >> n_levels, h0 >> n_levels);
-        let more = if p.levels == 0 { lw.min(lh) >= 16 } else { n_levels <= p.levels as usize };
-        if !more || lw < patch || lh < patch {
-            break;
-        }
-        n_levels += 1;
-    }
-    let pad = patch + 2;
     build_pyramid(a, w, h, ds, n_levels, pad, &mut ws.pyr_a, &mut ws.rows);
     build_pyramid(b, w, h, ds, n_levels, pad, &mut ws.pyr_b, &mut ws.rows);
 
@@ -168,6 +152,90 @@ pub(crate) fn optical_flow(a: &[f32], b: &[f32], w: usize, h: usize, p: &Params,
     // `coarse` now holds level 0.
     upsample(&ws.coarse, w0, h0, ds, w, h, &mut ws.fracs, &mut ws.rows, out);
 }
+
+/// What `optical_flow` computes on: the downscale, the patch and stride used, the number of
+/// pyramid levels and the levels' border.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Plan {
+    pub ds: u32,
+    pub patch: usize,
+    pub stride: usize,
+    pub levels: usize,
+    pub pad: usize,
+}
+
+pub(crate) fn plan(w: usize, h: usize, p: &Params) -> Plan {
+    // The level the flow is computed on must hold at least one patch.
+    let mut ds = p.downscale.min(usize::BITS - 1);
+    while ds > 0 && ((w >> ds) < p.patch || (h >> ds) < p.patch) {
+        ds -= 1;
+    }
+    let patch = p.patch.min(w).min(h);
+    let stride = p.stride.min(patch);
+    let (w0, h0) = (w >> ds, h >> ds);
+    let mut n_levels = 1;
+    loop {
+        let (lw, lh) = (w0 >> n_levels, h0 >> n_levels);
+        let more = if p.levels == 0 { lw.min(lh) >= 16 } else { n_levels <= p.levels as usize };
+        if !more || lw < patch || lh < patch {
+            break;
+        }
+        n_levels += 1;
+    }
+    let pad = patch + 2;
+    Plan { ds, patch, stride, levels: n_levels, pad }
+}
+
+/// The levels `build_pyramid` makes (padded data, width, height), for the CUDA twin's tests.
+pub(crate) fn pyramid_levels(
+    src: &[f32],
+    w: usize,
+    h: usize,
+    ds: u32,
+    n: usize,
+    pad: usize,
+) -> Vec<(Vec<f32>, usize, usize)> {
+    let (mut pyr, mut rows) = (Vec::new(), Vec::new());
+    build_pyramid(src, w, h, ds, n, pad, &mut pyr, &mut rows);
+    pyr.into_iter().take(n).map(|l| (l.data, l.w, l.h)).collect()
+}
+
+/// One level of the coarse-to-fine search on padded levels `a` and `b` (as `pyramid_levels`
+/// gives them, border `pad`): the patch flows and the dense flow (interleaved), from the coarser
+/// level's dense flow `init` (`cw` x `ch`) when given, for the CUDA twin's tests.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn level_flow(
+    a: (&[f32], usize, usize),
+    b: (&[f32], usize, usize),
+    pad: usize,
+    patch: usize,
+    stride: usize,
+    init: Option<(&[[f32; 2]], usize, usize)>,
+    iterations: usize,
+) -> (Vec<[f32; 2]>, Vec<[f32; 2]>) {
+    let padded = |(d, w, h): (&[f32], usize, usize)| Padded { data: d.to_vec(), w, h, pad };
+    let (la, lb) = (padded(a), padded(b));
+    let grid = Grid::new(la.w, la.h, patch, stride);
+    let mut patches = vec![[0.0; 2]; grid.nx * grid.ny];
+    let mut acc = vec![[0.0; 3]; la.w * la.h];
+    let mut flow = vec![[0.0; 2]; la.w * la.h];
+    macro_rules! by_patch {
+        ($($n:literal)*) => {
+            match patch {
+                $($n => {
+                    search_patches::<$n>(&la, &lb, &grid, init, iterations, &mut patches);
+                    densify::<$n>(&la, &lb, &grid, &patches, &mut acc, &mut flow);
+                })*
+                _ => panic!("patch size {patch} outside 1..={MAX_PATCH}"),
+            }
+        };
+    }
+    by_patch!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
+    (patches, flow)
+}
+
+/// The densification's weight floor and the search's convergence step, for the CUDA twin.
+pub(crate) const DENSIFY_EPS_AND_CONVERGED: (f32, f32) = (DENSIFY_EPS, CONVERGED);
 
 /// Builds `n` levels: level 0 is `src` box-averaged by `2^ds`.
 #[allow(clippy::too_many_arguments)]

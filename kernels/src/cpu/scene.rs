@@ -99,14 +99,24 @@ fn shifted_ssim(a: &[f64], b: &[f64], tw: usize, th: usize, dx: isize, dy: isize
 }
 
 pub(crate) fn scene_change(a: &[f32], b: &[f32], w: usize, h: usize) -> f32 {
-    let (tw, th) = (THUMB.min(w), THUMB.min(h));
+    let (tw, th) = thumb_size(w, h);
     let (ta, tb) = (thumbnail(a, w, h, tw, th), thumbnail(b, w, h, tw, th));
+    measure(&ta, &tb, tw, th)
+}
+
+/// The thumbnails' size for a `w` x `h` frame.
+pub(crate) fn thumb_size(w: usize, h: usize) -> (usize, usize) {
+    (THUMB.min(w), THUMB.min(h))
+}
+
+/// The measure from the two frames' thumbnails (the CUDA twin makes them on the device).
+pub(crate) fn measure(ta: &[f64], tb: &[f64], tw: usize, th: usize) -> f32 {
     let reach = (tw.min(th) + 5) / 10;
     let mut sat: [Vec<f64>; 5] = Default::default();
     let mut best = f64::NEG_INFINITY;
     for dy in -(reach as isize)..=reach as isize {
         for dx in -(reach as isize)..=reach as isize {
-            best = best.max(shifted_ssim(&ta, &tb, tw, th, dx, dy, &mut sat));
+            best = best.max(shifted_ssim(ta, tb, tw, th, dx, dy, &mut sat));
         }
     }
     (1.0 - best).clamp(0.0, 1.0) as f32

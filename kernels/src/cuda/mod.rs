@@ -13,8 +13,17 @@
 //! cudarc's own `dlopen` by name finds it (the loader matches an already loaded object by its
 //! soname).
 
+pub mod device;
+pub mod flow_ops;
 mod launch;
+pub mod ops;
+pub mod pixel_ops;
+pub mod shim;
+pub mod storage;
+pub mod tile_ops;
+pub mod timed;
 
+pub use device::{Call, Device};
 pub use launch::Gpu;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +38,10 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("convert", include_str!("../../cu/convert.cu")),
     ("resize", include_str!("../../cu/resize.cu")),
     ("tile", include_str!("../../cu/tile.cu")),
+    ("style", include_str!("../../cu/style.cu")),
+    ("warp", include_str!("../../cu/warp.cu")),
+    ("face", include_str!("../../cu/face.cu")),
+    ("flow", include_str!("../../cu/flow.cu")),
 ];
 
 /// The names of the `extern "C" __global__` functions a source defines, in order.

@@ -3,6 +3,9 @@
 //! kernels' results are checked against.
 #![allow(dead_code)]
 
+pub mod pixel_twins;
+pub mod twins;
+
 use gst_ai_kernels::{
     ChannelOrder, Colorimetry, Frame, FrameMut, KernelError, Layout, PixelFormat, TensorSpec, ValueRange,
 };

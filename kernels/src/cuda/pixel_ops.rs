@@ -1,0 +1,269 @@
+//! The operations of `style.cu` and `warp.cu` on any `Device`, with the arguments and the
+//! validation of the crate's CPU functions (`crate::style`, `crate::flow`): the style steps,
+//! luma, the backward warp, the scene-change measure (thumbnails on the device, the SSIM over
+//! the 32 x 32 thumbnails on the host by the CPU's own code), and lip sync's face box crop and
+//! feathered paste (`crate::face`).
+
+use super::device::{Call, Device, download, grid1, grid2, upload, zeros};
+use super::ops::int;
+use crate::KernelError;
+use crate::face::{FaceBox, check_box, check_len as face_len};
+use crate::flow::{check_len, plane_len};
+use crate::style::{check, image_len};
+use crate::tensor::{ChannelOrder, Layout, TensorSpec};
+
+/// `crate::luma` on `d`.
+pub fn luma<D: Device>(d: &D, rgb: &[f32], w: usize, h: usize, out: &mut [f32]) -> Result<(), KernelError> {
+    let n = plane_len(w, h, 1, "luma image")?;
+    check_len("luma input", rgb.len(), plane_len(w, h, 3, "luma image")?, format_args!("3x{h}x{w}"))?;
+    check_len("luma output", out.len(), n, format_args!("{h}x{w}"))?;
+    let (src, dst) = (upload(d, rgb)?, zeros::<D, f32>(d, n)?);
+    let mut call = Call::new("luma", grid1(n));
+    call.buffer(&src).buffer(&dst).value(n as i64);
+    // SAFETY: the arguments match `luma` in style.cu; threads at or past n return; src holds 3
+    // planes of n, dst one (checked above).
+    unsafe { d.launch(&call) }?;
+    download(d, &dst, out)
+}
+
+/// `crate::retensor` on `d`.
+pub fn retensor<D: Device>(
+    d: &D,
+    src: &[f32],
+    from: TensorSpec,
+    w: usize,
+    h: usize,
+    to: TensorSpec,
+    dst: &mut [f32],
+) -> Result<(), KernelError> {
+    let n = image_len(w, h, 3, "retensor image")?;
+    check("retensor source", src.len(), n)?;
+    check("retensor destination", dst.len(), n)?;
+    let (s_in, o_in) = from.range.range_to_unit();
+    let (s_out, o_out) = to.range.range_to_unit();
+    let flags = |s: TensorSpec| (i32::from(s.layout == Layout::Nhwc), i32::from(s.order == ChannelOrder::Bgr));
+    let ((fn_, fb), (tn, tb)) = (flags(from), flags(to));
+    let (a, b) = (upload(d, src)?, zeros::<D, f32>(d, n)?);
+    let mut call = Call::new("retensor", grid1(w * h));
+    call.buffer(&a).value(fn_).value(fb).value(s_in).value(o_in);
+    call.buffer(&b).value(tn).value(tb).value(s_out).value(o_out).value((w * h) as i64);
+    // SAFETY: the arguments match `retensor`; threads at or past w * h return, and each touches
+    // its 3 values of tensors of 3 * w * h (checked above).
+    unsafe { d.launch(&call) }?;
+    download(d, &b, dst)
+}
+
+/// `crate::preserve_colors` on `d`.
+pub fn preserve_colors<D: Device>(
+    d: &D,
+    input: &[f32],
+    stylized: &mut [f32],
+    w: usize,
+    h: usize,
+) -> Result<(), KernelError> {
+    let n = image_len(w, h, 3, "preserve_colors image")?;
+    check("preserve_colors input", input.len(), n)?;
+    check("preserve_colors stylized", stylized.len(), n)?;
+    let (a, b) = (upload(d, input)?, upload(d, stylized)?);
+    let mut call = Call::new("preserve_colors", grid1(w * h));
+    call.buffer(&a).buffer(&b).value((w * h) as i64);
+    // SAFETY: the arguments match `preserve_colors`; threads at or past w * h return; both
+    // images hold 3 planes of w * h.
+    unsafe { d.launch(&call) }?;
+    download(d, &b, stylized)
+}
+
+/// `crate::mix` on `d`.
+pub fn mix<D: Device>(d: &D, input: &[f32], out: &mut [f32], strength: f32) -> Result<(), KernelError> {
+    check("mix output", out.len(), input.len())?;
+    if !(0.0..=1.0).contains(&strength) {
+        return Err(KernelError::InvalidArgument(format!("strength {strength} must be in 0..=1")));
+    }
+    if input.is_empty() {
+        return Ok(());
+    }
+    let (a, b) = (upload(d, input)?, upload(d, out)?);
+    let mut call = Call::new("mix", grid1(input.len()));
+    call.buffer(&a).buffer(&b).value(strength).value(input.len() as i64);
+    // SAFETY: the arguments match `mix`; threads at or past len return; both hold len values.
+    unsafe { d.launch(&call) }?;
+    download(d, &b, out)
+}
+
+/// `crate::temporal_confidence` on `d`.
+#[allow(clippy::too_many_arguments)] // the arguments of `crate::temporal_confidence`
+pub fn temporal_confidence<D: Device>(
+    d: &D,
+    flow: &[f32],
+    back: &[f32],
+    luma: &[f32],
+    image: &[f32],
+    prev_image: &[f32],
+    w: usize,
+    h: usize,
+    out: &mut [f32],
+) -> Result<(), KernelError> {
+    let n = image_len(w, h, 1, "temporal_confidence image")?;
+    check("temporal_confidence flow", flow.len(), 2 * n)?;
+    check("temporal_confidence back flow", back.len(), 2 * n)?;
+    check("temporal_confidence luma", luma.len(), n)?;
+    check("temporal_confidence image", image.len(), 3 * n)?;
+    check("temporal_confidence previous image", prev_image.len(), 3 * n)?;
+    check("temporal_confidence output", out.len(), n)?;
+    let bufs = [upload(d, flow)?, upload(d, back)?, upload(d, luma)?, upload(d, image)?, upload(d, prev_image)?];
+    let dst = zeros::<D, f32>(d, n)?;
+    let mut call = Call::new("temporal_confidence", grid2(w, h));
+    for b in &bufs {
+        call.buffer(b);
+    }
+    call.value(int(w, "width")?).value(int(h, "height")?).buffer(&dst);
+    // SAFETY: the arguments match `temporal_confidence`; threads outside w x h return; every
+    // buffer has the length checked above, and neighbours are clamped into the image.
+    unsafe { d.launch(&call) }?;
+    download(d, &dst, out)
+}
+
+/// `crate::temporal_blend` on `d` (within 1e-5 of the CPU on a GPU: expf and powf, style.cu).
+pub fn temporal_blend<D: Device>(
+    d: &D,
+    out: &mut [f32],
+    warped_prev: &[f32],
+    confidence: &[f32],
+    alpha: f32,
+) -> Result<(), KernelError> {
+    let n = confidence.len();
+    if n == 0 {
+        return Err(KernelError::ZeroSize { what: "temporal_blend image" });
+    }
+    check("temporal_blend output", out.len(), 3 * n)?;
+    check("temporal_blend previous", warped_prev.len(), 3 * n)?;
+    if !(0.0..=1.0).contains(&alpha) {
+        return Err(KernelError::InvalidArgument(format!("temporal weight {alpha} must be in 0..=1")));
+    }
+    let (o, p, c) = (upload(d, out)?, upload(d, warped_prev)?, upload(d, confidence)?);
+    let mut call = Call::new("temporal_blend", grid1(n));
+    call.buffer(&o).buffer(&p).buffer(&c).value(alpha).value(n as i64);
+    // SAFETY: the arguments match `temporal_blend`; threads at or past n return; the images
+    // hold 3 planes of n, the confidence n.
+    unsafe { d.launch(&call) }?;
+    download(d, &o, out)
+}
+
+/// `crate::warp` on `d`.
+pub fn warp<D: Device>(
+    d: &D,
+    src: &[f32],
+    channels: usize,
+    w: usize,
+    h: usize,
+    flow: &[f32],
+    out: &mut [f32],
+) -> Result<(), KernelError> {
+    if channels == 0 {
+        return Err(KernelError::ZeroSize { what: "warp channel count" });
+    }
+    let need = plane_len(w, h, channels, "warp image")?;
+    check_len("warp source", src.len(), need, format_args!("{channels}x{h}x{w}"))?;
+    check_len("warp output", out.len(), need, format_args!("{channels}x{h}x{w}"))?;
+    check_len("warp flow", flow.len(), plane_len(w, h, 2, "flow")?, format_args!("2x{h}x{w}"))?;
+    let (s, f, o) = (upload(d, src)?, upload(d, flow)?, zeros::<D, f32>(d, need)?);
+    let mut call = Call::new("warp", grid2(w, h));
+    call.buffer(&s).value(int(channels, "channels")?).value(int(w, "width")?).value(int(h, "height")?);
+    call.buffer(&f).buffer(&o);
+    // SAFETY: the arguments match `warp` in warp.cu; threads outside w x h return; sampling
+    // positions are clamped into the image and the top-left tap is at most (w - 2, h - 2) when
+    // both sides are at least 2 (so q[w + 1] is inside the plane), at most len - 2 along a
+    // single row or column; the buffers have the lengths checked above.
+    unsafe { d.launch(&call) }?;
+    download(d, &o, out)
+}
+
+/// `crate::scene_change` on `d`: the thumbnails on the device, the measure on the host.
+pub fn scene_change<D: Device>(d: &D, a: &[f32], b: &[f32], w: usize, h: usize) -> Result<f32, KernelError> {
+    let n = plane_len(w, h, 1, "scene_change image")?;
+    check_len("scene_change image a", a.len(), n, format_args!("{h}x{w}"))?;
+    check_len("scene_change image b", b.len(), n, format_args!("{h}x{w}"))?;
+    let (tw, th) = crate::cpu::scene::thumb_size(w, h);
+    let mut thumbs = [vec![0.0f64; tw * th], vec![0.0f64; tw * th]];
+    for (img, thumb) in [a, b].into_iter().zip(&mut thumbs) {
+        let (src, dst) = (upload(d, img)?, zeros::<D, f64>(d, tw * th)?);
+        let mut call = Call::new("thumbnail", grid2(tw, th));
+        call.buffer(&src).value(int(w, "width")?).value(int(h, "height")?);
+        call.value(int(tw, "thumbnail")?).value(int(th, "thumbnail")?).buffer(&dst);
+        // SAFETY: the arguments match `thumbnail` in warp.cu; threads outside tw x th return;
+        // thumbnail pixel (i, j) reads rows and columns below ceil((i + 1) w / tw) <= w (and
+        // likewise h) of a plane of w x h (checked above), and writes its one f64.
+        unsafe { d.launch(&call) }?;
+        download(d, &dst, thumb)?;
+    }
+    Ok(crate::cpu::scene::measure(&thumbs[0], &thumbs[1], tw, th))
+}
+
+// SAFETY: `repr(C)` of four f32: no padding, every bit pattern valid; laid out as `struct
+// FaceBox` in face.cu.
+unsafe impl super::device::Plain for FaceBox {}
+
+/// `crate::crop_resize` on `d`.
+#[allow(clippy::too_many_arguments)] // the arguments of `crate::crop_resize`
+pub fn crop_resize<D: Device>(
+    d: &D,
+    frame: &[f32],
+    fw: usize,
+    fh: usize,
+    b: FaceBox,
+    patch: &mut [f32],
+    pw: usize,
+    ph: usize,
+) -> Result<(), KernelError> {
+    face_len("crop_resize frame", frame.len(), fw, fh)?;
+    face_len("crop_resize patch", patch.len(), pw, ph)?;
+    check_box(&b)?;
+    let (f, p) = (upload(d, frame)?, zeros::<D, f32>(d, patch.len())?);
+    let mut call = Call::new("crop_resize", grid2(pw, ph));
+    call.buffer(&f).value(int(fw, "width")?).value(int(fh, "height")?).value(b);
+    call.buffer(&p).value(int(pw, "patch width")?).value(int(ph, "patch height")?);
+    // SAFETY: the arguments match `crop_resize` in face.cu; threads outside pw x ph return;
+    // samples are clamped into the frame (3 planes of fw x fh, checked) and each thread writes
+    // its pixel of the 3 patch planes (checked).
+    unsafe { d.launch(&call) }?;
+    download(d, &p, patch)
+}
+
+/// `crate::paste_feathered` on `d` (within 1e-5 of the CPU on a GPU: cosf, face.cu).
+#[allow(clippy::too_many_arguments)] // the arguments of `crate::paste_feathered`
+pub fn paste_feathered<D: Device>(
+    d: &D,
+    frame: &mut [f32],
+    fw: usize,
+    fh: usize,
+    b: FaceBox,
+    patch: &[f32],
+    pw: usize,
+    ph: usize,
+    feather: f32,
+) -> Result<(), KernelError> {
+    face_len("paste_feathered frame", frame.len(), fw, fh)?;
+    face_len("paste_feathered patch", patch.len(), pw, ph)?;
+    check_box(&b)?;
+    if !(feather >= 0.0 && feather.is_finite()) {
+        return Err(KernelError::InvalidArgument(format!("feather {feather} must be a finite width >= 0")));
+    }
+    // The box's pixels inside the frame, as face.rs computes them.
+    let x0 = b.x.floor().max(0.0) as usize;
+    let y0 = b.y.floor().max(0.0) as usize;
+    let x1 = ((b.x + b.w).ceil().max(0.0) as usize).min(fw);
+    let y1 = ((b.y + b.h).ceil().max(0.0) as usize).min(fh);
+    if x0 >= x1 || y0 >= y1 {
+        return Ok(());
+    }
+    let (f, p) = (upload(d, frame)?, upload(d, patch)?);
+    let mut call = Call::new("paste_feathered", grid2(x1 - x0, y1 - y0));
+    call.buffer(&f).value(int(fw, "width")?).value(int(fh, "height")?).value(b);
+    call.buffer(&p).value(int(pw, "patch width")?).value(int(ph, "patch height")?).value(feather);
+    call.value(int(x0, "x")?).value(int(y0, "y")?).value(int(x1, "x")?).value(int(y1, "y")?);
+    // SAFETY: the arguments match `paste_feathered` in face.cu; threads cover x0..x1 x y0..y1,
+    // inside the frame (x1 <= fw, y1 <= fh), and write their own pixel of its 3 planes; patch
+    // samples are clamped into the patch (3 planes of pw x ph, checked).
+    unsafe { d.launch(&call) }?;
+    download(d, &f, frame)
+}
