@@ -214,7 +214,7 @@ extern "C" __global__ void search_patches(const float* a, const float* b, int w,
 }
 
 // Each pixel's flow: the average of the flows of the patches covering it, weighted by
-// 1 / max(|b(x + u) - a(x)|, eps), summed in the CPU's patch order (rows of patches, then
+// 1 / max(|b(x + u) - a(x)|, eps)^2, summed in the CPU's patch order (rows of patches, then
 // columns): densify in kernels/src/cpu/flow.rs. flow: w x h interleaved (u, v).
 extern "C" __global__ void densify(const float* a, const float* b, int w, int h, int pad, int p, int s, int nx,
                                    int ny, const float* patches, float eps, float* flow)
@@ -240,7 +240,8 @@ extern "C" __global__ void densify(const float* a, const float* b, int w, int h,
             float u = patches[k], v = patches[k + 1];
             Window wb = window_at((float)x0 + u, (float)y0 + v, w, h, pad, p);
             float bv = window_value(b, wb, stride, y - y0, x - x0);
-            float l = 1.0f / fmaxf(fabsf(bv - av), eps);
+            float e = fmaxf(fabsf(bv - av), eps);
+            float l = 1.0f / (e * e);
             su += l * u;
             sv += l * v;
             sw += l;
