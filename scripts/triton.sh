@@ -52,9 +52,13 @@ fi
 
 # The stub embeds Python through the shared libpython of the same version.
 stub="$DIR/pytriton/tritonserver/backends/python/triton_python_backend_stub"
-if ldd "$stub" | grep -q "libpython.*not found"; then
+libs="$(ldd "$stub" 2>&1 || true)"
+if grep -q "libpython.*not found" <<<"$libs"; then
   say "installing libpython$py (the Python backend stub needs it)"
-  apt-get install -y -qq "libpython$py" >/dev/null
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "libpython$py" >/dev/null
 fi
 
 # shellcheck source=scripts/venv.sh

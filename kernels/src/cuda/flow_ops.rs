@@ -138,6 +138,13 @@ pub fn level_flow<D: Device>(
             b.w, b.h, b.pad
         )));
     }
+    // The kernels index by these sizes: buffers shorter than they say are refused.
+    let short = |buf: &D::Buffer, floats: usize| d.len(buf) < 4 * floats;
+    if short(&a.data, a.len()) || short(&b.data, b.len()) || init.is_some_and(|f| short(&f.flow, 2 * f.w * f.h)) {
+        return Err(KernelError::InvalidArgument(format!(
+            "flow level {w}x{h} pad {pad}: a level or the coarser flow holds fewer values than its size"
+        )));
+    }
     let (nx, ny) = (patch_count(w, patch, stride), patch_count(h, patch, stride));
     let (eps, converged) = crate::cpu::flow::DENSIFY_EPS_AND_CONVERGED;
     let patches = zeros::<D, f32>(d, 2 * nx * ny)?;

@@ -16,12 +16,14 @@ pub struct DeviceTileMerger<'d, D: Device> {
     /// 3 planes of weighted sums, and the summed weights, allocated by the first `add`.
     canvas: Option<(D::Buffer, D::Buffer)>,
     pixels: usize,
+    /// The normalised image is in the canvas: `add` is refused, `finish` downloads it again.
+    finished: bool,
 }
 
 impl<'d, D: Device> DeviceTileMerger<'d, D> {
     /// As `TileMerger::new`.
     pub fn new(d: &'d D, out_w: usize, out_h: usize, scale: usize, overlap: usize) -> Self {
-        Self { d, merger: TileMerger::new(out_w, out_h, scale, overlap), canvas: None, pixels: 0 }
+        Self { d, merger: TileMerger::new(out_w, out_h, scale, overlap), canvas: None, pixels: 0, finished: false }
     }
 
     fn canvas(&mut self) -> Result<&(D::Buffer, D::Buffer), KernelError> {
@@ -41,6 +43,9 @@ impl<'d, D: Device> DeviceTileMerger<'d, D> {
         tensor_h: usize,
         spec: TensorSpec,
     ) -> Result<(), KernelError> {
+        if self.finished {
+            return Err(KernelError::InvalidArgument("DeviceTileMerger::add after finish".into()));
+        }
         self.merger.check_size()?;
         let Placement { x, y, wx, wy } = self.merger.place(tile, tensor.len(), tensor_w, tensor_h)?;
         let width = self.merger.out_width();
@@ -69,6 +74,10 @@ impl<'d, D: Device> DeviceTileMerger<'d, D> {
         let d = self.d;
         let width = self.merger.out_width();
         let pixels = self.merger.check_size()?;
+        if self.finished {
+            out.resize(3 * pixels, 0.0);
+            return download(d, &self.canvas()?.0, out);
+        }
         let (sum, weight) = self.canvas()?;
         let mut w = vec![0.0f32; pixels];
         download(d, weight, &mut w)?;
@@ -82,6 +91,8 @@ impl<'d, D: Device> DeviceTileMerger<'d, D> {
         // `pixels` values and the weights one.
         unsafe { d.launch(&call) }?;
         out.resize(3 * pixels, 0.0);
-        download(d, sum, out)
+        download(d, sum, out)?;
+        self.finished = true;
+        Ok(())
     }
 }

@@ -210,6 +210,12 @@ pub fn tile_cases<D: Device>(d: &D, seed: u64, cases: &Cases) -> Result<usize, K
                 same_bits(cpu.finish()?, &merged),
                 "tiles of {w}x{h} x{scale} (tile {tile}, overlap {overlap}, {spec:?}): the kernel differs from the CPU"
             );
+            // As the CPU's: a second finish gives the same image, an add after finish is refused.
+            let mut again = Vec::new();
+            dev.finish(&mut again)?;
+            assert!(same_bits(&merged, &again), "tiles of {w}x{h} x{scale}: a second finish differs");
+            let (t, v, tw, th) = &outputs[0];
+            assert!(dev.add(*t, v, *tw, *th, spec).is_err(), "tiles of {w}x{h} x{scale}: add after finish accepted");
             n += 1;
         }
     }

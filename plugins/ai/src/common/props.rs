@@ -94,10 +94,10 @@ impl ModelProps {
                 .blurb(
                     "For a model on an inference server (model=kserve://host:port/model[/version], the \
                      KServe v2 HTTP/REST port): the deadline of one request in milliseconds, connecting \
-                     included",
+                     included (at most 120000: stopping the pipeline may wait for one request)",
                 )
                 .minimum(1)
-                .maximum(3_600_000)
+                .maximum(120_000)
                 .default_value(remote::DEFAULT_TIMEOUT_MS)
                 .mutable_ready()
                 .build(),

@@ -143,6 +143,19 @@ pub fn load(source: &ModelSource, device: Device, precision: Precision) -> Resul
         return Ok(model);
     }
     cache.retain(|_, w| w.strong_count() > 0);
+    if matches!(source, ModelSource::Remote(_)) {
+        // A server may take remote-timeout times its retries to answer, or never: other
+        // elements' loads (local files included) do not wait for it. Two elements connecting
+        // together may both connect; the first to finish is kept.
+        drop(cache);
+        let model = Arc::new(Model::open(source, device, precision)?);
+        let mut cache = lock(&CACHE);
+        if let Some(first) = cache.get(&key).and_then(Weak::upgrade) {
+            return Ok(first);
+        }
+        cache.insert(key, Arc::downgrade(&model));
+        return Ok(model);
+    }
     let model = Arc::new(Model::open(source, device, precision)?);
     cache.insert(key, Arc::downgrade(&model));
     Ok(model)

@@ -306,9 +306,9 @@ impl RemoteModel {
                     info.name
                 )
             })? as usize;
-            let bytes = r
-                .body
-                .get(offset..offset + size)
+            let bytes = offset
+                .checked_add(size)
+                .and_then(|end| r.body.get(offset..end))
                 .ok_or_else(|| format!("output '{}' runs past the end of the answer", info.name))?;
             offset += size;
             by_name.push((info, bytes));
@@ -329,7 +329,12 @@ impl RemoteModel {
                     want.shape_string()
                 ));
             }
-            let count: usize = got.shape.iter().map(|&d| d as usize).product();
+            // The shape comes from the network: a product that overflows is refused, never wrapped.
+            let count = got
+                .shape
+                .iter()
+                .try_fold(1usize, |n, &d| n.checked_mul(d as usize))
+                .ok_or_else(|| format!("output '{}' has an impossible shape {}", got.name, got.shape_string()))?;
             let values: Vec<f32> = match got.elem {
                 Some(ElemType::F32) => {
                     bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
@@ -342,7 +347,7 @@ impl RemoteModel {
                 }
             };
             let width = if got.elem == Some(ElemType::F16) { 2 } else { 4 };
-            if values.len() != count || bytes.len() != count * width {
+            if values.len() != count || count.checked_mul(width) != Some(bytes.len()) {
                 return Err(format!(
                     "output '{}' has {} bytes, but its shape {} needs {}",
                     got.name,
@@ -412,5 +417,17 @@ mod tests {
         assert!(e.contains("runs past the end"), "{e}");
         let e = model().decode(&answer(out("INT64", &[1, 3, 1, 1], Some(24)), &[0; 24]), &[&d]).unwrap_err();
         assert!(e.contains("not a float32 or float16"), "{e}");
+    }
+
+    #[test]
+    fn refuses_shapes_and_sizes_that_overflow() {
+        // A shape whose element count wraps a usize, with no data: refused, never a huge empty tensor.
+        let d = declared(&[1, 3, -1, -1]);
+        let huge = 1i64 << 62;
+        let e = model().decode(&answer(out("FP32", &[1, 3, huge, 4], Some(0)), &[]), &[&d]).unwrap_err();
+        assert!(e.contains("impossible shape"), "{e}");
+        // A binary size that runs past the end of memory.
+        let e = model().decode(&answer(out("FP32", &[1, 3, 1, 1], Some(usize::MAX)), &[0; 12]), &[&d]).unwrap_err();
+        assert!(e.contains("runs past the end"), "{e}");
     }
 }

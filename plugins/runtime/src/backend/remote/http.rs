@@ -72,7 +72,9 @@ impl Connection {
                     // Requests are written in one or two writes and answered at once: Nagle's
                     // delay would only add latency.
                     let _ = stream.set_nodelay(true);
-                    return Ok(Self { reader: BufReader::with_capacity(1 << 16, stream), host: host.to_string() });
+                    // The Host header: an IPv6 literal in brackets, with the port.
+                    let host = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+                    return Ok(Self { reader: BufReader::with_capacity(1 << 16, stream), host });
                 }
                 Err(e) => last = io_err(&format!("connecting to {addr}"), e),
             }
@@ -133,10 +135,14 @@ impl Connection {
     }
 
     fn exact(&mut self, n: usize, out: &mut Vec<u8>, deadline: Instant) -> Result<(), HttpError> {
-        let start = out.len();
-        out.resize(start + n, 0);
-        let mut filled = start;
-        while filled < out.len() {
+        // The buffer grows as bytes arrive, 1 MiB at a time: a length a server only claims
+        // costs nothing.
+        let end = out.len() + n;
+        let mut filled = out.len();
+        while filled < end {
+            if out.len() == filled {
+                out.resize((filled + (1 << 20)).min(end), 0);
+            }
             self.reader
                 .get_ref()
                 .set_read_timeout(Some(remaining(deadline)?))
@@ -189,7 +195,7 @@ impl Connection {
                         while !self.line(deadline)?.is_empty() {}
                         break;
                     }
-                    if body.len() + size > MAX_BODY {
+                    if size > MAX_BODY - body.len() {
                         return Err(HttpError::Transport("an answer over 2 GiB".into()));
                     }
                     self.exact(size, &mut body, deadline)?;
