@@ -36,6 +36,25 @@ pub(crate) fn check_len(what: &str, len: usize, w: usize, h: usize) -> Result<()
 }
 
 /// Bilinear sample of plane `p` (`w` x `h`) at (x, y), coordinates clamped to the image.
+/// `paste_feathered`'s checks (shared with its CUDA twin): frame and patch lengths for their
+/// sizes, the box, the feather width.
+pub(crate) fn check_paste(
+    frame: usize,
+    (fw, fh): (usize, usize),
+    b: &FaceBox,
+    patch: usize,
+    (pw, ph): (usize, usize),
+    feather: f32,
+) -> Result<(), KernelError> {
+    check_len("paste_feathered frame", frame, fw, fh)?;
+    check_len("paste_feathered patch", patch, pw, ph)?;
+    check_box(b)?;
+    if !(feather >= 0.0 && feather.is_finite()) {
+        return Err(KernelError::InvalidArgument(format!("feather {feather} must be a finite width >= 0")));
+    }
+    Ok(())
+}
+
 pub(crate) fn bilinear(p: &[f32], w: usize, h: usize, x: f32, y: f32) -> f32 {
     let x = x.clamp(0.0, (w - 1) as f32);
     let y = y.clamp(0.0, (h - 1) as f32);
@@ -96,12 +115,7 @@ pub fn paste_feathered(
     ph: usize,
     feather: f32,
 ) -> Result<(), KernelError> {
-    check_len("paste_feathered frame", frame.len(), fw, fh)?;
-    check_len("paste_feathered patch", patch.len(), pw, ph)?;
-    check_box(&b)?;
-    if !(feather >= 0.0 && feather.is_finite()) {
-        return Err(KernelError::InvalidArgument(format!("feather {feather} must be a finite width >= 0")));
-    }
+    check_paste(frame.len(), (fw, fh), &b, patch.len(), (pw, ph), feather)?;
     let (fnn, pn) = (fw * fh, pw * ph);
     let (sx, sy) = (pw as f32 / b.w, ph as f32 / b.h);
     let x0 = b.x.floor().max(0.0) as usize;

@@ -104,6 +104,20 @@ pub(crate) fn plane_len(w: usize, h: usize, k: usize, what: &'static str) -> Res
     w.checked_mul(h).and_then(|n| n.checked_mul(k)).ok_or(KernelError::TooLarge { what })
 }
 
+/// `warp`'s checks (shared with its CUDA twin), on the lengths of source, flow and output;
+/// the values of an image.
+pub(crate) fn check_warp(lens: [usize; 3], channels: usize, w: usize, h: usize) -> Result<usize, KernelError> {
+    let [src, flow, out] = lens;
+    if channels == 0 {
+        return Err(KernelError::ZeroSize { what: "warp channel count" });
+    }
+    let need = plane_len(w, h, channels, "warp image")?;
+    check_len("warp source", src, need, format_args!("{channels}x{h}x{w}"))?;
+    check_len("warp output", out, need, format_args!("{channels}x{h}x{w}"))?;
+    check_len("warp flow", flow, plane_len(w, h, 2, "flow")?, format_args!("2x{h}x{w}"))?;
+    Ok(need)
+}
+
 pub(crate) fn check_len(
     what: &str,
     len: usize,
@@ -193,13 +207,7 @@ pub fn warp(
     flow: &[f32],
     out: &mut [f32],
 ) -> Result<(), KernelError> {
-    if channels == 0 {
-        return Err(KernelError::ZeroSize { what: "warp channel count" });
-    }
-    let need = plane_len(w, h, channels, "warp image")?;
-    check_len("warp source", src.len(), need, format_args!("{channels}x{h}x{w}"))?;
-    check_len("warp output", out.len(), need, format_args!("{channels}x{h}x{w}"))?;
-    check_len("warp flow", flow.len(), plane_len(w, h, 2, "flow")?, format_args!("2x{h}x{w}"))?;
+    check_warp([src.len(), flow.len(), out.len()], channels, w, h)?;
     cpu::interp::warp(src, channels, w, h, flow, out);
     Ok(())
 }

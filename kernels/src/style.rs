@@ -23,6 +23,32 @@ pub(crate) fn image_len(w: usize, h: usize, k: usize, what: &'static str) -> Res
     w.checked_mul(h).and_then(|n| n.checked_mul(k)).ok_or(KernelError::TooLarge { what })
 }
 
+/// `temporal_confidence`'s checks (shared with its CUDA twin), on the lengths of flow, back
+/// flow, luma, image, previous image and output.
+pub(crate) fn check_temporal_confidence(lens: [usize; 6], w: usize, h: usize) -> Result<(), KernelError> {
+    let [flow, back, luma, image, prev_image, out] = lens;
+    let n = image_len(w, h, 1, "temporal_confidence image")?;
+    check("temporal_confidence flow", flow, 2 * n)?;
+    check("temporal_confidence back flow", back, 2 * n)?;
+    check("temporal_confidence luma", luma, n)?;
+    check("temporal_confidence image", image, 3 * n)?;
+    check("temporal_confidence previous image", prev_image, 3 * n)?;
+    check("temporal_confidence output", out, n)
+}
+
+/// `temporal_blend`'s checks (shared with its CUDA twin); the pixel count.
+pub(crate) fn check_temporal_blend(out: usize, warped_prev: usize, n: usize, alpha: f32) -> Result<usize, KernelError> {
+    if n == 0 {
+        return Err(KernelError::ZeroSize { what: "temporal_blend image" });
+    }
+    check("temporal_blend output", out, 3 * n)?;
+    check("temporal_blend previous", warped_prev, 3 * n)?;
+    if !(0.0..=1.0).contains(&alpha) {
+        return Err(KernelError::InvalidArgument(format!("temporal weight {alpha} must be in 0..=1")));
+    }
+    Ok(n)
+}
+
 pub(crate) fn check(what: &str, len: usize, need: usize) -> Result<(), KernelError> {
     if len != need {
         return Err(KernelError::BufferLength { what: what.to_string(), len, need });
@@ -104,13 +130,7 @@ pub fn temporal_confidence(
     h: usize,
     out: &mut [f32],
 ) -> Result<(), KernelError> {
-    let n = image_len(w, h, 1, "temporal_confidence image")?;
-    check("temporal_confidence flow", flow.len(), 2 * n)?;
-    check("temporal_confidence back flow", back.len(), 2 * n)?;
-    check("temporal_confidence luma", luma.len(), n)?;
-    check("temporal_confidence image", image.len(), 3 * n)?;
-    check("temporal_confidence previous image", prev_image.len(), 3 * n)?;
-    check("temporal_confidence output", out.len(), n)?;
+    check_temporal_confidence([flow, back, luma, image, prev_image, out].map(<[f32]>::len), w, h)?;
     cpu::style::temporal_confidence(flow, back, luma, image, prev_image, w, h, out);
     Ok(())
 }
@@ -128,15 +148,7 @@ pub fn temporal_confidence(
 /// real changes (ghosting). `alpha` in 0..=1 (0: `out` unchanged, 1: the
 /// previous output wherever trusted); `confidence` is one plane.
 pub fn temporal_blend(out: &mut [f32], warped_prev: &[f32], confidence: &[f32], alpha: f32) -> Result<(), KernelError> {
-    let n = confidence.len();
-    if n == 0 {
-        return Err(KernelError::ZeroSize { what: "temporal_blend image" });
-    }
-    check("temporal_blend output", out.len(), 3 * n)?;
-    check("temporal_blend previous", warped_prev.len(), 3 * n)?;
-    if !(0.0..=1.0).contains(&alpha) {
-        return Err(KernelError::InvalidArgument(format!("temporal weight {alpha} must be in 0..=1")));
-    }
+    check_temporal_blend(out.len(), warped_prev.len(), confidence.len(), alpha)?;
     cpu::style::temporal_blend(out, warped_prev, confidence, alpha);
     Ok(())
 }

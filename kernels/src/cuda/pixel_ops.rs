@@ -103,13 +103,8 @@ pub fn temporal_confidence<D: Device>(
     h: usize,
     out: &mut [f32],
 ) -> Result<(), KernelError> {
-    let n = image_len(w, h, 1, "temporal_confidence image")?;
-    check("temporal_confidence flow", flow.len(), 2 * n)?;
-    check("temporal_confidence back flow", back.len(), 2 * n)?;
-    check("temporal_confidence luma", luma.len(), n)?;
-    check("temporal_confidence image", image.len(), 3 * n)?;
-    check("temporal_confidence previous image", prev_image.len(), 3 * n)?;
-    check("temporal_confidence output", out.len(), n)?;
+    crate::style::check_temporal_confidence([flow, back, luma, image, prev_image, out].map(<[f32]>::len), w, h)?;
+    let n = w * h;
     let bufs = [upload(d, flow)?, upload(d, back)?, upload(d, luma)?, upload(d, image)?, upload(d, prev_image)?];
     let dst = zeros::<D, f32>(d, n)?;
     let mut call = Call::new("temporal_confidence", grid2(w, h));
@@ -131,15 +126,7 @@ pub fn temporal_blend<D: Device>(
     confidence: &[f32],
     alpha: f32,
 ) -> Result<(), KernelError> {
-    let n = confidence.len();
-    if n == 0 {
-        return Err(KernelError::ZeroSize { what: "temporal_blend image" });
-    }
-    check("temporal_blend output", out.len(), 3 * n)?;
-    check("temporal_blend previous", warped_prev.len(), 3 * n)?;
-    if !(0.0..=1.0).contains(&alpha) {
-        return Err(KernelError::InvalidArgument(format!("temporal weight {alpha} must be in 0..=1")));
-    }
+    let n = crate::style::check_temporal_blend(out.len(), warped_prev.len(), confidence.len(), alpha)?;
     let (o, p, c) = (upload(d, out)?, upload(d, warped_prev)?, upload(d, confidence)?);
     let mut call = Call::new("temporal_blend", grid1(n));
     call.buffer(&o).buffer(&p).buffer(&c).value(alpha).value(n as i64);
@@ -159,13 +146,7 @@ pub fn warp<D: Device>(
     flow: &[f32],
     out: &mut [f32],
 ) -> Result<(), KernelError> {
-    if channels == 0 {
-        return Err(KernelError::ZeroSize { what: "warp channel count" });
-    }
-    let need = plane_len(w, h, channels, "warp image")?;
-    check_len("warp source", src.len(), need, format_args!("{channels}x{h}x{w}"))?;
-    check_len("warp output", out.len(), need, format_args!("{channels}x{h}x{w}"))?;
-    check_len("warp flow", flow.len(), plane_len(w, h, 2, "flow")?, format_args!("2x{h}x{w}"))?;
+    let need = crate::flow::check_warp([src.len(), flow.len(), out.len()], channels, w, h)?;
     let (s, f, o) = (upload(d, src)?, upload(d, flow)?, zeros::<D, f32>(d, need)?);
     let mut call = Call::new("warp", grid2(w, h));
     call.buffer(&s).value(int(channels, "channels")?).value(int(w, "width")?).value(int(h, "height")?);
@@ -242,12 +223,7 @@ pub fn paste_feathered<D: Device>(
     ph: usize,
     feather: f32,
 ) -> Result<(), KernelError> {
-    face_len("paste_feathered frame", frame.len(), fw, fh)?;
-    face_len("paste_feathered patch", patch.len(), pw, ph)?;
-    check_box(&b)?;
-    if !(feather >= 0.0 && feather.is_finite()) {
-        return Err(KernelError::InvalidArgument(format!("feather {feather} must be a finite width >= 0")));
-    }
+    crate::face::check_paste(frame.len(), (fw, fh), &b, patch.len(), (pw, ph), feather)?;
     // The box's pixels inside the frame, as face.rs computes them.
     let x0 = b.x.floor().max(0.0) as usize;
     let y0 = b.y.floor().max(0.0) as usize;
