@@ -7,7 +7,9 @@
 
 use std::time::{Duration, Instant};
 
-use gst_ai_kernels::{FlowParams, FlowWorkspace, interpolate, luma, optical_flow, scene_change};
+use gst_ai_kernels::{
+    FlowParams, FlowWorkspace, interpolate, interpolate_yuv420, luma, optical_flow, scene_change, yuv420_len,
+};
 
 /// A smooth-ish texture with sharp edges, moved by (dx, dy): separable
 /// waves plus a checkerboard of brighter blocks.
@@ -54,13 +56,38 @@ fn main() {
     let (mut l0, mut l1) = (vec![0.0; n], vec![0.0; n]);
     let (mut f01, mut f10) = (vec![0.0; 2 * n], vec![0.0; 2 * n]);
     let mut out = vec![0.0; 3 * n];
+    // The same frames as 4:2:0 planes (luma, then the first two channels
+    // averaged over 2x2 blocks), for interpolate_yuv420.
+    let yuv = |f: &[f32]| {
+        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+        let mut p = Vec::with_capacity(yuv420_len(w, h));
+        let mut l = vec![0.0; n];
+        luma(f, w, h, &mut l).unwrap();
+        p.extend_from_slice(&l);
+        for c in 0..2 {
+            for y in 0..ch {
+                for x in 0..cw {
+                    let at = |xx: usize, yy: usize| f[c * n + yy.min(h - 1) * w + xx.min(w - 1)];
+                    p.push(
+                        0.25 * (at(2 * x, 2 * y)
+                            + at(2 * x + 1, 2 * y)
+                            + at(2 * x, 2 * y + 1)
+                            + at(2 * x + 1, 2 * y + 1)),
+                    );
+                }
+            }
+        }
+        p
+    };
+    let (y0, y1) = (yuv(&f0), yuv(&f1));
+    let mut yout = vec![0.0; yuv420_len(w, h)];
     // Per stage and run: luma x2, flow 0->1, flow 1->0, interpolate, scene
-    // change, and the total of the first four.
-    let mut times: Vec<[Duration; 6]> = Vec::with_capacity(runs);
+    // change, the total of the first four, interpolate_yuv420.
+    let mut times: Vec<[Duration; 7]> = Vec::with_capacity(runs);
     for _ in 0..runs {
-        let mut t = [Duration::ZERO; 6];
+        let mut t = [Duration::ZERO; 7];
         let mut lap = Instant::now();
-        let mut mark = |k: usize, t: &mut [Duration; 6]| {
+        let mut mark = |k: usize, t: &mut [Duration; 7]| {
             let now = Instant::now();
             t[k] = now - lap;
             lap = now;
@@ -77,6 +104,8 @@ fn main() {
         std::hint::black_box(scene_change(&l0, &l1, w, h).unwrap());
         mark(4, &mut t);
         t[5] = t[..4].iter().sum();
+        interpolate_yuv420(&y0, &y1, w, h, &f01, &f10, 0.5, &mut ws, &mut yout).unwrap();
+        mark(6, &mut t);
         times.push(t);
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -89,6 +118,7 @@ fn main() {
         "interpolate",
         "scene_change",
         "luma + 2 flows + interpolate",
+        "interpolate_yuv420",
     ];
     for (k, name) in names.iter().enumerate() {
         let mut v: Vec<f64> = times.iter().map(|t| t[k].as_secs_f64() * 1e3).collect();

@@ -247,17 +247,59 @@ pub fn interpolate(
     ws: &mut FlowWorkspace,
     out: &mut [f32],
 ) -> Result<(), KernelError> {
-    let need = plane_len(w, h, 3, "interpolate image")?;
+    interpolate_planes(f0, f1, w, h, cpu::interp::PlaneLayout::Rgb, flow01, flow10, t, ws, out)
+}
+
+/// [`interpolate`] on YUV 4:2:0 frames: each of `f0`, `f1` and `out` is a `w` x `h` luma plane
+/// followed by two `ceil(w/2)` x `ceil(h/2)` chroma planes (U, V), values 0..1 as stored (see
+/// [`yuv420_planes`](crate::yuv420_planes)); the flows are at luma resolution. The chroma
+/// planes move by half the motion. Half the samples of the RGB planes, and no conversion for
+/// I420 or NV12 video: about twice as fast. The match quality weighs luma differences by 3.5
+/// and chroma ones by 2.4, about their share of an RGB difference.
+#[allow(clippy::too_many_arguments)]
+pub fn interpolate_yuv420(
+    f0: &[f32],
+    f1: &[f32],
+    w: usize,
+    h: usize,
+    flow01: &[f32],
+    flow10: &[f32],
+    t: f32,
+    ws: &mut FlowWorkspace,
+    out: &mut [f32],
+) -> Result<(), KernelError> {
+    interpolate_planes(f0, f1, w, h, cpu::interp::PlaneLayout::Yuv420, flow01, flow10, t, ws, out)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn interpolate_planes(
+    f0: &[f32],
+    f1: &[f32],
+    w: usize,
+    h: usize,
+    layout: cpu::interp::PlaneLayout,
+    flow01: &[f32],
+    flow10: &[f32],
+    t: f32,
+    ws: &mut FlowWorkspace,
+    out: &mut [f32],
+) -> Result<(), KernelError> {
+    let shape = match layout {
+        cpu::interp::PlaneLayout::Rgb => "3",
+        cpu::interp::PlaneLayout::Yuv420 => "yuv420",
+    };
+    plane_len(w, h, 3, "interpolate image")?;
+    let need = layout.len(w, h);
     let flow_len = plane_len(w, h, 2, "flow")?;
-    check_len("interpolate frame 0", f0.len(), need, format_args!("3x{h}x{w}"))?;
-    check_len("interpolate frame 1", f1.len(), need, format_args!("3x{h}x{w}"))?;
+    check_len("interpolate frame 0", f0.len(), need, format_args!("{shape}x{h}x{w}"))?;
+    check_len("interpolate frame 1", f1.len(), need, format_args!("{shape}x{h}x{w}"))?;
     check_len("interpolate flow01", flow01.len(), flow_len, format_args!("2x{h}x{w}"))?;
     check_len("interpolate flow10", flow10.len(), flow_len, format_args!("2x{h}x{w}"))?;
-    check_len("interpolate output", out.len(), need, format_args!("3x{h}x{w}"))?;
+    check_len("interpolate output", out.len(), need, format_args!("{shape}x{h}x{w}"))?;
     if !(0.0..=1.0).contains(&t) {
         return Err(KernelError::InvalidArgument(format!("interpolation time {t} must be in 0..=1")));
     }
-    cpu::interp::interpolate(f0, f1, w, h, flow01, flow10, t, &mut ws.interp, out);
+    cpu::interp::interpolate(f0, f1, w, h, layout, flow01, flow10, t, &mut ws.interp, out);
     Ok(())
 }
 

@@ -29,8 +29,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use gst_ai_kernels::{
-    FlowParams, FlowWorkspace, Frame, FrameMut, Rect, TensorSpec, interpolate, luma, optical_flow, pack, scene_change,
-    unpack,
+    FlowParams, FlowWorkspace, Frame, FrameMut, PixelFormat, Rect, TensorSpec, interpolate, interpolate_yuv420, luma,
+    optical_flow, pack, scene_change, unpack, write_yuv420_planes, yuv420_len, yuv420_luma, yuv420_planes,
 };
 
 use crate::backend::model::{Cancel, Model};
@@ -127,17 +127,23 @@ pub struct Params {
     pub bad_output_fallback: bool,
 }
 
-/// A frame made between two inputs (planar RGB 0..1), for the caller to write into its own frame.
+/// A frame made between two inputs (planar RGB 0..1, or the planes of an I420/NV12 input as
+/// stored), for the caller to write into its own frame.
 pub struct Made<'a> {
-    rgb: &'a [f32],
+    pix: &'a [f32],
     width: usize,
     height: usize,
+    yuv: bool,
 }
 
 impl Made<'_> {
-    /// Writes the frame into `dst` (any pixel format, the input's size), rounded and clamped.
+    /// Writes the frame into `dst` (any pixel format for RGB planes, the input's format for YUV
+    /// ones; the input's size), rounded and clamped.
     pub fn write(&self, dst: &mut FrameMut<'_>) -> Result<()> {
-        Ok(unpack(self.rgb, self.width, self.height, TensorSpec::CANONICAL, 0, 0, dst)?)
+        if self.yuv {
+            return Ok(write_yuv420_planes(self.pix, dst)?);
+        }
+        Ok(unpack(self.pix, self.width, self.height, TensorSpec::CANONICAL, 0, 0, dst)?)
     }
 }
 
@@ -218,10 +224,14 @@ pub struct Tally {
     pub retimed: u64,
 }
 
-/// An input frame kept for interpolation: the caller's payload and its planar RGB and luma.
+/// An input frame kept for interpolation: the caller's payload, its planes and its luma.
 struct Input<T> {
     payload: T,
-    rgb: Vec<f32>,
+    /// Planar RGB 0..1, or with `yuv` the Y, U and V planes of an 8-bit 4:2:0 input as stored
+    /// (byte / 255): the built-in modes then never convert colours, and write the bytes of
+    /// static content back unchanged.
+    pix: Vec<f32>,
+    yuv: bool,
     luma: Vec<f32>,
 }
 
@@ -406,17 +416,26 @@ impl<T> FrameRateConverter<T> {
             }
         }
         // Reuse the planes of the frame about to be forgotten: a stream does not allocate per frame.
-        let (mut rgb, mut l) = self.prev.take().map(|r| (r.rgb, r.luma)).unwrap_or_default();
+        let (mut pix, mut l) = self.prev.take().map(|r| (r.pix, r.luma)).unwrap_or_default();
         let (w, h) = (f.width, f.height);
-        rgb.resize(3 * w * h, 0.0);
         l.resize(w * h, 0.0);
-        pack(frame, Rect { x: 0, y: 0, width: w, height: h }, TensorSpec::CANONICAL, &mut rgb).map_err(Error::from)?;
-        luma(&rgb, w, h, &mut l).map_err(Error::from)?;
+        // A model needs RGB; without one, 8-bit 4:2:0 video stays in its own planes.
+        let yuv = self.rife.is_none() && matches!(frame.format, PixelFormat::I420 | PixelFormat::Nv12);
+        if yuv {
+            pix.resize(yuv420_len(w, h), 0.0);
+            yuv420_planes(frame, &mut pix).map_err(Error::from)?;
+            yuv420_luma(&pix, w, h, frame.colorimetry.full_range, &mut l).map_err(Error::from)?;
+        } else {
+            pix.resize(3 * w * h, 0.0);
+            pack(frame, Rect { x: 0, y: 0, width: w, height: h }, TensorSpec::CANONICAL, &mut pix)
+                .map_err(Error::from)?;
+            luma(&pix, w, h, &mut l).map_err(Error::from)?;
+        }
         if self.count == 0 {
             self.base_ns = Some(pts_ns.unwrap_or(0));
         }
         self.prev = self.cur.take();
-        self.cur = Some(Input { payload, rgb, luma: l });
+        self.cur = Some(Input { payload, pix, yuv, luma: l });
         let done = std::mem::take(&mut self.pair);
         if let Some(flows) = done.flows {
             self.spare_flows = Some(flows);
@@ -569,11 +588,13 @@ impl<T> FrameRateConverter<T> {
                 mode = Mode::Duplicate;
             }
         }
-        if mode == Mode::Duplicate {
+        // (Frames of two layouts never pair: a new format restarts the timeline. Still, never
+        // blend them.)
+        if mode == Mode::Duplicate || a.yuv != b.yuv {
             return self.pass(if t < 0.5 { a } else { b }, k, emit, tally);
         }
         let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.resize(3 * w * h, 0.0);
+        scratch.resize(a.pix.len(), 0.0);
         let mut made = self.make(mode, params.timestep, a, b, w, h, t, cancel, &mut scratch);
         if params.bad_output_fallback
             && let Err(e @ Error::NonFinite { .. }) = &made
@@ -583,7 +604,7 @@ impl<T> FrameRateConverter<T> {
             made = self.make(Mode::Blend, params.timestep, a, b, w, h, t, cancel, &mut scratch);
         }
         let result = made.map_err(E::from).and_then(|()| {
-            let o = self.output(k, Content::Made(Made { rgb: &scratch, width: w, height: h }));
+            let o = self.output(k, Content::Made(Made { pix: &scratch, width: w, height: h, yuv: a.yuv }));
             emit(o)
         });
         self.scratch = scratch;
@@ -613,7 +634,7 @@ impl<T> FrameRateConverter<T> {
         let t = t64 as f32;
         match mode {
             Mode::Blend => {
-                for ((o, &x), &y) in out.iter_mut().zip(&a.rgb).zip(&b.rgb) {
+                for ((o, &x), &y) in out.iter_mut().zip(&a.pix).zip(&b.pix) {
                     *o = x + (y - x) * t;
                 }
             }
@@ -627,7 +648,11 @@ impl<T> FrameRateConverter<T> {
                     self.pair.flows = Some((f01, f10));
                 }
                 let (f01, f10) = self.pair.flows.as_ref().expect("just computed");
-                interpolate(&a.rgb, &b.rgb, w, h, f01, f10, t, &mut self.workspace, out)?;
+                if a.yuv {
+                    interpolate_yuv420(&a.pix, &b.pix, w, h, f01, f10, t, &mut self.workspace, out)?;
+                } else {
+                    interpolate(&a.pix, &b.pix, w, h, f01, f10, t, &mut self.workspace, out)?;
+                }
             }
             Mode::Model => {
                 let (model, rife) = self.rife.as_mut().expect("checked by the caller");
@@ -637,7 +662,7 @@ impl<T> FrameRateConverter<T> {
                     TimestepHandling::Bisect => true,
                 };
                 if !bisect {
-                    rife.run(model, &a.rgb, &b.rgb, w, h, t, out, cancel)?;
+                    rife.run(model, &a.pix, &b.pix, w, h, t, out, cancel)?;
                     return Ok(());
                 }
                 let (lo, hi, inside) = bracket(t64, BISECT_DEPTH);
@@ -666,8 +691,8 @@ impl<T> FrameRateConverter<T> {
     /// WHOLE, else a midpoint this pair has made.
     fn frame_at<'a>(mids: &'a [(u32, Vec<f32>)], a: &'a Input<T>, b: &'a Input<T>, p: u32) -> &'a [f32] {
         match p {
-            0 => &a.rgb,
-            WHOLE => &b.rgb,
+            0 => &a.pix,
+            WHOLE => &b.pix,
             _ => &mids.iter().find(|(q, _)| *q == p).expect("made before it is read").1,
         }
     }

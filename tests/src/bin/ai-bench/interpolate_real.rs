@@ -11,7 +11,8 @@
 //! out (never used to choose anything). `GST_AI_BENCH_REAL_FRAMES` sets the frames taken from each
 //! clip (default 41, i.e. 19 made frames scored per method; RIFE is slow at 1280x720);
 //! `GST_AI_BENCH_REAL_CLIPS` a comma-separated subset of the clip names;
-//! `GST_AI_BENCH_REAL_RIFE=0` skips RIFE.
+//! `GST_AI_BENCH_REAL_RIFE=0` skips RIFE; `GST_AI_BENCH_REAL_FLOW_PROPS` replaces the built-in's
+//! properties (`mode=flow`), e.g. `mode=blend` for the cost of the element's pipeline alone.
 
 use std::path::Path;
 use std::process::Command;
@@ -45,7 +46,11 @@ fn decode(path: &Path, n: usize) -> Result<(usize, usize, Vec<Vec<u8>>), String>
         .output()
         .map_err(|e| format!("cannot run ffmpeg: {e}"))?;
     let size = w * h * 3 / 2;
-    let frames: Vec<Vec<u8>> = out.stdout.chunks_exact(size).map(|c| c.to_vec()).collect();
+    let mut frames: Vec<Vec<u8>> = out.stdout.chunks_exact(size).map(|c| c.to_vec()).collect();
+    // An odd count: the dropped frames are the odd ones, each between two kept ones.
+    if frames.len() % 2 == 0 {
+        frames.pop();
+    }
     if frames.len() < 3 {
         return Err(format!("decoded only {} frames of {}", frames.len(), path.display()));
     }
@@ -128,7 +133,8 @@ pub fn bench() -> Result<(), String> {
         let luma = w * h;
         let (ff, t_ff) = minterpolate(&input, w, h)?;
         let mt = Cell { fps: ff.len() as f64 / t_ff, psnr: luma_psnr(&ff, &truth, luma)? };
-        let (out, t) = element(&input, w, h, "mode=flow", 2)?;
+        let props = std::env::var("GST_AI_BENCH_REAL_FLOW_PROPS").unwrap_or_else(|_| "mode=flow".into());
+        let (out, t) = element(&input, w, h, &props, 2)?;
         let flow = Cell { fps: out.len() as f64 / t, psnr: luma_psnr(&out, &truth, luma)? };
         let model = if rife {
             let (out, t) = element(&input, w, h, "mode=model model=zoo:rife-hdv3", 1)?;

@@ -40,6 +40,12 @@
 //! itself, `f0 + t (f1 - f0)`: static content is reproduced exactly and
 //! never shimmers, whatever the flow says.
 
+mod compose;
+mod sample;
+
+use compose::compose;
+use sample::{Taps, clampf, floor_split, plane_taps, sample1};
+
 use super::par;
 
 /// Static-region detection thresholds on the 3x3 max of `max_c |f0 - f1|`.
@@ -153,12 +159,56 @@ fn node_tap(x: f32, inv_g: f32, len: usize) -> (usize, usize, f32) {
     (i, i + 1, f)
 }
 
+/// How a frame's planes lie in the slices `interpolate` takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PlaneLayout {
+    /// Three `w` x `h` planes (R, G, B).
+    Rgb,
+    /// A `w` x `h` luma plane, then two `ceil(w/2)` x `ceil(h/2)` chroma planes (U, V): 4:2:0.
+    Yuv420,
+}
+
+impl PlaneLayout {
+    /// Values per frame of `w` x `h` pixels.
+    pub(crate) fn len(self, w: usize, h: usize) -> usize {
+        match self {
+            Self::Rgb => 3 * w * h,
+            Self::Yuv420 => w * h + 2 * w.div_ceil(2) * h.div_ceil(2),
+        }
+    }
+
+    /// The groups of planes composed together: (width, height, subsampling, planes' offsets).
+    fn groups(self, w: usize, h: usize) -> Vec<PlaneGroup> {
+        let n = w * h;
+        match self {
+            Self::Rgb => vec![PlaneGroup { w, h, s: 1, starts: vec![0, n, 2 * n] }],
+            Self::Yuv420 => {
+                let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+                vec![
+                    PlaneGroup { w, h, s: 1, starts: vec![0] },
+                    PlaneGroup { w: cw, h: ch, s: 2, starts: vec![n, n + cw * ch] },
+                ]
+            }
+        }
+    }
+}
+
+/// Planes of one size composed in one pass: `s` full-resolution pixels per plane pixel along
+/// each axis, the planes starting at `starts`.
+struct PlaneGroup {
+    w: usize,
+    h: usize,
+    s: usize,
+    starts: Vec<usize>,
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn interpolate(
     f0: &[f32],
     f1: &[f32],
     w: usize,
     h: usize,
+    layout: PlaneLayout,
     flow01: &[f32],
     flow10: &[f32],
     t: f32,
@@ -171,11 +221,25 @@ pub(crate) fn interpolate(
         return;
     }
     let grid = NodeGrid::new(w, h);
-    sample_nodes(w, h, &grid, [flow01, flow10], [f0, f1], &mut ws.nodes);
+    sample_nodes(w, h, layout, &grid, [flow01, flow10], [f0, f1], &mut ws.nodes);
     splat(&ws.nodes, &grid, t, &mut ws.splat);
     merge(&ws.splat, &grid, &mut ws.field, &mut ws.pull);
     visibility(&ws.nodes, &grid, t, &mut ws.field);
-    compose(f0, f1, w, h, &grid, t, ws, out);
+    let mut rest = out;
+    let mut at = 0;
+    for g in layout.groups(w, h) {
+        let (mut outs, mut p0, mut p1) = (Vec::new(), Vec::new(), Vec::new());
+        let len = g.w * g.h;
+        for &start in &g.starts {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(start - at + len);
+            outs.push(&mut head[start - at..]);
+            rest = tail;
+            at = start + len;
+            p0.push(&f0[start..start + len]);
+            p1.push(&f1[start..start + len]);
+        }
+        compose(&p0, &p1, outs, &g, &grid, t, ws);
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -197,12 +261,14 @@ impl NodeGrid {
 fn sample_nodes(
     w: usize,
     h: usize,
+    layout: PlaneLayout,
     grid: &NodeGrid,
     flows: [&[f32]; 2],
     frames: [&[f32]; 2],
     nodes: &mut [Vec<[f32; 3]>; 2],
 ) {
     let n = w * h;
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
     let (g, gw, gh) = (grid.g, grid.gw, grid.gh);
     let inv_scale = 1.0 / (3.0 * MATCH_SCALE);
     for (k, out) in nodes.iter_mut().enumerate() {
@@ -221,9 +287,26 @@ fn sample_nodes(
                     let (x, y, i) = (px as f32, py as f32, py * w + px);
                     let (u, v) = (fx[i], fy[i]);
                     let mut e = 0.0f32;
-                    for c in 0..3 {
-                        let b = bilinear(&there[c * n..][..n], w, h, x + u, y + v);
-                        e += (here[c * n + i] - b).abs();
+                    match layout {
+                        PlaneLayout::Rgb => {
+                            for c in 0..3 {
+                                let b = bilinear(&there[c * n..][..n], w, h, x + u, y + v);
+                                e += (here[c * n + i] - b).abs();
+                            }
+                        }
+                        PlaneLayout::Yuv420 => {
+                            // About the RGB sum of absolute differences (BT.601, limited
+                            // range): a luma step moves R, G and B by ~3.5 times as much in
+                            // all, a chroma step by ~2.4 times.
+                            let b = bilinear(&there[..n], w, h, x + u, y + v);
+                            e += 3.5 * (here[i] - b).abs();
+                            let (cx, cy) = ((x + u + 0.5) * 0.5 - 0.5, (y + v + 0.5) * 0.5 - 0.5);
+                            let ci = (py / 2) * cw + px / 2;
+                            for c in [n, n + cw * ch] {
+                                let b = bilinear(&there[c..][..cw * ch], cw, ch, cx, cy);
+                                e += 2.4 * (here[c + ci] - b).abs();
+                            }
+                        }
                     }
                     let z = e * inv_scale;
                     let z = 1.0 + z * z;
@@ -399,293 +482,9 @@ fn lerp4(a: Node4, b: Node4, f: f32) -> Node4 {
     [a[0] + f * (b[0] - a[0]), a[1] + f * (b[1] - a[1]), a[2] + f * (b[2] - a[2]), a[3] + f * (b[3] - a[3])]
 }
 
-/// `x` limited to `lo..=hi` (NaN gives `lo`). Unlike `f32::clamp`, `max`
-/// and `min`, which handle NaN and panic on bad bounds, this is two
-/// instructions (`maxss`, `minss`), in loops as in vectors.
-#[inline(always)]
-fn clampf(x: f32, lo: f32, hi: f32) -> f32 {
-    let x = if x > lo { x } else { lo };
-    if x < hi { x } else { hi }
-}
-
-/// `(min(floor(v), top), v - that)` for `0 <= v < 2^22`, branch-free and
-/// without a float-to-int conversion (Rust's saturating `as` costs about
-/// ten instructions with NaN and range checks): adding 2^23 rounds `v` to an
-/// integer held in the mantissa bits.
-#[inline(always)]
-fn floor_split(v: f32, top: f32) -> (usize, f32) {
-    const MAGIC: f32 = 8_388_608.0;
-    let r = (v + MAGIC) - MAGIC;
-    let fl = r - if r > v { 1.0 } else { 0.0 };
-    let fl = if fl < top { fl } else { top };
-    let i = (fl + MAGIC).to_bits() - MAGIC.to_bits();
-    (i as usize, v - fl)
-}
-
-/// The larger of `a` and `b` (`b` if either is NaN), one `maxss`.
-#[inline(always)]
-fn maxf(a: f32, b: f32) -> f32 {
-    if a > b { a } else { b }
-}
-
-/// Bilinear taps of a `w` x `h` plane (both at least 2) at (x, y), clamped
-/// to the image: the top-left tap (never on the last row or column; the
-/// fraction is 1 there instead) and the two fractions.
-#[inline(always)]
-fn plane_taps(x: f32, y: f32, w: usize, h: usize) -> Taps {
-    let (ix, fx) = floor_split(clampf(x, 0.0, (w - 1) as f32), (w - 2) as f32);
-    let (iy, fy) = floor_split(clampf(y, 0.0, (h - 1) as f32), (h - 2) as f32);
-    Taps { ix, iy, fx, fy }
-}
-
-/// Top-left tap and fractions of a bilinear sample (see `plane_taps`).
-#[derive(Clone, Copy)]
-struct Taps {
-    ix: usize,
-    iy: usize,
-    fx: f32,
-    fy: f32,
-}
-
-/// Bilinear value of plane `p` (rows of `w`) at the taps.
-#[inline(always)]
-fn sample1(p: &[f32], w: usize, Taps { ix, iy, fx, fy }: Taps) -> f32 {
-    // One bounds check for the four taps.
-    let q = &p[iy * w + ix..][..w + 2];
-    let top = q[0] + fx * (q[1] - q[0]);
-    let bottom = q[w] + fx * (q[w + 1] - q[w]);
-    top + fy * (bottom - top)
-}
-
-/// Pixels per chunk of the motion-compensation loop.
-const LANES: usize = 8;
-
-/// Taps of `LANES` pixels of a row: index of the top-left bilinear tap and
-/// the two fractions per lane, and when every lane's 4x4 neighbourhood lies
-/// inside the plane, the Catmull-Rom weights of each lane (bicubic sampling:
-/// sharper than bilinear at the half-pixel positions of a midpoint, +0.37 dB
-/// on bikes.mp4; a chunk at the border samples bilinearly).
-struct ChunkTaps {
-    index: [usize; LANES],
-    fx: [f32; LANES],
-    fy: [f32; LANES],
-    cubic: bool,
-}
-
-/// Catmull-Rom weights along x and y of each lane of a `ChunkTaps`.
-struct CubicWeights {
-    kx: [[f32; 4]; LANES],
-    ky: [[f32; 4]; LANES],
-}
-
-impl ChunkTaps {
-    /// Taps of pixels `x0 + l` of row `y` moved by `k` times the motion
-    /// `m[0]`, `m[1]`; bicubic ones if `cubic` and the chunk allows.
-    #[inline(always)]
-    fn new(x0: usize, y: f32, k: f32, m: &[[f32; LANES]; 3], w: usize, h: usize, cubic: bool) -> Self {
-        let mut t = Self { index: [0; LANES], fx: [0.0; LANES], fy: [0.0; LANES], cubic };
-        let x0 = x0 as f32;
-        for (l, (mx, my)) in m[0].iter().zip(&m[1]).enumerate() {
-            let Taps { ix, iy, fx, fy } = plane_taps(x0 + l as f32 + k * mx, y + k * my, w, h);
-            t.index[l] = iy * w + ix;
-            t.fx[l] = fx;
-            t.fy[l] = fy;
-            t.cubic &= ix >= 1 && iy >= 1 && ix + 2 < w && iy + 2 < h;
-        }
-        t
-    }
-
-    /// The bicubic weights of the lanes.
-    #[inline(always)]
-    fn weights(&self) -> CubicWeights {
-        CubicWeights { kx: self.fx.map(catmull_rom), ky: self.fy.map(catmull_rom) }
-    }
-
-    /// Bicubic values of plane `p` (rows of `w`) at the taps, weighted by `k`.
-    #[inline(always)]
-    fn gather_cubic(&self, p: &[f32], w: usize, k: &CubicWeights) -> [f32; LANES] {
-        let mut out = [0.0; LANES];
-        for l in 0..LANES {
-            // One bounds check for the sixteen taps.
-            let q = &p[self.index[l] - w - 1..][..3 * w + 4];
-            let (kx, ky) = (&k.kx[l], &k.ky[l]);
-            let mut v = 0.0;
-            for (r, wy) in ky.iter().enumerate() {
-                let row = &q[r * w..][..4];
-                v += wy * (kx[0] * row[0] + kx[1] * row[1] + kx[2] * row[2] + kx[3] * row[3]);
-            }
-            out[l] = v;
-        }
-        out
-    }
-
-    /// Bilinear values of plane `p` (rows of `w`) at the taps.
-    #[inline(always)]
-    fn gather(&self, p: &[f32], w: usize) -> [f32; LANES] {
-        let mut out = [0.0; LANES];
-        for l in 0..LANES {
-            // One bounds check for the four taps.
-            let q = &p[self.index[l]..][..w + 2];
-            let top = q[0] + self.fx[l] * (q[1] - q[0]);
-            let bottom = q[w] + self.fx[l] * (q[w + 1] - q[w]);
-            out[l] = top + self.fy[l] * (bottom - top);
-        }
-        out
-    }
-}
-
-/// Catmull-Rom weights of the four taps around a sample at fraction `f` past the second.
-#[inline(always)]
-fn catmull_rom(f: f32) -> [f32; 4] {
-    let (f2, f3) = (f * f, f * f * f);
-    [0.5 * (-f3 + 2.0 * f2 - f), 0.5 * (3.0 * f3 - 5.0 * f2 + 2.0), 0.5 * (-3.0 * f3 + 4.0 * f2 + f), 0.5 * (f3 - f2)]
-}
-
-/// `st + k (a + alpha (b - a) - st)`: the motion-compensated blend of `a`
-/// and `b` over the static value `st`.
-#[inline(always)]
-fn blend(st: f32, a: f32, b: f32, alpha: f32, k: f32) -> f32 {
-    st + k * (a + alpha * (b - a) - st)
-}
-
-/// `max_c |f0 - f1|` of row `y` into `out`.
-fn diff_row(f0: [&[f32]; 3], f1: [&[f32]; 3], w: usize, y: usize, out: &mut [f32]) {
-    let r = y * w..y * w + w;
-    let out = &mut out[..w];
-    for c in 0..3 {
-        for ((d, &a), &b) in out.iter_mut().zip(&f0[c][r.clone()]).zip(&f1[c][r.clone()]) {
-            let e = (a - b).abs();
-            *d = if c == 0 { e } else { maxf(*d, e) };
-        }
-    }
-}
-
-/// The per-pixel pass: the static blend, and where the frames differ,
-/// motion compensation over it (upsampled motion and blend weight, the two
-/// bilinear fetches and their blend).
-#[allow(clippy::too_many_arguments)]
-fn compose(f0: &[f32], f1: &[f32], w: usize, h: usize, grid: &NodeGrid, t: f32, ws: &mut Workspace, out: &mut [f32]) {
-    let n = w * h;
-    let (gw, gh, inv_g) = (grid.gw, grid.gh, grid.inv_g);
-    ws.taps.clear();
-    ws.taps.extend((0..w).map(|x| {
-        let (i0, _, f) = node_tap(x as f32, inv_g, gw);
-        (i0 as u32, f)
-    }));
-    let bands = par::bands(h, w * 16);
-    // Per band: three rows of frame differences (rolling), the weights and
-    // a scratch row.
-    ws.rows.resize(5 * w * bands.len(), 0.0);
-    ws.node_rows.resize((gw + 1) * bands.len(), [0.0; 4]);
-    let (taps, field) = (&ws.taps[..], &ws.field[..]);
-    let mut planes: Vec<Vec<&mut [f32]>> = out.chunks_exact_mut(n).map(|p| par::split_rows(p, w, &bands)).collect();
-    let jobs: Vec<_> = bands
-        .iter()
-        .cloned()
-        .zip(ws.rows.chunks_exact_mut(5 * w))
-        .zip(ws.node_rows.chunks_exact_mut(gw + 1))
-        .enumerate()
-        .map(|(b, ((band, rows), nodes))| {
-            let outs: Vec<&mut [f32]> = planes.iter_mut().map(|p| std::mem::take(&mut p[b])).collect();
-            (band, rows, nodes, outs)
-        })
-        .collect();
-    let inv_static = 1.0 / (STATIC_HI - STATIC_LO);
-    let cubic = n <= BICUBIC_PIXELS;
-    let f0 = [&f0[..n], &f0[n..2 * n], &f0[2 * n..]];
-    let f1 = [&f1[..n], &f1[n..2 * n], &f1[2 * n..]];
-    par::run(jobs, |(band, rows, nodes, mut outs)| {
-        let (diffs, rest) = rows.split_at_mut(3 * w);
-        let (keep, hmax) = rest.split_at_mut(w);
-        // diffs holds rows y - 1, y, y + 1 (clamped) at slots (r % 3).
-        let slot = |r: usize| (r % 3) * w;
-        let first = band.start.saturating_sub(1);
-        for r in first..=(band.start + 1).min(h - 1) {
-            diff_row(f0, f1, w, r, &mut diffs[slot(r)..]);
-        }
-        for y in band.clone() {
-            if y + 1 < h && y > band.start {
-                diff_row(f0, f1, w, y + 1, &mut diffs[slot(y + 1)..]);
-            }
-            // Weight of the motion-compensated value: 1 - s, s the static
-            // weight from the 3x3 maximum of the frame difference.
-            let d = [y.saturating_sub(1), y, (y + 1).min(h - 1)].map(|r| &diffs[slot(r)..][..w]);
-            for (((m, &a), &b), &c) in keep.iter_mut().zip(d[0]).zip(d[1]).zip(d[2]) {
-                *m = maxf(maxf(a, b), c);
-            }
-            // Horizontal 3-max into `hmax` (shifted slices, vectorised), then
-            // the weight.
-            let (first, last) = (maxf(keep[0], keep[1.min(w - 1)]), maxf(keep[w - 1], keep[w.saturating_sub(2)]));
-            if w > 2 {
-                let (l, c, r) = (&keep[..w - 2], &keep[1..w - 1], &keep[2..]);
-                for (((o, &l), &c), &r) in hmax[1..w - 1].iter_mut().zip(l).zip(c).zip(r) {
-                    *o = maxf(maxf(l, c), r);
-                }
-            }
-            hmax[0] = first;
-            hmax[w - 1] = last;
-            for (k, &m) in keep.iter_mut().zip(&hmax[..w]) {
-                *k = 1.0 - clampf((STATIC_HI - m) * inv_static, 0.0, 1.0);
-            }
-            // Motion and blend weight between the two node rows around y
-            // (padded with the last value), interpolated along x below.
-            let (j0, j1, fy) = node_tap(y as f32, inv_g, gh);
-            let (r0, r1) = (&field[j0 * gw..][..gw], &field[j1 * gw..][..gw]);
-            for ((o, &a), &b) in nodes.iter_mut().zip(r0).zip(r1) {
-                *o = lerp4(a, b, fy);
-            }
-            nodes[gw] = nodes[gw - 1];
-            let o = (y - band.start) * w;
-            let [or, og, ob] = &mut outs[..] else { unreachable!("three output planes") };
-            let (or, og, ob) = (&mut or[o..o + w], &mut og[o..o + w], &mut ob[o..o + w]);
-            let row = y * w..y * w + w;
-            // The static blend everywhere (vectorised), exact where the
-            // frames are equal ...
-            for (out, c) in [&mut *or, &mut *og, &mut *ob].into_iter().zip(0..3) {
-                for ((o, &a), &b) in out.iter_mut().zip(&f0[c][row.clone()]).zip(&f1[c][row.clone()]) {
-                    *o = a + t * (b - a);
-                }
-            }
-            // ... then motion compensation where they differ, in chunks of
-            // `LANES` pixels: positions, gathers, then the blend over the
-            // static value, each a short loop over the lanes.
-            if w < 2 || h < 2 {
-                // (A frame one pixel wide or high has nothing to compensate.)
-                continue;
-            }
-            let yf = y as f32;
-            for x0 in (0..w).step_by(LANES) {
-                let lanes = LANES.min(w - x0);
-                let k = &keep[x0..x0 + lanes];
-                if k.iter().all(|&k| k <= 0.0) {
-                    continue;
-                }
-                let mut m = [[0.0f32; LANES]; 3];
-                for (l, &(i, f)) in taps[x0..x0 + lanes].iter().enumerate() {
-                    let pair = &nodes[i as usize..][..2];
-                    let v = lerp4(pair[0], pair[1], f);
-                    (m[0][l], m[1][l], m[2][l]) = (v[0], v[1], v[2]);
-                }
-                let ta = ChunkTaps::new(x0, yf, -t, &m, w, h, cubic);
-                let tb = ChunkTaps::new(x0, yf, 1.0 - t, &m, w, h, cubic);
-                let cw = (ta.cubic && tb.cubic).then(|| (ta.weights(), tb.weights()));
-                for (c, out) in [&mut *or, &mut *og, &mut *ob].into_iter().enumerate() {
-                    let (a, b) = match &cw {
-                        Some((ka, kb)) => (ta.gather_cubic(f0[c], w, ka), tb.gather_cubic(f1[c], w, kb)),
-                        None => (ta.gather(f0[c], w), tb.gather(f1[c], w)),
-                    };
-                    let out = &mut out[x0..x0 + lanes];
-                    for l in 0..lanes {
-                        out[l] = blend(out[l], a[l], b[l], m[2][l], k[l]);
-                    }
-                }
-            }
-        }
-    });
-}
-
 #[cfg(test)]
 mod tests {
+    use super::sample::{ChunkTaps, LANES, catmull_rom};
     use super::*;
 
     #[test]
