@@ -52,7 +52,10 @@ mod tile;
 pub use convert::{copy_alpha, count_non_finite, pack, unpack};
 pub use error::KernelError;
 pub use face::{FaceBox, crop_resize, paste_feathered};
-pub use flow::{FlowParams, FlowWorkspace, interpolate, interpolate_yuv420, luma, optical_flow, scene_change, warp};
+pub use flow::{
+    FlowParams, FlowWorkspace, interpolate, interpolate_yuv420, luma, optical_flow, optical_flow_pair, scene_change,
+    warp,
+};
 pub use frame::{Colorimetry, Frame, FrameMut, PixelFormat, YuvMatrix};
 pub use mouth::{MouthWarp, open_mouth};
 pub use planes::{write_yuv420_planes, yuv420_len, yuv420_luma, yuv420_planes};

@@ -3,6 +3,7 @@
 //! 255, so writing an unchanged plane back gives the same bytes, and a plane the interpolation
 //! reproduced exactly (static content) stays bit-exact.
 
+use crate::cpu::par;
 use crate::error::KernelError;
 use crate::frame::{Frame, FrameMut, PixelFormat};
 
@@ -33,20 +34,28 @@ pub fn yuv420_planes(frame: &Frame<'_>, out: &mut [f32]) -> Result<(), KernelErr
     let (luma, chroma) = out.split_at_mut(w * h);
     let (u, v) = chroma.split_at_mut(cw * ch);
     const K: f32 = 1.0 / 255.0;
-    for (y, dst) in luma.chunks_exact_mut(w).enumerate() {
-        dst.iter_mut().zip(frame.row(0, y)).for_each(|(d, &b)| *d = b as f32 * K);
-    }
-    for y in 0..ch {
-        let (ur, vr) = (&mut u[y * cw..][..cw], &mut v[y * cw..][..cw]);
-        if frame.format == PixelFormat::I420 {
-            ur.iter_mut().zip(frame.row(1, y)).for_each(|(d, &b)| *d = b as f32 * K);
-            vr.iter_mut().zip(frame.row(2, y)).for_each(|(d, &b)| *d = b as f32 * K);
-        } else {
-            for ((du, dv), uv) in ur.iter_mut().zip(vr.iter_mut()).zip(frame.row(1, y).chunks_exact(2)) {
-                (*du, *dv) = (uv[0] as f32 * K, uv[1] as f32 * K);
+    let bands = par::bands(h, w);
+    let jobs: Vec<_> = bands.iter().cloned().zip(par::split_rows(luma, w, &bands)).collect();
+    par::run(jobs, |(band, rows)| {
+        for (y, dst) in band.zip(rows.chunks_exact_mut(w)) {
+            dst.iter_mut().zip(frame.row(0, y)).for_each(|(d, &b)| *d = b as f32 * K);
+        }
+    });
+    let bands = par::bands(ch, 2 * cw);
+    let jobs: Vec<_> =
+        bands.iter().cloned().zip(par::split_rows(u, cw, &bands)).zip(par::split_rows(v, cw, &bands)).collect();
+    par::run(jobs, |((band, us), vs)| {
+        for ((y, ur), vr) in band.zip(us.chunks_exact_mut(cw)).zip(vs.chunks_exact_mut(cw)) {
+            if frame.format == PixelFormat::I420 {
+                ur.iter_mut().zip(frame.row(1, y)).for_each(|(d, &b)| *d = b as f32 * K);
+                vr.iter_mut().zip(frame.row(2, y)).for_each(|(d, &b)| *d = b as f32 * K);
+            } else {
+                for ((du, dv), uv) in ur.iter_mut().zip(vr.iter_mut()).zip(frame.row(1, y).chunks_exact(2)) {
+                    (*du, *dv) = (uv[0] as f32 * K, uv[1] as f32 * K);
+                }
             }
         }
-    }
+    });
     Ok(())
 }
 
@@ -61,24 +70,34 @@ pub fn write_yuv420_planes(planes: &[f32], frame: &mut FrameMut<'_>) -> Result<(
     let (u, v) = chroma.split_at(cw * ch);
     let byte = |v: f32| (v * 255.0 + 0.5).clamp(0.0, 255.0) as u8;
     let nv12 = frame.format == PixelFormat::Nv12;
-    for y in 0..h {
-        let row = &mut frame.planes[0][y * frame.strides[0]..][..w];
-        row.iter_mut().zip(&luma[y * w..][..w]).for_each(|(d, &v)| *d = byte(v));
-    }
-    for y in 0..ch {
-        let (ur, vr) = (&u[y * cw..][..cw], &v[y * cw..][..cw]);
-        if nv12 {
-            let row = &mut frame.planes[1][y * frame.strides[1]..][..2 * cw];
-            for ((d, &a), &b) in row.chunks_exact_mut(2).zip(ur).zip(vr) {
-                (d[0], d[1]) = (byte(a), byte(b));
-            }
-        } else {
-            let row = &mut frame.planes[1][y * frame.strides[1]..][..cw];
-            row.iter_mut().zip(ur).for_each(|(d, &v)| *d = byte(v));
-            let row = &mut frame.planes[2][y * frame.strides[2]..][..cw];
-            row.iter_mut().zip(vr).for_each(|(d, &v)| *d = byte(v));
+    let strides = frame.strides;
+    let [p0, p1, p2] = &mut frame.planes;
+    let bands = par::bands(h, w);
+    let jobs: Vec<_> = bands.iter().cloned().zip(par::split_rows(p0, strides[0], &bands)).collect();
+    par::run(jobs, |(band, rows)| {
+        for (y, row) in band.zip(rows.chunks_mut(strides[0])) {
+            row[..w].iter_mut().zip(&luma[y * w..][..w]).for_each(|(d, &v)| *d = byte(v));
         }
-    }
+    });
+    let bands = par::bands(ch, 2 * cw);
+    let first = par::split_rows(p1, strides[1], &bands);
+    let second =
+        if nv12 { bands.iter().map(|_| &mut [][..]).collect() } else { par::split_rows(p2, strides[2], &bands) };
+    let jobs: Vec<_> = bands.iter().cloned().zip(first).zip(second).collect();
+    par::run(jobs, |((band, first), second)| {
+        for (i, y) in band.enumerate() {
+            let (ur, vr) = (&u[y * cw..][..cw], &v[y * cw..][..cw]);
+            if nv12 {
+                let row = &mut first[i * strides[1]..][..2 * cw];
+                for ((d, &a), &b) in row.chunks_exact_mut(2).zip(ur).zip(vr) {
+                    (d[0], d[1]) = (byte(a), byte(b));
+                }
+            } else {
+                first[i * strides[1]..][..cw].iter_mut().zip(ur).for_each(|(d, &v)| *d = byte(v));
+                second[i * strides[2]..][..cw].iter_mut().zip(vr).for_each(|(d, &v)| *d = byte(v));
+            }
+        }
+    });
     Ok(())
 }
 
@@ -102,7 +121,12 @@ pub fn yuv420_luma(planes: &[f32], w: usize, h: usize, full_range: bool, out: &m
         });
     }
     let (scale, offset) = if full_range { (1.0, 0.0) } else { (255.0 / 219.0, 16.0 / 219.0) };
-    out.iter_mut().zip(&planes[..w * h]).for_each(|(o, &v)| *o = v * scale - offset);
+    let bands = par::bands(h, w);
+    let jobs: Vec<_> = bands.iter().cloned().zip(par::split_rows(out, w, &bands)).collect();
+    par::run(jobs, |(band, rows)| {
+        let src = &planes[band.start * w..band.end * w];
+        rows.iter_mut().zip(src).for_each(|(o, &v)| *o = v * scale - offset);
+    });
     Ok(())
 }
 

@@ -5,7 +5,9 @@
 
 use std::f32::consts::PI;
 
-use gst_ai_kernels::{FlowParams, FlowWorkspace, KernelError, interpolate, luma, optical_flow, scene_change, warp};
+use gst_ai_kernels::{
+    FlowParams, FlowWorkspace, KernelError, interpolate, luma, optical_flow, optical_flow_pair, scene_change, warp,
+};
 
 /// A CHW RGB image in 0..1.
 #[derive(Clone)]
@@ -237,6 +239,26 @@ fn flow_follows_rotation_and_zoom() {
         println!("rotation 2 deg + zoom 1.03 {name}: median EPE {e:.4} px");
         assert!(e < 0.5, "rotation+zoom ({name}): median endpoint error {e}");
     }
+}
+
+#[test]
+fn flow_pair_equals_the_two_flows() {
+    let photo = Image::photo();
+    let mut ws = FlowWorkspace::new();
+    for (w, h) in [(288, 208), (97, 61), (8, 5)] {
+        let (a, b) = (photo.moved(w, h, 16.0, 16.0, (0.0, 0.0)), photo.moved(w, h, 16.0, 16.0, (4.6, -2.2)));
+        for params in [FlowParams::default(), FlowParams::for_size(w, h)] {
+            let (f01, f10) = (flow(&a, &b, &params, &mut ws), flow(&b, &a, &params, &mut ws));
+            let (mut p01, mut p10) = (vec![f32::NAN; 2 * w * h], vec![f32::NAN; 2 * w * h]);
+            optical_flow_pair(&a.luma(), &b.luma(), w, h, &params, &mut ws, &mut p01, &mut p10).unwrap();
+            assert!(p01.iter().zip(&f01).all(|(x, y)| x.to_bits() == y.to_bits()), "{w}x{h} {params:?}: a -> b");
+            assert!(p10.iter().zip(&f10).all(|(x, y)| x.to_bits() == y.to_bits()), "{w}x{h} {params:?}: b -> a");
+        }
+    }
+    // A second output of the wrong length is refused.
+    let l = photo.moved(16, 16, 16.0, 16.0, (0.0, 0.0)).luma();
+    let err = optical_flow_pair(&l, &l, 16, 16, &FlowParams::default(), &mut ws, &mut [0.0; 512], &mut [0.0; 511]);
+    assert!(err.is_err());
 }
 
 #[test]

@@ -121,36 +121,64 @@ pub(crate) struct Workspace {
 /// Flow from `a` to `b` (both `w` x `h` luma), written as two full-resolution
 /// planes (x then y) into `out`.
 pub(crate) fn optical_flow(a: &[f32], b: &[f32], w: usize, h: usize, p: &Params, ws: &mut Workspace, out: &mut [f32]) {
-    let Plan { ds, patch, stride, levels: n_levels, pad } = plan(w, h, p);
-    let (w0, h0) = (w >> ds, h >> ds);
-    build_pyramid(a, w, h, ds, n_levels, pad, &mut ws.pyr_a, &mut ws.rows);
-    build_pyramid(b, w, h, ds, n_levels, pad, &mut ws.pyr_b, &mut ws.rows);
+    let pl = plan(w, h, p);
+    build_pyramid(a, w, h, pl.ds, pl.levels, pl.pad, &mut ws.pyr_a, &mut ws.rows);
+    build_pyramid(b, w, h, pl.ds, pl.levels, pl.pad, &mut ws.pyr_b, &mut ws.rows);
+    flow_between(false, w, h, p, pl, ws, out);
+}
 
+/// `optical_flow` from `a` to `b` into `f01` and from `b` to `a` into `f10`, each pyramid built
+/// once: the same values as the two calls.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn optical_flow_pair(
+    a: &[f32],
+    b: &[f32],
+    w: usize,
+    h: usize,
+    p: &Params,
+    ws: &mut Workspace,
+    f01: &mut [f32],
+    f10: &mut [f32],
+) {
+    let pl = plan(w, h, p);
+    build_pyramid(a, w, h, pl.ds, pl.levels, pl.pad, &mut ws.pyr_a, &mut ws.rows);
+    build_pyramid(b, w, h, pl.ds, pl.levels, pl.pad, &mut ws.pyr_b, &mut ws.rows);
+    flow_between(false, w, h, p, pl, ws, f01);
+    flow_between(true, w, h, p, pl, ws, f10);
+}
+
+/// The coarse-to-fine search between the workspace's pyramids (from `pyr_a` to `pyr_b`, or the
+/// other way with `swap`) and the upsampling to `out`.
+fn flow_between(swap: bool, w: usize, h: usize, p: &Params, pl: Plan, ws: &mut Workspace, out: &mut [f32]) {
+    let Plan { ds, patch, stride, levels: n_levels, .. } = pl;
+    let (w0, h0) = (w >> ds, h >> ds);
+    let Workspace { pyr_a, pyr_b, patches, flow, coarse, acc, rows, fracs } = ws;
+    let (pyr_a, pyr_b) = if swap { (&*pyr_b, &*pyr_a) } else { (&*pyr_a, &*pyr_b) };
     for level in (0..n_levels).rev() {
-        let (la, lb) = (&ws.pyr_a[level], &ws.pyr_b[level]);
+        let (la, lb) = (&pyr_a[level], &pyr_b[level]);
         let (lw, lh) = (la.w, la.h);
         let grid = Grid::new(lw, lh, patch, stride);
-        ws.patches.resize(grid.nx * grid.ny, [0.0; 2]);
-        let init = (level + 1 < n_levels).then(|| (&ws.coarse[..], ws.pyr_a[level + 1].w, ws.pyr_a[level + 1].h));
-        ws.flow.resize(lw * lh, [0.0; 2]);
-        ws.acc.resize(lw * lh, [0.0; 3]);
-        let (patches, acc, flow) = (&mut ws.patches[..], &mut ws.acc[..], &mut ws.flow[..]);
+        patches.resize(grid.nx * grid.ny, [0.0; 2]);
+        let init = (level + 1 < n_levels).then(|| (&coarse[..], pyr_a[level + 1].w, pyr_a[level + 1].h));
+        flow.resize(lw * lh, [0.0; 2]);
+        acc.resize(lw * lh, [0.0; 3]);
+        let (patches, acc, dense) = (&mut patches[..], &mut acc[..], &mut flow[..]);
         macro_rules! by_patch {
             ($($n:literal)*) => {
                 match patch {
                     $($n => {
                         search_patches::<$n>(la, lb, &grid, init, p.iterations, patches);
-                        densify::<$n>(la, lb, &grid, patches, acc, flow);
+                        densify::<$n>(la, lb, &grid, patches, acc, dense);
                     })*
                     _ => unreachable!("patch size {patch} outside 1..={MAX_PATCH}"),
                 }
             };
         }
         by_patch!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
-        std::mem::swap(&mut ws.flow, &mut ws.coarse);
+        std::mem::swap(flow, coarse);
     }
     // `coarse` now holds level 0.
-    upsample(&ws.coarse, w0, h0, ds, w, h, &mut ws.fracs, &mut ws.rows, out);
+    upsample(coarse, w0, h0, ds, w, h, fracs, rows, out);
 }
 
 /// What `optical_flow` computes on: the downscale, the patch and stride used, the number of

@@ -100,8 +100,10 @@ fn shifted_ssim(a: &[f64], b: &[f64], tw: usize, th: usize, dx: isize, dy: isize
 
 pub(crate) fn scene_change(a: &[f32], b: &[f32], w: usize, h: usize) -> f32 {
     let (tw, th) = thumb_size(w, h);
-    let (ta, tb) = (thumbnail(a, w, h, tw, th), thumbnail(b, w, h, tw, th));
-    measure(&ta, &tb, tw, th)
+    let mut thumbs: [Vec<f64>; 2] = Default::default();
+    let jobs: Vec<_> = thumbs.iter_mut().zip([a, b]).collect();
+    par::run(jobs, |(out, src)| *out = thumbnail(src, w, h, tw, th));
+    measure(&thumbs[0], &thumbs[1], tw, th)
 }
 
 /// The thumbnails' size for a `w` x `h` frame.
@@ -112,13 +114,17 @@ pub(crate) fn thumb_size(w: usize, h: usize) -> (usize, usize) {
 /// The measure from the two frames' thumbnails (the CUDA twin makes them on the device).
 pub(crate) fn measure(ta: &[f64], tb: &[f64], tw: usize, th: usize) -> f32 {
     let reach = (tw.min(th) + 5) / 10;
-    let mut sat: [Vec<f64>; 5] = Default::default();
-    let mut best = f64::NEG_INFINITY;
-    for dy in -(reach as isize)..=reach as isize {
-        for dx in -(reach as isize)..=reach as isize {
-            best = best.max(shifted_ssim(ta, tb, tw, th, dx, dy, &mut sat));
+    // One job per vertical shift (the best of a row of shifts each).
+    let shifts: Vec<isize> = (-(reach as isize)..=reach as isize).collect();
+    let mut best_of = vec![f64::NEG_INFINITY; shifts.len()];
+    let jobs: Vec<_> = shifts.iter().zip(best_of.iter_mut()).collect();
+    par::run(jobs, |(&dy, best)| {
+        let mut sat: [Vec<f64>; 5] = Default::default();
+        for &dx in &shifts {
+            *best = best.max(shifted_ssim(ta, tb, tw, th, dx, dy, &mut sat));
         }
-    }
+    });
+    let best = best_of.into_iter().fold(f64::NEG_INFINITY, f64::max);
     (1.0 - best).clamp(0.0, 1.0) as f32
 }
 

@@ -30,7 +30,7 @@ use std::time::Instant;
 
 use gst_ai_kernels::{
     FlowParams, FlowWorkspace, Frame, FrameMut, PixelFormat, Rect, TensorSpec, interpolate, interpolate_yuv420, luma,
-    optical_flow, pack, scene_change, unpack, write_yuv420_planes, yuv420_len, yuv420_luma, yuv420_planes,
+    optical_flow_pair, pack, scene_change, unpack, write_yuv420_planes, yuv420_len, yuv420_luma, yuv420_planes,
 };
 
 use crate::backend::model::{Cancel, Model};
@@ -643,8 +643,7 @@ impl<T> FrameRateConverter<T> {
                     let (mut f01, mut f10) = self.spare_flows.take().unwrap_or_default();
                     f01.resize(2 * w * h, 0.0);
                     f10.resize(2 * w * h, 0.0);
-                    optical_flow(&a.luma, &b.luma, w, h, &self.flow, &mut self.workspace, &mut f01)?;
-                    optical_flow(&b.luma, &a.luma, w, h, &self.flow, &mut self.workspace, &mut f10)?;
+                    optical_flow_pair(&a.luma, &b.luma, w, h, &self.flow, &mut self.workspace, &mut f01, &mut f10)?;
                     self.pair.flows = Some((f01, f10));
                 }
                 let (f01, f10) = self.pair.flows.as_ref().expect("just computed");

@@ -48,7 +48,7 @@ fn decode(path: &Path, n: usize) -> Result<(usize, usize, Vec<Vec<u8>>), String>
     let size = w * h * 3 / 2;
     let mut frames: Vec<Vec<u8>> = out.stdout.chunks_exact(size).map(|c| c.to_vec()).collect();
     // An odd count: the dropped frames are the odd ones, each between two kept ones.
-    if frames.len() % 2 == 0 {
+    if frames.len().is_multiple_of(2) {
         frames.pop();
     }
     if frames.len() < 3 {
