@@ -12,8 +12,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use common::pixel_twins;
 use common::twins::{self, Cases};
+use common::{mouth_twins, pixel_twins};
 use gst_ai_kernels::KernelError;
 use gst_ai_kernels::cuda::device::{Call, download, grid1, upload, zeros};
 use gst_ai_kernels::cuda::shim::{Sanitizer, Shim, block_level};
@@ -106,9 +106,10 @@ fn every_kernel_runs_on_the_shim_equal_to_its_cpu_twin() -> Result<(), KernelErr
     let pyramids = pixel_twins::pyramid_cases(s, seed, &Cases { one_in: 1, large_one_in: 4 })?;
     let flows = pixel_twins::flow_search_cases(s, seed, &Cases { one_in: 1, large_one_in: 4 })?;
     let whole = pixel_twins::optical_flow_cases(s, seed, &Cases { one_in: 1, large_one_in: 4 })?;
+    let (mouths, moved, _) = mouth_twins::mouth_cases(s, seed, &Cases { one_in: 1, large_one_in: 4 }, 0.0)?;
     println!(
         "{pack} pack, {unpack} unpack, {resize} resize, {tiles} tile-merge, {pixels} x 10 style/warp/scene/face, {pyramids} pyramid, \
-         {flows} flow search, {whole} whole flow cases equal in {:.1} s",
+         {flows} flow search, {whole} whole flow, {mouths} mouth cases ({moved} opened) equal in {:.1} s",
         t.elapsed().as_secs_f64()
     );
     assert!(
@@ -120,6 +121,8 @@ fn every_kernel_runs_on_the_shim_equal_to_its_cpu_twin() -> Result<(), KernelErr
             && pyramids >= 4
             && flows >= 6
             && whole >= 6
+            && mouths >= 24
+            && moved >= 12
     );
     Ok(())
 }
@@ -135,7 +138,8 @@ fn the_kernels_pass_under_address_sanitizer() -> Result<(), KernelError> {
         + pixel_twins::pixel_cases(s, seed, &sample(1), 0.0)?
         + pixel_twins::pyramid_cases(s, seed, &sample(1))?
         + pixel_twins::flow_search_cases(s, seed, &sample(1))?
-        + pixel_twins::optical_flow_cases(s, seed, &sample(2))?;
+        + pixel_twins::optical_flow_cases(s, seed, &sample(2))?
+        + mouth_twins::mouth_cases(s, seed, &sample(2), 0.0)?.0;
     println!("{n} cases clean under AddressSanitizer");
     assert!(n > 20);
     Ok(())
@@ -152,7 +156,8 @@ fn the_kernels_pass_under_thread_sanitizer() -> Result<(), KernelError> {
         + pixel_twins::pixel_cases(s, seed, &sample(2), 0.0)?
         + pixel_twins::pyramid_cases(s, seed, &sample(2))?
         + pixel_twins::flow_search_cases(s, seed, &sample(2))?
-        + pixel_twins::optical_flow_cases(s, seed, &sample(3))?;
+        + pixel_twins::optical_flow_cases(s, seed, &sample(3))?
+        + mouth_twins::mouth_cases(s, seed, &sample(4), 0.0)?.0;
     println!("{n} cases clean under ThreadSanitizer");
     assert!(n >= 4);
     Ok(())
