@@ -81,7 +81,9 @@ mod watchdog {
     use std::sync::{Mutex, Once};
     use std::time::{Duration, Instant};
 
-    static RUNNING: Mutex<Option<HashMap<u64, (&'static str, Duration, Instant)>>> = Mutex::new(None);
+    /// Each launch's kernel, time limit and deadline, by launch number.
+    type Running = HashMap<u64, (&'static str, Duration, Instant)>;
+    static RUNNING: Mutex<Option<Running>> = Mutex::new(None);
     static NEXT: AtomicU64 = AtomicU64::new(0);
     static START: Once = Once::new();
 
