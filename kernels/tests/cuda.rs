@@ -66,6 +66,8 @@ fn every_kernel_compiles_with_nvrtc() {
         "paste_feathered",
         "open_mouth_field",
         "open_mouth_shade",
+        "to_f16",
+        "from_f16",
         "box_down",
         "fill_border",
         "blur_rows",
@@ -178,5 +180,13 @@ fn the_mouth_animation_on_the_gpu_equals_the_cpu_within_its_tolerance() -> Resul
     // values 0..1 (docs/gpu.md). The worst difference is printed for the record.
     let (n, moved, worst) = common::mouth_twins::mouth_cases(&gpu, twins::fresh_seed(), &Cases::ALL, 2e-3)?;
     println!("{n} mouth cases ({moved} opened) equal within 2e-3 of the CPU (largest difference {worst:e})");
+    Ok(())
+}
+
+#[test]
+fn f16_conversion_on_the_gpu_equals_the_half_crate_bit_for_bit() -> Result<(), KernelError> {
+    let Some(gpu) = gpu_or_skip("f16_conversion_on_the_gpu_equals_the_half_crate_bit_for_bit") else { return Ok(()) };
+    let n = common::half_twins::half_cases(&gpu, twins::fresh_seed())?;
+    println!("{n} f16 conversion cases equal");
     Ok(())
 }

@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::twins::{self, Cases};
-use common::{mouth_twins, pixel_twins};
+use common::{half_twins, mouth_twins, pixel_twins};
 use gst_ai_kernels::KernelError;
 use gst_ai_kernels::cuda::device::{Call, download, grid1, upload, zeros};
 use gst_ai_kernels::cuda::shim::{Sanitizer, Shim, block_level};
@@ -117,9 +117,10 @@ fn every_kernel_runs_on_the_shim_equal_to_its_cpu_twin() -> Result<(), KernelErr
     let flows = pixel_twins::flow_search_cases(s, seed, &Cases { one_in: 1, large_one_in: 4 })?;
     let whole = pixel_twins::optical_flow_cases(s, seed, &Cases { one_in: 1, large_one_in: 4 })?;
     let (mouths, moved, _) = mouth_twins::mouth_cases(s, seed, &Cases { one_in: 1, large_one_in: 4 }, 0.0)?;
+    let halves = half_twins::half_cases(s, seed)?;
     println!(
         "{pack} pack, {unpack} unpack, {resize} resize, {tiles} tile-merge, {pixels} x 10 style/warp/scene/face, {pyramids} pyramid, \
-         {flows} flow search, {whole} whole flow, {mouths} mouth cases ({moved} opened) equal in {:.1} s",
+         {flows} flow search, {whole} whole flow, {mouths} mouth cases ({moved} opened), {halves} f16 conversions equal in {:.1} s",
         t.elapsed().as_secs_f64()
     );
     assert!(
@@ -133,6 +134,7 @@ fn every_kernel_runs_on_the_shim_equal_to_its_cpu_twin() -> Result<(), KernelErr
             && whole >= 6
             && mouths >= 24
             && moved >= 12
+            && halves > 70_000
     );
     Ok(())
 }
@@ -149,7 +151,8 @@ fn the_kernels_pass_under_address_sanitizer() -> Result<(), KernelError> {
         + pixel_twins::pyramid_cases(s, seed, &sample(1))?
         + pixel_twins::flow_search_cases(s, seed, &sample(1))?
         + pixel_twins::optical_flow_cases(s, seed, &sample(2))?
-        + mouth_twins::mouth_cases(s, seed, &sample(2), 0.0)?.0;
+        + mouth_twins::mouth_cases(s, seed, &sample(2), 0.0)?.0
+        + usize::from(half_twins::half_cases(s, seed)? > 0);
     println!("{n} cases clean under AddressSanitizer");
     assert!(n > 20);
     Ok(())
