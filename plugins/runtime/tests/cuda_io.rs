@@ -25,7 +25,6 @@ fn gpu_or_skip(test: &str) -> Option<Gpu> {
 
 #[test]
 fn a_model_runs_on_device_buffers_through_io_binding() {
-    let Some(gpu) = gpu_or_skip("a_model_runs_on_device_buffers_through_io_binding") else { return };
     let ModelSource::Builtin { name, bytes, .. } = builtin::SR_X2 else { unreachable!() };
     let cpu = load(&builtin::SR_X2, Device::Cpu, Precision::Auto).unwrap();
     let (input, output) = (cpu.inputs[0].name.clone(), cpu.outputs[0].name.clone());
@@ -34,6 +33,8 @@ fn a_model_runs_on_device_buffers_through_io_binding() {
     let shape = [1, 3, h, w];
     let on_cpu = cpu.run_single(&input, shape, InputData::F32(&data), |s, v| Ok((s.to_vec(), v.to_vec()))).unwrap();
     assert_eq!(on_cpu.0, vec![1, 3, 2 * h, 2 * w]);
+    // The reference above runs everywhere; the rest needs the GPU.
+    let Some(gpu) = gpu_or_skip("a_model_runs_on_device_buffers_through_io_binding") else { return };
 
     let mut session = open_session(name, bytes, &gpu).unwrap();
     let on_device = Storage::Host(data).to_device(&gpu).unwrap();
@@ -53,6 +54,36 @@ fn a_model_runs_on_device_buffers_through_io_binding() {
         panic!("a device buffer of 10 values was bound as 2880")
     };
     assert!(e.to_string().contains("holds 2880 values"), "{e}");
+}
+
+#[test]
+fn an_fp16_model_is_fed_and_read_through_the_device_conversions() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/models/nearest_x2_f16.onnx");
+    let cpu = load(&ModelSource::File(path.clone()), Device::Cpu, Precision::Auto).unwrap();
+    assert_eq!(cpu.inputs[0].elem, Some(gst_ai_runtime::backend::model::ElemType::F16));
+    let (input, output) = (cpu.inputs[0].name.clone(), cpu.outputs[0].name.clone());
+    let (w, h) = (17, 9);
+    // Values that f16 rounds (and a few it cannot hold: beyond 65504, below its subnormals).
+    let mut data: Vec<f32> = (0..3 * w * h).map(|i| ((i * 7919) % 1000) as f32 / 997.0 + 1e-4).collect();
+    data[..3].copy_from_slice(&[70000.0, -1e-9, 1.0 / 3.0]);
+    let shape = [1, 3, h, w];
+    let mut halves = Vec::new();
+    let host_input = InputData::for_elem(gst_ai_runtime::backend::model::ElemType::F16, &data, &mut halves);
+    let on_cpu = cpu.run_single(&input, shape, host_input, |s, v| Ok((s.to_vec(), v.to_vec()))).unwrap();
+    assert_eq!(on_cpu.0, vec![1, 3, 2 * h, 2 * w]);
+    let Some(gpu) = gpu_or_skip("an_fp16_model_is_fed_and_read_through_the_device_conversions") else { return };
+
+    let bytes = std::fs::read(&path).unwrap();
+    let mut session = open_session("nearest_x2_f16", &bytes, &gpu).unwrap();
+    let on_device = Storage::Host(data).to_device(&gpu).unwrap();
+    let out = run_bound(&mut session, &gpu, "nearest_x2_f16", &input, &on_device, &shape, &output, &on_cpu.0).unwrap();
+    let back = out.into_host(&gpu).unwrap();
+    // Nearest neighbour copies values: the device's conversions must round as the host's did.
+    assert!(
+        back.len() == on_cpu.1.len() && back.iter().zip(&on_cpu.1).all(|(a, b)| a.to_bits() == b.to_bits()),
+        "the fp16 model on device buffers differs from the CPU's"
+    );
+    println!("nearest_x2_f16 {w}x{h} through I/O binding: equal to the CPU bit for bit");
 }
 
 #[test]

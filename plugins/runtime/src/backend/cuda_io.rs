@@ -12,17 +12,22 @@
 //!
 //! Compiled in every build (ort's `cuda` feature links nothing: ONNX Runtime is loaded at run
 //! time). Not yet run: this machine has neither a GPU nor ONNX Runtime's CUDA build; the test
-//! (tests/cuda_io.rs) skips, saying why (docs/gpu.md). fp16 is not handled: f32 in and out.
+//! (tests/cuda_io.rs) skips, saying why (docs/gpu.md).
+//!
+//! Storage holds f32. A model whose input or output is f16 (an fp16 model, `precision=fp16`) is
+//! fed and read through the f16 conversion kernels (`cuda::half_ops`) on the device, with the
+//! rounding of the host path's `half` conversion, bit for bit.
 
 use std::ffi::CString;
 
-use gst_ai_kernels::cuda::Gpu;
 use gst_ai_kernels::cuda::storage::Storage;
+use gst_ai_kernels::cuda::{Gpu, half_ops};
+use half::f16;
 use ort::AsPointer;
 use ort::ep::{self, ExecutionProvider};
 use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::Session;
-use ort::value::{Shape, TensorRefMut};
+use ort::value::{Shape, TensorElementType, TensorRefMut, ValueType};
 
 use crate::backend::env::environment;
 use crate::error::{Error, Result};
@@ -81,11 +86,52 @@ fn status(model: &str, what: &str, st: ort::sys::OrtStatusPtr) -> Result<()> {
         .map_err(|e| Error::Inference { model: model.to_string(), why: format!("{what}: {e}") })
 }
 
+/// Whether the session's tensor `name` (an input, or an output when `output`) is f16 (else f32;
+/// any other type, or no such name, is an error).
+fn is_f16(session: &Session, model: &str, name: &str, output: bool) -> Result<bool> {
+    let outlets = if output { session.outputs() } else { session.inputs() };
+    let kind = if output { "output" } else { "input" };
+    let Some(outlet) = outlets.iter().find(|o| o.name() == name) else {
+        return Err(Error::Unsupported(format!("{model} has no {kind} named {name}")));
+    };
+    match outlet.dtype() {
+        ValueType::Tensor { ty: TensorElementType::Float32, .. } => Ok(false),
+        ValueType::Tensor { ty: TensorElementType::Float16, .. } => Ok(true),
+        other => Err(Error::Unsupported(format!(
+            "{model} {kind} {name} is {other:?}: device buffers are bound as f32 or f16 tensors only"
+        ))),
+    }
+}
+
+/// A tensor view of `shape` over device address `ptr` (f16 when `half`, else f32).
+///
+/// # Safety
+/// `ptr` must be CUDA device memory of the device `info` names, holding the shape's values of
+/// the tensor's type, and must outlive the returned tensor.
+unsafe fn device_tensor(
+    info: MemoryInfo<'static>,
+    ptr: u64,
+    shape: &[usize],
+    half: bool,
+) -> ort::Result<ort::value::ValueRefMut<'static, ort::value::DynValueTypeMarker>> {
+    let shape = Shape::new(shape.iter().map(|&d| d as i64));
+    let data = ptr as usize as *mut std::ffi::c_void;
+    // SAFETY: the caller's contract, which is `from_raw`'s.
+    unsafe {
+        if half {
+            TensorRefMut::<f16>::from_raw(info, data.cast(), shape).map(|t| t.into_dyn())
+        } else {
+            TensorRefMut::<f32>::from_raw(info, data.cast(), shape).map(|t| t.into_dyn())
+        }
+    }
+}
+
 /// Runs `session` (opened by [`open_session`] on `gpu`) with input `input_name` bound to
-/// `input`'s device buffer viewed as an f32 tensor of `input_shape`, and output `output_name`
-/// bound to a new device buffer of `output_shape` (which the caller knows, from the model's
-/// contract), returned as device storage. Nothing crosses to the host. A host `input` is
-/// refused (upload it with `Storage::to_device` first).
+/// `input`'s device buffer viewed as a tensor of `input_shape`, and output `output_name` bound
+/// to a new device buffer of `output_shape` (which the caller knows, from the model's
+/// contract), returned as device storage of f32. Nothing crosses to the host. A host `input` is
+/// refused (upload it with `Storage::to_device` first). An f16 input or output is converted on
+/// the device, before and after the run.
 #[allow(clippy::too_many_arguments)] // two tensors, each a name and a shape
 pub fn run_bound(
     session: &mut Session,
@@ -102,27 +148,28 @@ pub fn run_bound(
     };
     check_binding(&format!("{model} input {input_name}"), input_shape, *len)?;
     let out_len = check_binding(&format!("{model} output {output_name}"), output_shape, output_shape.iter().product())?;
+    let (half_in, half_out) = (is_f16(session, model, input_name, false)?, is_f16(session, model, output_name, true)?);
     let fail = |e: &dyn std::fmt::Display| Error::Inference { model: model.to_string(), why: e.to_string() };
     let device = i32::try_from(gpu.ordinal()).map_err(|e| fail(&e))?;
-    let info = || MemoryInfo::new(AllocationDevice::CUDA, device, AllocatorType::Device, MemoryType::Default);
-    let mut out = gst_ai_kernels::cuda::device::zeros::<Gpu, f32>(gpu, out_len)?;
-    let (in_ptr, out_ptr) = (gpu.address(buffer), gpu.address_mut(&mut out));
-    let dims = |s: &[usize]| Shape::new(s.iter().map(|&d| d as i64));
-    // SAFETY: `from_raw` needs a pointer valid for the memory info and a tensor that does not
-    // outlive the memory. Both addresses are device memory of `gpu`'s device (CUDA, `device`),
-    // of at least 4 x the shape's values (`check_binding`: `len` f32 in `buffer`, `out_len` in
-    // `out`); `buffer` is borrowed and `out` owned for this whole function, and both tensors are
+    let info = || {
+        MemoryInfo::new(AllocationDevice::CUDA, device, AllocatorType::Device, MemoryType::Default)
+            .map_err(|e| fail(&e))
+    };
+    // The input as the model takes it: ours, or its f16 conversion (kept alive to the end).
+    let converted = if half_in { Some(half_ops::to_f16_on(gpu, buffer, *len)?) } else { None };
+    let bound_in = converted.as_ref().unwrap_or(buffer);
+    let out_bytes = out_len * if half_out { 2 } else { 4 };
+    let mut out = gst_ai_kernels::cuda::device::zeros::<Gpu, u8>(gpu, out_bytes)?;
+    let (in_ptr, out_ptr) = (gpu.address(bound_in), gpu.address_mut(&mut out));
+    // SAFETY: both addresses are device memory of `gpu`'s device (CUDA, `device`) holding the
+    // shape's values of the tensor's type: `len` f32 in `buffer` (`check_binding`) or `len` f16
+    // in `converted`; `out_len` of the output's type in `out` (`out_bytes`). `buffer` is
+    // borrowed, `converted` and `out` owned for this whole function, and both tensors are
     // dropped before it returns. The input is only read by the session.
     let (input_tensor, output_tensor) = unsafe {
         (
-            TensorRefMut::<f32>::from_raw(info().map_err(|e| fail(&e))?, in_ptr as usize as *mut _, dims(input_shape))
-                .map_err(|e| fail(&e))?,
-            TensorRefMut::<f32>::from_raw(
-                info().map_err(|e| fail(&e))?,
-                out_ptr as usize as *mut _,
-                dims(output_shape),
-            )
-            .map_err(|e| fail(&e))?,
+            device_tensor(info()?, in_ptr, input_shape, half_in).map_err(|e| fail(&e))?,
+            device_tensor(info()?, out_ptr, output_shape, half_out).map_err(|e| fail(&e))?,
         )
     };
     let mut binding = session.create_binding().map_err(|e| fail(&e))?;
@@ -140,7 +187,8 @@ pub fn run_bound(
     })?;
     session.run_binding(&binding).map_err(|e| fail(&e))?;
     drop(binding);
-    drop((input_tensor, output_tensor));
+    drop((input_tensor, output_tensor, converted));
+    let out = if half_out { half_ops::from_f16_on(gpu, &out, out_len)? } else { out };
     Ok(Storage::Device { buffer: out, len: out_len })
 }
 
