@@ -136,7 +136,7 @@ run() {
   local rc=0
   timeout 240 "$CARRY/kernels-cuda" --test-threads=1 --nocapture > "$OUT/kernels-cuda.log" 2>&1 || rc=$?
   if [ $rc = 0 ]; then
-    step kernels "passed: $(grep -E 'cases equal|kernels compiled' "$OUT/kernels-cuda.log" | tr '\n' ';')"
+    step kernels "passed: $(grep -E 'cases.* equal|kernels compiled' "$OUT/kernels-cuda.log" | tr '\n' ';')"
   else
     step kernels "FAILED (exit $rc): see kernels-cuda.log"; status=1
   fi
