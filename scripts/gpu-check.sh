@@ -24,6 +24,9 @@
 #                          has a CUDA path yet (device=cuda is refused), so this says so;
 #     5. srvgg.md          SRVGGNetCompact x2 through a bare ONNX Runtime session with the CUDA
 #                          provider (host and I/O-bound), when all parts of the wheel are staged;
+#     6. io-binding.log    our own I/O binding path (plugins/runtime backend::cuda_io, test
+#                          tests/cuda_io.rs) on the staged wheel's libonnxruntime.so: the built-in
+#                          x2 model on device buffers against the CPU;
 #     summary.txt          one line per step: passed, failed or skipped, and why.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -47,11 +50,12 @@ prepare() {
   cd "$ROOT"
   # gpu-carry/ and gpu-ort/ are in .gitignore: the device tool carries ignored paths named in `carry`.
   rm -rf "$CARRY" && mkdir -p "$CARRY"
-  local test bench
+  local test bench io
   test=$(cargo test --release -p gst-ai-kernels --test cuda --no-run --message-format=json 2>/dev/null | executable cuda)
   bench=$(cargo build --release -p gst-ai-kernels --example cuda_bench --message-format=json 2>/dev/null | executable cuda_bench)
-  [ -x "$test" ] && [ -x "$bench" ] || { echo "prepare: a build failed (run the cargo commands above)" >&2; exit 1; }
-  cp "$test" "$CARRY/kernels-cuda" && cp "$bench" "$CARRY/cuda-bench"
+  io=$(cargo test --release -p gst-ai-runtime --test cuda_io --no-run --message-format=json 2>/dev/null | executable cuda_io)
+  [ -x "$test" ] && [ -x "$bench" ] && [ -x "$io" ] || { echo "prepare: a build failed (run the cargo commands above)" >&2; exit 1; }
+  cp "$test" "$CARRY/kernels-cuda" && cp "$bench" "$CARRY/cuda-bench" && cp "$io" "$CARRY/runtime-cuda-io"
   strip "$CARRY"/*
   local total; total=$(du -cb "$CARRY"/* | tail -1 | cut -f1)
   du -b "$CARRY"/*
@@ -132,7 +136,7 @@ run() {
   local rc=0
   timeout 240 "$CARRY/kernels-cuda" --test-threads=1 --nocapture > "$OUT/kernels-cuda.log" 2>&1 || rc=$?
   if [ $rc = 0 ]; then
-    step kernels "passed: $(grep -E 'cases equal|kernels compiled' "$OUT/kernels-cuda.log" | tr '\n' ';')"
+    step kernels "passed: $(grep -E 'cases.* equal|kernels compiled' "$OUT/kernels-cuda.log" | tr '\n' ';')"
   else
     step kernels "FAILED (exit $rc): see kernels-cuda.log"; status=1
   fi
@@ -170,6 +174,25 @@ run() {
         --sizes $sizes --frames $frames; } > "$OUT/srvgg.log" 2>&1 || rc=$?
     rm -rf "$OUT/models"
     if [ $rc = 0 ]; then step srvgg "measured ($provider): srvgg.md"; else step srvgg "FAILED (exit $rc): see srvgg.log"; status=1; fi
+  fi
+  # 6. backend::cuda_io on the staged wheel's ONNX Runtime (its CUDA provider beside it); in a dry
+  # run on this machine's ONNX Runtime, where the test skips (no device, no CUDA provider).
+  local lib="$ORT_STAGE/py/onnxruntime/capi/libonnxruntime.so.$ORT_GPU_VERSION"
+  if [ ! -x "$CARRY/runtime-cuda-io" ]; then
+    step io-binding "skipped: no $CARRY/runtime-cuda-io (scripts/gpu-check.sh prepare)"
+  elif [ $dry = 0 ] && [ ! -f "$lib" ]; then
+    step io-binding "skipped: no staged onnxruntime-gpu ($lib)"
+  else
+    rc=0
+    (
+      if [ $dry = 0 ]; then export GST_AI_ORT_LIB="$lib"; fi
+      timeout 60 "$CARRY/runtime-cuda-io" --test-threads=1 --nocapture
+    ) > "$OUT/io-binding.log" 2>&1 || rc=$?
+    if [ $rc = 0 ]; then
+      step io-binding "passed: $(grep -E 'through I/O binding|skipped' "$OUT/io-binding.log" | tr '\n' ';')"
+    else
+      step io-binding "FAILED (exit $rc): see io-binding.log"; status=1
+    fi
   fi
   echo "exit $status" | tee -a "$OUT/summary.txt"
   return $status

@@ -191,3 +191,58 @@ extern "C" __global__ void unpack_420(
         p2[(long long)cy * s2 + cx] = to_u8(v);
     }
 }
+
+// ---- f32 <-> f16 (IEEE binary16 bits in an unsigned short), for models that take or give
+// f16 (precision=fp16 on CUDA). Integer arithmetic only, so the GPU and the shim agree bit for
+// bit; the results are those of the `half` crate the CPU path uses (round to nearest even;
+// a NaN keeps its sign and top payload bits, quieted), not of CUDA's __float2half_rn, which
+// gives one canonical NaN.
+
+__device__ __forceinline__ unsigned short f16_bits(float v) {
+    unsigned x = __float_as_uint(v);
+    unsigned sign = (x >> 16) & 0x8000u, exp = x & 0x7F800000u, man = x & 0x007FFFFFu;
+    if (exp == 0x7F800000u) return (unsigned short)(sign | 0x7C00u | (man ? 0x0200u : 0u) | (man >> 13));
+    int e = (int)(exp >> 23) - 127 + 15;
+    if (e >= 0x1F) return (unsigned short)(sign | 0x7C00u);
+    if (e <= 0) {
+        // A subnormal (or zero): the hidden bit shifted in; rounded on the bits shifted out.
+        if (14 - e > 24) return (unsigned short)sign;
+        unsigned m = man | 0x00800000u;
+        unsigned h = m >> (14 - e);
+        unsigned round = 1u << (13 - e);
+        if ((m & round) && (m & (3u * round - 1u))) h += 1;
+        return (unsigned short)(sign | h);
+    }
+    // A carry out of the mantissa rounds into the exponent (up to infinity), as it must.
+    unsigned h = sign | ((unsigned)e << 10) | (man >> 13);
+    if ((man & 0x1000u) && (man & 0x2FFFu)) h += 1;
+    return (unsigned short)h;
+}
+
+__device__ __forceinline__ float f16_value(unsigned short b) {
+    unsigned sign = (unsigned)(b & 0x8000u) << 16, exp = b & 0x7C00u, man = b & 0x03FFu;
+    if ((b & 0x7FFFu) == 0) return __uint_as_float(sign);
+    if (exp == 0x7C00u) return __uint_as_float(sign | (man ? (0x7FC00000u | (man << 13)) : 0x7F800000u));
+    if (exp == 0) {
+        // A subnormal: normalised (e >= 1 shifts bring its leading bit to the hidden place).
+        int e = 0;
+        while (!(man & 0x0400u)) {
+            man <<= 1;
+            e++;
+        }
+        return __uint_as_float(sign | ((unsigned)(127 - 15 + 1 - e) << 23) | ((man & 0x03FFu) << 13));
+    }
+    return __uint_as_float(sign | (((exp >> 10) - 15 + 127) << 23) | (man << 13));
+}
+
+extern "C" __global__ void to_f16(const float* in, unsigned short* out, long long n)
+{
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) out[i] = f16_bits(in[i]);
+}
+
+extern "C" __global__ void from_f16(const unsigned short* in, float* out, long long n)
+{
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) out[i] = f16_value(in[i]);
+}

@@ -10,10 +10,12 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
-use common::pixel_twins;
 use common::twins::{self, Cases};
+use common::{half_twins, mouth_twins, pixel_twins};
 use gst_ai_kernels::KernelError;
 use gst_ai_kernels::cuda::device::{Call, download, grid1, upload, zeros};
 use gst_ai_kernels::cuda::shim::{Sanitizer, Shim, block_level};
@@ -58,6 +60,14 @@ extern "C" __global__ void probe_tree_sum(const float* in, float* out, int n)
         __syncthreads();
     }
     if (threadIdx.x == 0) out[blockIdx.x] = part[0];
+}
+
+// Spins until *flag is non-zero, which nothing sets: a kernel that never ends (the volatile
+// read keeps the loop a loop).
+extern "C" __global__ void probe_spin(const int* flag, float* out)
+{
+    while (*(const volatile int*)flag == 0) {}
+    out[0] = 1.0f;
 }
 
 // The shim's intrinsics on the values given, for comparison with CUDA's documented semantics.
@@ -106,9 +116,11 @@ fn every_kernel_runs_on_the_shim_equal_to_its_cpu_twin() -> Result<(), KernelErr
     let pyramids = pixel_twins::pyramid_cases(s, seed, &Cases { one_in: 1, large_one_in: 4 })?;
     let flows = pixel_twins::flow_search_cases(s, seed, &Cases { one_in: 1, large_one_in: 4 })?;
     let whole = pixel_twins::optical_flow_cases(s, seed, &Cases { one_in: 1, large_one_in: 4 })?;
+    let (mouths, moved, _) = mouth_twins::mouth_cases(s, seed, &Cases { one_in: 1, large_one_in: 4 }, 0.0)?;
+    let halves = half_twins::half_cases(s, seed)?;
     println!(
         "{pack} pack, {unpack} unpack, {resize} resize, {tiles} tile-merge, {pixels} x 10 style/warp/scene/face, {pyramids} pyramid, \
-         {flows} flow search, {whole} whole flow cases equal in {:.1} s",
+         {flows} flow search, {whole} whole flow, {mouths} mouth cases ({moved} opened), {halves} f16 conversions equal in {:.1} s",
         t.elapsed().as_secs_f64()
     );
     assert!(
@@ -120,6 +132,9 @@ fn every_kernel_runs_on_the_shim_equal_to_its_cpu_twin() -> Result<(), KernelErr
             && pyramids >= 4
             && flows >= 6
             && whole >= 6
+            && mouths >= 24
+            && moved >= 12
+            && halves > 70_000
     );
     Ok(())
 }
@@ -135,7 +150,9 @@ fn the_kernels_pass_under_address_sanitizer() -> Result<(), KernelError> {
         + pixel_twins::pixel_cases(s, seed, &sample(1), 0.0)?
         + pixel_twins::pyramid_cases(s, seed, &sample(1))?
         + pixel_twins::flow_search_cases(s, seed, &sample(1))?
-        + pixel_twins::optical_flow_cases(s, seed, &sample(2))?;
+        + pixel_twins::optical_flow_cases(s, seed, &sample(2))?
+        + mouth_twins::mouth_cases(s, seed, &sample(2), 0.0)?.0
+        + usize::from(half_twins::half_cases(s, seed)? > 0);
     println!("{n} cases clean under AddressSanitizer");
     assert!(n > 20);
     Ok(())
@@ -152,7 +169,8 @@ fn the_kernels_pass_under_thread_sanitizer() -> Result<(), KernelError> {
         + pixel_twins::pixel_cases(s, seed, &sample(2), 0.0)?
         + pixel_twins::pyramid_cases(s, seed, &sample(2))?
         + pixel_twins::flow_search_cases(s, seed, &sample(2))?
-        + pixel_twins::optical_flow_cases(s, seed, &sample(3))?;
+        + pixel_twins::optical_flow_cases(s, seed, &sample(3))?
+        + mouth_twins::mouth_cases(s, seed, &sample(4), 0.0)?.0;
     println!("{n} cases clean under ThreadSanitizer");
     assert!(n >= 4);
     Ok(())
@@ -209,6 +227,55 @@ fn a_race_within_a_block_fails_under_thread_sanitizer() {
     let e = block_sums(s, "probe_racy_sum").unwrap_err().to_string();
     assert!(e.contains("ThreadSanitizer: data race") && e.contains("probe_racy_sum"), "{e}");
     println!("caught: {}", e.lines().find(|l| l.contains("WARNING: ThreadSanitizer")).unwrap_or(""));
+}
+
+/// Launches `probe_spin`, which never ends.
+fn spin(s: &Shim) -> Result<(), KernelError> {
+    let (flag, out) = (zeros::<_, i32>(s, 1)?, zeros::<_, f32>(s, 1)?);
+    let mut call = Call::new("probe_spin", ([1, 1, 1], [1, 1, 1]));
+    call.buffer(&flag).buffer(&out);
+    // SAFETY: the arguments match probe_spin; its one thread reads flag[0] and would write
+    // out[0], both buffers of one value.
+    unsafe { s.launch(&call) }
+}
+
+#[test]
+fn a_hanging_kernel_fails_under_a_sanitizer_when_its_time_is_up() {
+    // The runner is built once (by `shim`); a second handle on it with a 2 s timeout.
+    shim(Sanitizer::Address);
+    let s =
+        Shim::build(&dir(), Sanitizer::Address, &[("probes", PROBES)]).unwrap().with_timeout(Duration::from_secs(2));
+    let t = Instant::now();
+    let e = spin(&s).unwrap_err().to_string();
+    let took = t.elapsed();
+    assert!(e.contains("probe_spin under Address sanitizer did not finish within 2s"), "{e}");
+    assert!(took < Duration::from_secs(20), "the launch took {took:?} to fail");
+    println!("caught in {took:?}: {}", e.lines().next().unwrap_or(""));
+}
+
+#[test]
+fn a_hanging_kernel_stops_the_plain_shim_naming_it() {
+    // In process, a kernel's thread cannot be stopped: the watchdog aborts the process. So the
+    // hang runs in a child process of this test binary (this test again, told so by the
+    // environment), which must die with the watchdog's message.
+    if std::env::var_os("GST_AI_SHIM_HANG_CHILD").is_some() {
+        let s = Shim::build(&dir(), Sanitizer::None, &[("probes", PROBES)]).unwrap();
+        let _ = spin(&s.with_timeout(Duration::from_millis(500)));
+        panic!("the watchdog let a hanging kernel run");
+    }
+    shim(Sanitizer::None);
+    let exe = std::env::current_exe().unwrap();
+    let t = Instant::now();
+    let child = Command::new(exe)
+        .args(["--exact", "a_hanging_kernel_stops_the_plain_shim_naming_it", "--nocapture", "--test-threads=1"])
+        .env("GST_AI_SHIM_HANG_CHILD", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&child.stderr);
+    assert!(!child.status.success(), "{err}");
+    assert!(err.contains("kernel probe_spin still running after 500ms"), "{err}");
+    assert!(!err.contains("let a hanging kernel run"), "{err}");
+    println!("child stopped in {:?}: {}", t.elapsed(), err.lines().find(|l| l.contains("probe_spin")).unwrap_or(""));
 }
 
 #[test]

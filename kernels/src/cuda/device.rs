@@ -18,6 +18,8 @@ pub unsafe trait Plain: Copy + 'static {}
 // SAFETY: primitive numbers: no padding, every bit pattern valid.
 unsafe impl Plain for u8 {}
 // SAFETY: as for u8.
+unsafe impl Plain for u16 {}
+// SAFETY: as for u8.
 unsafe impl Plain for i32 {}
 // SAFETY: as for u8.
 unsafe impl Plain for i64 {}

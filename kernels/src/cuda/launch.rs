@@ -9,7 +9,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use cudarc::driver::{CudaContext, CudaFunction, CudaSlice, CudaStream, DeviceRepr, LaunchConfig, PushKernelArg};
+use cudarc::driver::{
+    CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr, DevicePtrMut, DeviceRepr, LaunchConfig, PushKernelArg,
+};
 
 use super::device::{Arg, Call, Device};
 use crate::KernelError;
@@ -57,6 +59,32 @@ impl Gpu {
     /// The stream every launch and copy of this `Gpu` is queued on.
     pub fn stream(&self) -> &Arc<CudaStream> {
         &self.stream
+    }
+
+    /// The CUDA device's number.
+    pub fn ordinal(&self) -> usize {
+        self.stream.context().ordinal()
+    }
+
+    /// The stream as the driver's raw handle, for a library that queues its own work on it
+    /// (ONNX Runtime's CUDA provider: `user_compute_stream`), so that work runs in order with
+    /// this `Gpu`'s launches.
+    pub fn raw_stream(&self) -> *mut std::ffi::c_void {
+        self.stream.cu_stream().cast()
+    }
+
+    /// The device address of `buffer`, for a library working on this `Gpu`'s stream (ONNX
+    /// Runtime through I/O binding) that will only read it. The address stays valid while
+    /// `buffer` lives; work queued on the stream before is ordered before that library's.
+    pub fn address(&self, buffer: &CudaSlice<u8>) -> u64 {
+        let (ptr, _recorded) = DevicePtr::device_ptr(buffer, &self.stream);
+        ptr
+    }
+
+    /// As [`address`](Self::address), for a library that writes `buffer`.
+    pub fn address_mut(&self, buffer: &mut CudaSlice<u8>) -> u64 {
+        let (ptr, _recorded) = DevicePtrMut::device_ptr_mut(buffer, &self.stream);
+        ptr
     }
 
     /// `crate::pack` on the GPU: same arguments, same validation, same result bit for bit.

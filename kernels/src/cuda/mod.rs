@@ -15,6 +15,7 @@
 
 pub mod device;
 pub mod flow_ops;
+pub mod half_ops;
 mod launch;
 pub mod ops;
 pub mod pixel_ops;

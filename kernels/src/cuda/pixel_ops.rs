@@ -243,3 +243,43 @@ pub fn paste_feathered<D: Device>(
     unsafe { d.launch(&call) }?;
     download(d, &f, frame)
 }
+
+// SAFETY: `repr(C)` of f32 fields and f32 arrays only: no padding, every bit pattern valid; laid
+// out as `struct MouthPlan` in face.cu.
+unsafe impl super::device::Plain for crate::mouth::plan::MouthPlan {}
+
+/// `crate::open_mouth` on `d`: the same plan (checks, the mouth's frame, the lip tables and the
+/// picture's look, computed on the host by the CPU's own `mouth::plan`), then its two per-pixel
+/// passes as kernels (face.cu). Bit for bit on the shim; on a GPU within the tolerance docs/gpu.md
+/// states (CUDA's cosf and powf).
+pub fn open_mouth<D: Device>(
+    d: &D,
+    src: &[f32],
+    w: usize,
+    h: usize,
+    m: &crate::MouthWarp<'_>,
+    dst: &mut [f32],
+) -> Result<(), KernelError> {
+    let Some(plan) = crate::mouth::plan::plan(src, dst.len(), w, h, m)? else {
+        dst.copy_from_slice(src);
+        return Ok(());
+    };
+    let (wi, hi, count) = (int(w, "width")?, int(h, "height")?, int(m.oval.len(), "face outline")?);
+    let oval: Vec<f32> = m.oval.iter().flatten().copied().collect();
+    let n = w * h;
+    let (p, o, s) = (upload(d, std::slice::from_ref(&plan))?, upload(d, &oval)?, upload(d, src)?);
+    let (up, down, out) = (zeros::<D, f32>(d, 2 * n)?, zeros::<D, f32>(d, 2 * n)?, zeros::<D, f32>(d, 3 * n)?);
+    let mut call = Call::new("open_mouth_field", grid2(w, h));
+    call.buffer(&p).buffer(&o).value(count).value(wi).value(hi).buffer(&up).buffer(&down);
+    // SAFETY: the arguments match `open_mouth_field` in face.cu; threads outside w x h return;
+    // the plan is one MouthPlan, the outline `count` (x, y) pairs, and each thread writes its
+    // pixel of the two planes of `up` and of `down` (2 w h each).
+    unsafe { d.launch(&call) }?;
+    let mut call = Call::new("open_mouth_shade", grid2(w, h));
+    call.buffer(&p).buffer(&s).value(wi).value(hi).buffer(&up).buffer(&down).buffer(&out);
+    // SAFETY: the arguments match `open_mouth_shade`; threads outside w x h return; samples of
+    // `src` (3 planes, checked by the plan), `up` and `down` are clamped into their planes, and
+    // each thread writes its pixel of the 3 planes of `out`.
+    unsafe { d.launch(&call) }?;
+    download(d, &out, dst)
+}

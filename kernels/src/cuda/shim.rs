@@ -16,13 +16,20 @@
 //!
 //! Compiling at test time (not in a build script) keeps the C++ compiler out of every build of
 //! the plugin, and lets a test compile a variant of its own (a deliberately broken kernel).
+//!
+//! No launch may hang CI: a runner process that outlives the shim's timeout (`with_timeout`,
+//! `GST_AI_SHIM_TIMEOUT_S`, 120 s by default) is killed and the launch fails naming the kernel;
+//! in the plain build a watchdog thread aborts the process, naming the kernel, when a launch
+//! outlives it (a kernel's thread cannot be stopped from outside, and an endless one must not
+//! keep a test binary alive).
 
 use std::cell::RefCell;
 use std::ffi::{CString, c_char, c_void};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use super::device::{Arg, Call, Device};
 use crate::KernelError;
@@ -58,6 +65,66 @@ enum Exec {
 pub struct Shim {
     exec: Exec,
     sanitizer: Sanitizer,
+    timeout: Duration,
+}
+
+/// How long one launch may run: `GST_AI_SHIM_TIMEOUT_S` seconds, or 120.
+fn default_timeout() -> Duration {
+    let secs = std::env::var("GST_AI_SHIM_TIMEOUT_S").ok().and_then(|s| s.parse::<f64>().ok());
+    Duration::from_secs_f64(secs.filter(|s| s.is_finite() && *s > 0.0).unwrap_or(120.0))
+}
+
+/// The plain build's watchdog: launches in flight (kernel, deadline), checked by one thread.
+mod watchdog {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Mutex, Once};
+    use std::time::{Duration, Instant};
+
+    /// Each launch's kernel, time limit and deadline, by launch number.
+    type Running = HashMap<u64, (&'static str, Duration, Instant)>;
+    static RUNNING: Mutex<Option<Running>> = Mutex::new(None);
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    static START: Once = Once::new();
+
+    /// Watches one launch until the guard is dropped.
+    pub(super) struct Guard(u64);
+
+    pub(super) fn watch(kernel: &'static str, timeout: Duration) -> Guard {
+        START.call_once(|| {
+            std::thread::Builder::new()
+                .name("gst-ai-shim-watchdog".into())
+                .spawn(|| {
+                    loop {
+                        std::thread::sleep(Duration::from_millis(100));
+                        let running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+                        let now = Instant::now();
+                        if let Some((kernel, timeout, _)) =
+                            running.iter().flatten().map(|(_, v)| v).find(|(_, _, deadline)| now >= *deadline)
+                        {
+                            eprintln!(
+                                "CPU shim: kernel {kernel} still running after {timeout:?} (a hang: an endless loop, \
+                                 or a __syncthreads some thread never reaches); aborting so the test fails instead of hanging"
+                            );
+                            std::process::abort();
+                        }
+                    }
+                })
+                .expect("the shim's watchdog thread starts");
+        });
+        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        running.get_or_insert_with(HashMap::new).insert(id, (kernel, timeout, Instant::now() + timeout));
+        Guard(id)
+    }
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            if let Some(running) = RUNNING.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                running.remove(&self.0);
+            }
+        }
+    }
 }
 
 /// A buffer of the shim: host memory.
@@ -165,11 +232,20 @@ impl Shim {
         } else {
             Exec::Runner { exe: product, dir: out }
         };
-        Ok(Self { exec, sanitizer })
+        Ok(Self { exec, sanitizer, timeout: default_timeout() })
+    }
+
+    /// The same shim with `timeout` for each launch (see the module's documentation).
+    pub fn with_timeout(self, timeout: Duration) -> Self {
+        Self { timeout, ..self }
     }
 
     pub fn sanitizer(&self) -> Sanitizer {
         self.sanitizer
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     fn run_process(&self, exe: &Path, dir: &Path, call: &Call<'_, ShimBuffer>) -> Result<(), KernelError> {
@@ -193,24 +269,56 @@ impl Shim {
             bytes.extend(data);
         }
         std::fs::write(&request, &bytes).map_err(|e| shim_error(format!("{}: {e}", request.display())))?;
-        let run = Command::new(exe)
-            .arg(&request)
-            .arg(&response)
-            // halt_on_error: the first report ends the launch, with a failure.
-            .env("ASAN_OPTIONS", "halt_on_error=1:detect_leaks=0:abort_on_error=0")
-            .env("TSAN_OPTIONS", "halt_on_error=1:exitcode=66:report_signal_unsafe=0")
-            .output();
-        let _ = std::fs::remove_file(&request);
-        let run = run.map_err(|e| shim_error(format!("{}: {e}", exe.display())))?;
-        if !run.status.success() {
+        // The runner's reports go to a file, so a long one never blocks it on a full pipe while
+        // this side waits.
+        let errors = dir.join(format!("err-{id}"));
+        let run = std::fs::File::create(&errors).and_then(|file| {
+            Command::new(exe)
+                .arg(&request)
+                .arg(&response)
+                // halt_on_error: the first report ends the launch, with a failure.
+                .env("ASAN_OPTIONS", "halt_on_error=1:detect_leaks=0:abort_on_error=0")
+                .env("TSAN_OPTIONS", "halt_on_error=1:exitcode=66:report_signal_unsafe=0")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(file)
+                .spawn()
+        });
+        let finished = run.and_then(|mut child| {
+            let deadline = Instant::now() + self.timeout;
+            let mut pause = Duration::from_micros(200);
+            loop {
+                if let Some(status) = child.try_wait()? {
+                    return Ok(Some(status));
+                }
+                if Instant::now() >= deadline {
+                    // Killed and reaped: no runner outlives the launch.
+                    child.kill()?;
+                    child.wait()?;
+                    return Ok(None);
+                }
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(20));
+            }
+        });
+        let report = std::fs::read(&errors).unwrap_or_default();
+        for path in [&request, &errors] {
+            let _ = std::fs::remove_file(path);
+        }
+        let finished = finished.map_err(|e| shim_error(format!("{}: {e}", exe.display())))?;
+        let report = String::from_utf8_lossy(&report);
+        let failure = match finished {
+            None => Some(format!(
+                "did not finish within {:?} (a hang: an endless loop, or a __syncthreads some thread never \
+                 reaches); the runner was killed",
+                self.timeout
+            )),
+            Some(status) if !status.success() => Some(format!("failed ({status})")),
+            Some(_) => None,
+        };
+        if let Some(why) = failure {
             let _ = std::fs::remove_file(&response);
-            return Err(shim_error(format!(
-                "{} under {:?} sanitizer failed ({}):\n{}",
-                call.kernel,
-                self.sanitizer,
-                run.status,
-                String::from_utf8_lossy(&run.stderr)
-            )));
+            return Err(shim_error(format!("{} under {:?} sanitizer {why}:\n{report}", call.kernel, self.sanitizer)));
         }
         let back = std::fs::read(&response).map_err(|e| shim_error(format!("{}: {e}", response.display())));
         let _ = std::fs::remove_file(&response);
@@ -295,6 +403,7 @@ impl Device for Shim {
                 }
                 let name = CString::new(call.kernel).map_err(shim_error)?;
                 let mut err = vec![0 as c_char; 1024];
+                let _watch = watchdog::watch(call.kernel, self.timeout);
                 // SAFETY: `launch` is `gst_ai_shim_launch`; every pointer is valid for the call:
                 // the name, grid and block arrays, `args` (one pointer per argument, to the
                 // value's bytes or to a buffer's address, which stays valid while its guard

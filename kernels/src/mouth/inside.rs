@@ -1,7 +1,7 @@
 //! The inside of an opened mouth: what the picture around the lips is like ([`look`]: how soft
 //! its edges are, how coloured, how dark) and the colour of the opening ([`cavity`]).
 
-use super::{Axes, TABLE, profile, smooth};
+use super::plan::{Axes, TABLE, profile, smooth};
 use crate::face::bilinear;
 
 /// The inside of a mouth (RGB 0..1): dark and warm, darker deep inside, the tongue's red low
@@ -13,17 +13,22 @@ const TEETH: [f32; 3] = [0.8, 0.75, 0.66];
 
 /// What the picture around the lips is like: how blurred its edges are (the spread of a
 /// blurred step, in pixels: an upscaled face is soft, and a crisp opening on it reads as a
-/// sticker) and how coloured it is (0 grey .. 1), read along a few columns across the lips.
-pub(super) struct Look {
-    pub(super) blur: f32,
-    colour: f32,
-    /// The darkest luma across the lips (where a closed mouth's lips meet): the inside is no
-    /// darker than a third of it (up to a dark grey), so a low-contrast picture gets no
+/// sticker) and how coloured it is (0 grey .. 1), read along a few columns across the lips;
+/// and the inside's colours tinted to match. `repr(C)`: part of the kernels' `MouthPlan`.
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub(crate) struct Look {
+    pub(crate) blur: f32,
+    /// DEEP, TONGUE and TEETH tinted in proportion to the picture's own colour (0 grey .. 1).
+    /// The deep inside is no darker than a third of the darkest luma across the lips (where a
+    /// closed mouth's lips meet; up to a dark grey), so a low-contrast picture gets no
     /// pitch-black hole.
-    dark: f32,
+    deep: [f32; 3],
+    tongue: [f32; 3],
+    white: [f32; 3],
 }
 
-pub(super) fn look(src: &[f32], w: usize, h: usize, ax: &Axes, upper: &[f32; TABLE], lower: &[f32; TABLE]) -> Look {
+pub(crate) fn look(src: &[f32], w: usize, h: usize, ax: &Axes, upper: &[f32; TABLE], lower: &[f32; TABLE]) -> Look {
     let n = w * h;
     let a = ax.a;
     let (mut blurs, mut chroma, mut count, mut darkest) = (Vec::new(), 0f32, 0f32, 1f32);
@@ -53,7 +58,21 @@ pub(super) fn look(src: &[f32], w: usize, h: usize, ax: &Axes, upper: &[f32; TAB
     }
     blurs.sort_by(f32::total_cmp);
     let blur = blurs.get(blurs.len() / 2).copied().unwrap_or(0.5);
-    Look { blur: blur.clamp(0.5, 0.15 * a), colour: (chroma / count.max(1.0) / 0.12).clamp(0.0, 1.0), dark: darkest }
+    let colour = (chroma / count.max(1.0) / 0.12).clamp(0.0, 1.0);
+    // The tint, in proportion to the picture's own colour.
+    let tint = |c: &[f32; 3], floor: f32| -> [f32; 3] {
+        let l = 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2];
+        let lift = floor.max(l) / l;
+        std::array::from_fn(|k| lift * (l + colour * (c[k] - l)))
+    };
+    Look {
+        // At least half a pixel, at most 0.15 a (a mouth under 7 pixels wide gets half a pixel;
+        // `clamp` would panic there).
+        blur: blur.min(0.15 * a).max(0.5),
+        deep: tint(&DEEP, (0.35 * darkest).min(0.09)),
+        tongue: tint(&TONGUE, 0.0),
+        white: tint(&TEETH, 0.0),
+    }
 }
 
 /// The colour inside the opening at `from_top` / `from_bottom` pixels from its upper and lower
@@ -62,7 +81,7 @@ pub(super) fn look(src: &[f32], w: usize, h: usize, ax: &Axes, upper: &[f32; TAB
 /// soft band of upper teeth under the upper lip when `teeth` > 0 and the opening is tall enough.
 /// Edges are as soft as the picture's own.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn cavity(
+pub(crate) fn cavity(
     lo: &[f32; 3],
     hi: &[f32; 3],
     from_top: f32,
@@ -78,13 +97,7 @@ pub(super) fn cavity(
     let rim_width = 0.15 * open + 0.6 * lk.blur;
     let deep = smooth(ft.min(fb) / rim_width);
     let low = if tall > 0.0 { smooth((ft / tall - 0.55) / 0.45) } else { 0.0 };
-    // The tint, in proportion to the picture's own colour.
-    let tint = |c: &[f32; 3], floor: f32| -> [f32; 3] {
-        let l = 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2];
-        let lift = floor.max(l) / l;
-        std::array::from_fn(|k| lift * (l + lk.colour * (c[k] - l)))
-    };
-    let (dark, tongue, white) = (tint(&DEEP, (0.35 * lk.dark).min(0.09)), tint(&TONGUE, 0.0), tint(&TEETH, 0.0));
+    let (dark, tongue, white) = (&lk.deep, &lk.tongue, &lk.white);
     let mut c: [f32; 3] = std::array::from_fn(|k| {
         let rim = RIM * 0.5 * (lo[k] + hi[k]);
         let inner = dark[k] + (tongue[k] - dark[k]) * low * smooth(open / (0.4 * a));

@@ -3,6 +3,8 @@
 //! kernels' results are checked against.
 #![allow(dead_code)]
 
+pub mod half_twins;
+pub mod mouth_twins;
 pub mod pixel_twins;
 pub mod twins;
 
