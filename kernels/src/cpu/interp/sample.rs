@@ -10,24 +10,22 @@ pub(super) fn clampf(x: f32, lo: f32, hi: f32) -> f32 {
     if x < hi { x } else { hi }
 }
 
+/// Adding this to a float in `0..2^23` rounds it to an integer held in the mantissa bits.
+pub(super) const MAGIC: f32 = 8_388_608.0;
+
 /// `(min(floor(v), top), v - that)` for `0 <= v < 2^22`, branch-free and
 /// without a float-to-int conversion (Rust's saturating `as` costs about
-/// ten instructions with NaN and range checks): adding 2^23 rounds `v` to an
-/// integer held in the mantissa bits.
+/// ten instructions with NaN and range checks): the floor of `floor_top`,
+/// read from the mantissa bits after adding [`MAGIC`].
 #[inline(always)]
 pub(super) fn floor_split(v: f32, top: f32) -> (usize, f32) {
-    const MAGIC: f32 = 8_388_608.0;
-    let r = (v + MAGIC) - MAGIC;
-    let fl = r - if r > v { 1.0 } else { 0.0 };
-    let fl = if fl < top { fl } else { top };
-    let i = (fl + MAGIC).to_bits() - MAGIC.to_bits();
-    (i as usize, v - fl)
+    let (fl, f) = floor_top(v, top);
+    (((fl + MAGIC).to_bits() - MAGIC.to_bits()) as usize, f)
 }
 
-/// `floor_split` with the floor as f32: `(min(floor(v), top), v - that)` for `0 <= v < 2^22`.
+/// `(min(floor(v), top), v - that)` for `0 <= v < 2^22`, the floor as f32.
 #[inline(always)]
 pub(super) fn floor_top(v: f32, top: f32) -> (f32, f32) {
-    const MAGIC: f32 = 8_388_608.0;
     let r = (v + MAGIC) - MAGIC;
     let fl = r - if r > v { 1.0 } else { 0.0 };
     let fl = if fl < top { fl } else { top };
@@ -115,7 +113,6 @@ impl ChunkTaps {
             }
         }
         // The integer in the mantissa bits (index < 2^23).
-        const MAGIC: f32 = 8_388_608.0;
         for (i, &v) in t.index.iter_mut().zip(&index) {
             *i = ((v + MAGIC).to_bits() - MAGIC.to_bits()) as usize;
         }
