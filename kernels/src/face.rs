@@ -36,6 +36,21 @@ pub(crate) fn check_len(what: &str, len: usize, w: usize, h: usize) -> Result<()
 }
 
 /// Bilinear sample of plane `p` (`w` x `h`) at (x, y), coordinates clamped to the image.
+/// `crop_resize`'s checks (shared with its CUDA twin): frame and patch lengths, the box.
+pub(crate) fn check_crop_resize(
+    frame_len: usize,
+    fw: usize,
+    fh: usize,
+    b: &FaceBox,
+    patch_len: usize,
+    pw: usize,
+    ph: usize,
+) -> Result<(), KernelError> {
+    check_len("crop_resize frame", frame_len, fw, fh)?;
+    check_len("crop_resize patch", patch_len, pw, ph)?;
+    check_box(b)
+}
+
 /// `paste_feathered`'s checks (shared with its CUDA twin): frame and patch lengths for their
 /// sizes, the box, the feather width.
 pub(crate) fn check_paste(
@@ -77,9 +92,7 @@ pub fn crop_resize(
     pw: usize,
     ph: usize,
 ) -> Result<(), KernelError> {
-    check_len("crop_resize frame", frame.len(), fw, fh)?;
-    check_len("crop_resize patch", patch.len(), pw, ph)?;
-    check_box(&b)?;
+    check_crop_resize(frame.len(), fw, fh, &b, patch.len(), pw, ph)?;
     let (sx, sy) = (b.w / pw as f32, b.h / ph as f32);
     let (fnn, pn) = (fw * fh, pw * ph);
     for c in 0..3 {

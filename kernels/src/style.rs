@@ -56,6 +56,14 @@ pub(crate) fn check(what: &str, len: usize, need: usize) -> Result<(), KernelErr
     Ok(())
 }
 
+/// `retensor`'s checks (shared with its CUDA twin): both images 3 x `w` x `h`; that length.
+pub(crate) fn check_retensor(src_len: usize, w: usize, h: usize, dst_len: usize) -> Result<usize, KernelError> {
+    let n = image_len(w, h, 3, "retensor image")?;
+    check("retensor source", src_len, n)?;
+    check("retensor destination", dst_len, n)?;
+    Ok(n)
+}
+
 /// Converts a 3-channel `w` x `h` image from one tensor convention (layout,
 /// value range, channel order) to another.
 pub fn retensor(
@@ -66,9 +74,7 @@ pub fn retensor(
     to: TensorSpec,
     dst: &mut [f32],
 ) -> Result<(), KernelError> {
-    let n = image_len(w, h, 3, "retensor image")?;
-    check("retensor source", src.len(), n)?;
-    check("retensor destination", dst.len(), n)?;
+    check_retensor(src.len(), w, h, dst.len())?;
     cpu::style::retensor(src, from, w, h, to, dst);
     Ok(())
 }

@@ -7,7 +7,7 @@
 use super::device::{Call, Device, download, grid1, grid2, upload, zeros};
 use super::ops::int;
 use crate::KernelError;
-use crate::face::{FaceBox, check_box, check_len as face_len};
+use crate::face::FaceBox;
 use crate::flow::{check_len, plane_len};
 use crate::style::{check, image_len};
 use crate::tensor::{ChannelOrder, Layout, TensorSpec};
@@ -36,9 +36,7 @@ pub fn retensor<D: Device>(
     to: TensorSpec,
     dst: &mut [f32],
 ) -> Result<(), KernelError> {
-    let n = image_len(w, h, 3, "retensor image")?;
-    check("retensor source", src.len(), n)?;
-    check("retensor destination", dst.len(), n)?;
+    let n = crate::style::check_retensor(src.len(), w, h, dst.len())?;
     let (s_in, o_in) = from.range.range_to_unit();
     let (s_out, o_out) = to.range.range_to_unit();
     let flags = |s: TensorSpec| (i32::from(s.layout == Layout::Nhwc), i32::from(s.order == ChannelOrder::Bgr));
@@ -196,9 +194,7 @@ pub fn crop_resize<D: Device>(
     pw: usize,
     ph: usize,
 ) -> Result<(), KernelError> {
-    face_len("crop_resize frame", frame.len(), fw, fh)?;
-    face_len("crop_resize patch", patch.len(), pw, ph)?;
-    check_box(&b)?;
+    crate::face::check_crop_resize(frame.len(), fw, fh, &b, patch.len(), pw, ph)?;
     let (f, p) = (upload(d, frame)?, zeros::<D, f32>(d, patch.len())?);
     let mut call = Call::new("crop_resize", grid2(pw, ph));
     call.buffer(&f).value(int(fw, "width")?).value(int(fh, "height")?).value(b);
