@@ -302,8 +302,12 @@ fn sample_nodes(
                             e += 3.5 * (here[i] - b).abs();
                             let (cx, cy) = ((x + u + 0.5) * 0.5 - 0.5, (y + v + 0.5) * 0.5 - 0.5);
                             let ci = (py / 2) * cw + px / 2;
+                            // One set of taps for both chroma planes (what `bilinear` takes
+                            // for each).
+                            let taps = (cw >= 2 && ch >= 2).then(|| plane_taps(cx, cy, cw, ch));
                             for c in [n, n + cw * ch] {
-                                let b = bilinear(&there[c..][..cw * ch], cw, ch, cx, cy);
+                                let p = &there[c..][..cw * ch];
+                                let b = taps.map_or_else(|| bilinear(p, cw, ch, cx, cy), |t| sample1(p, cw, t));
                                 e += 2.4 * (here[c + ci] - b).abs();
                             }
                         }
@@ -486,6 +490,30 @@ fn lerp4(a: Node4, b: Node4, f: f32) -> Node4 {
 mod tests {
     use super::sample::{ChunkTaps, LANES, catmull_rom};
     use super::*;
+
+    #[test]
+    fn chunk_taps_in_f32_lanes_equal_the_integer_ones() {
+        // `new` (f32 index, planes under 2^23 pixels) against `new_large` (the integer path
+        // larger planes take), on positions inside, on and past the borders.
+        let mut k = 12345u32;
+        let mut next = || {
+            k = k.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (k >> 8) as f32 / (1 << 24) as f32
+        };
+        for (w, h) in [(2, 2), (7, 5), (1280, 720), (4095, 2047)] {
+            for cubic in [false, true] {
+                for _ in 0..200 {
+                    let m = [[0.0; LANES]; 3].map(|_| std::array::from_fn(|_| (next() - 0.5) * 80.0));
+                    let (x0, y) = ((next() * w as f32) as usize, (next() * h as f32).floor());
+                    let t = next() * 2.0 - 1.0;
+                    let (a, b) =
+                        (ChunkTaps::new(x0, y, t, &m, w, h, cubic), ChunkTaps::new_large(x0, y, t, &m, w, h, cubic));
+                    assert_eq!(a.index, b.index, "{w}x{h} x0 {x0} y {y}");
+                    assert_eq!((a.fx, a.fy, a.cubic), (b.fx, b.fy, b.cubic), "{w}x{h} x0 {x0} y {y}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn floor_split_matches_floor() {
