@@ -47,24 +47,21 @@ impl Default for FlowParams {
     }
 }
 
-/// Frames of at most this many pixels (320x240) get their flow at full resolution.
-const FULL_RES_PIXELS: usize = 320 * 240;
 /// Frames of at most this many pixels (640x360) get their flow at half resolution.
 const HALF_RES_PIXELS: usize = 640 * 360;
 
 impl FlowParams {
     /// The parameters aiinterpolate uses for `w` x `h` frames, finer where the frame is small
-    /// enough to afford it (tuned on bikes.mp4 at 640x272 and scaled to 320x136, with `cargo
-    /// run --release -p gst-ai-kernels --example interp_eval`): 12x12 patches every 6 pixels
-    /// at full resolution up to 320x240 (+0.22 dB at 320x136 over half resolution) and at half
-    /// resolution up to 640x360 (+0.33 dB at 640x272 over the default, at about 1.6x its
-    /// cost); larger frames keep the default's quarter resolution, whose cost 1280x720 at 60
-    /// fps can just afford.
+    /// enough to afford it (tuned on bikes.mp4 at 640x272, 320x136 and squeezed to 176x144,
+    /// with `cargo run --release -p gst-ai-kernels --example yuv_eval`): 12x12 patches every 6
+    /// pixels at half resolution up to 640x360 (+0.33 dB at 640x272 over the default, at about
+    /// 1.6x its cost); larger frames keep the default's quarter resolution, whose cost 1280x720
+    /// at 60 fps can just afford. Full resolution was tried for frames up to 320x240: at
+    /// 320x136 +0.02 dB and at 176x144 +0.12 dB for 2.1x and 2.7x the time of the whole
+    /// interpolation, which small sizes cannot afford if they are to stay several times
+    /// faster than FFmpeg's minterpolate.
     pub fn for_size(w: usize, h: usize) -> Self {
-        let pixels = w.saturating_mul(h);
-        if pixels <= FULL_RES_PIXELS {
-            Self { downscale: 0, levels: 0, patch: 12, stride: 6, iterations: 8 }
-        } else if pixels <= HALF_RES_PIXELS {
+        if w.saturating_mul(h) <= HALF_RES_PIXELS {
             Self { downscale: 1, levels: 0, patch: 12, stride: 6, iterations: 8 }
         } else {
             Self::default()

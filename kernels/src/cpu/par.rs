@@ -30,9 +30,13 @@ use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, OnceLock, PoisonError
 use std::thread;
 
 /// Calls touching at most this many pixels run single-threaded.
-const MIN_PIXELS_TO_SPLIT: usize = 64 * 1024;
-/// Each extra worker must get at least this much work to pay for itself.
-const MIN_PIXELS_PER_WORKER: usize = 32 * 1024;
+const MIN_PIXELS_TO_SPLIT: usize = 16 * 1024;
+/// Each band must get at least this much work to pay for itself.
+const MIN_PIXELS_PER_BAND: usize = 8 * 1024;
+/// Bands per worker of a large call: the workers take bands as they come free, so one slowed
+/// down (by content that costs more, or by another process on its core) holds up the call for
+/// a quarter of its share instead of all of it.
+const BANDS_PER_WORKER: usize = 4;
 
 fn max_workers() -> usize {
     // `available_parallelism` reads cgroup files on Linux; once is enough.
@@ -40,17 +44,16 @@ fn max_workers() -> usize {
     *WORKERS.get_or_init(|| thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-/// Contiguous, near-equal bands covering `0..rows`, one per worker.
+/// Contiguous, near-equal bands covering `0..rows`: one for a small call, else up to
+/// `BANDS_PER_WORKER` per worker.
 pub(crate) fn bands(rows: usize, pixels_per_row: usize) -> Vec<Range<usize>> {
     let total = rows.saturating_mul(pixels_per_row);
-    let workers = if total <= MIN_PIXELS_TO_SPLIT {
-        1
-    } else {
-        (total / MIN_PIXELS_PER_WORKER).clamp(1, max_workers()).min(rows.max(1))
-    };
-    let (base, extra) = (rows / workers, rows % workers);
+    let most = if max_workers() > 1 { max_workers() * BANDS_PER_WORKER } else { 1 };
+    let n =
+        if total <= MIN_PIXELS_TO_SPLIT { 1 } else { (total / MIN_PIXELS_PER_BAND).clamp(1, most).min(rows.max(1)) };
+    let (base, extra) = (rows / n, rows % n);
     let mut start = 0;
-    (0..workers)
+    (0..n)
         .map(|i| {
             let len = base + usize::from(i < extra);
             let band = start..start + len;

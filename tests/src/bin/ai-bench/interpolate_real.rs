@@ -3,9 +3,10 @@
 //! minterpolate (mci, aobmc, bidir, vsbmc), aiinterpolate mode=flow (the built-in) and, when
 //! `zoo:rife-hdv3` resolves, aiinterpolate with RIFE HDv3, each at twice the rate, all in this one
 //! run; the quality is the luma (Y plane) PSNR of the made frames against the dropped originals,
-//! averaged over the made frames. Speed: output frames per second of the whole run (FFmpeg's
-//! process start-up included; the elements' pipelines are prerolled first), and its ratio to
-//! minterpolate's.
+//! averaged over the made frames. Speed: output frames per second of a whole process, each
+//! reading the kept frames from a raw file and writing its output to one (`ffmpeg`, and
+//! `gst-launch-1.0` with the built `target/release/libgstai.so`: start-up and model loading
+//! count), the best of two runs (one for RIFE), and its ratio to minterpolate's.
 //!
 //! bikes.mp4 is the clip the built-in was tuned on; bigbuckbunny.mp4 and carphone.mp4 are held
 //! out (never used to choose anything). `GST_AI_BENCH_REAL_FRAMES` sets the frames taken from each
@@ -18,7 +19,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use gst_ai_tests::{media, run_raw};
+use gst_ai_tests::media;
 
 /// (file, role) of the clips.
 const CLIPS: [(&str, &str); 3] =
@@ -73,48 +74,83 @@ fn luma_psnr(out: &[Vec<u8>], truth: &[Vec<u8>], luma: usize) -> Result<f64, Str
     Ok(sum / odd.len() as f64)
 }
 
-fn minterpolate(input: &[Vec<u8>], w: usize, h: usize) -> Result<(Vec<Vec<u8>>, f64), String> {
-    let dir = std::env::temp_dir().join(format!("gst-ai-bench-real-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let (in_path, out_path) = (dir.join("in.yuv"), dir.join("out.yuv"));
-    std::fs::write(&in_path, input.concat()).map_err(|e| e.to_string())?;
-    let t0 = Instant::now();
-    let status = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "yuv420p"])
-        .args(["-s", &format!("{w}x{h}"), "-r", "30", "-i"])
-        .arg(&in_path)
-        .args(["-vf", "minterpolate=fps=60:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1"])
-        .args(["-f", "rawvideo", "-pix_fmt", "yuv420p"])
-        .arg(&out_path)
-        .status()
-        .map_err(|e| format!("cannot run ffmpeg: {e}"))?;
-    let took = t0.elapsed().as_secs_f64();
-    let bytes = std::fs::read(&out_path).map_err(|e| e.to_string());
-    let _ = std::fs::remove_dir_all(&dir);
-    if !status.success() {
-        return Err(format!("ffmpeg minterpolate failed: {status}"));
+/// A folder of this run's raw files, removed when dropped.
+struct Scratch(std::path::PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
-    Ok((bytes?.chunks_exact(w * h * 3 / 2).map(|c| c.to_vec()).collect(), took))
 }
 
-/// aiinterpolate with `props`, 30 -> 60: the output frames and the best time of `runs` runs.
-fn element(input: &[Vec<u8>], w: usize, h: usize, props: &str, runs: usize) -> Result<(Vec<Vec<u8>>, f64), String> {
-    let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, w as u32, h as u32)
-        .fps(gst::Fraction::new(30, 1))
-        .build()
-        .map_err(|e| e.to_string())?;
-    if info.size() != w * h * 3 / 2 {
-        return Err(format!("unexpected I420 layout at {w}x{h}"));
-    }
-    let tail = format!("aiinterpolate {props} ! video/x-raw,framerate=60/1 ! appsink name=sink sync=false");
-    let mut best = (Vec::new(), f64::MAX);
+/// Runs `cmd` `runs` times (it writes `output`): the output frames of `w` x `h` I420 and the
+/// shortest wall time.
+fn timed(
+    mut cmd: Command,
+    what: &str,
+    output: &Path,
+    (w, h): (usize, usize),
+    runs: usize,
+) -> Result<(Vec<Vec<u8>>, f64), String> {
+    let mut best = f64::MAX;
     for _ in 0..runs {
-        let (out, _, took) = run_raw(input, &info, &tail)?;
-        if took.as_secs_f64() < best.1 {
-            best = (out, took.as_secs_f64());
+        let t0 = Instant::now();
+        let out = cmd.output().map_err(|e| format!("cannot run {what}: {e}"))?;
+        best = best.min(t0.elapsed().as_secs_f64());
+        if !out.status.success() {
+            return Err(format!("{what} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim()));
         }
     }
-    Ok(best)
+    let bytes = std::fs::read(output).map_err(|e| format!("{what} wrote no {}: {e}", output.display()))?;
+    Ok((bytes.chunks_exact(w * h * 3 / 2).map(|c| c.to_vec()).collect(), best))
+}
+
+fn minterpolate(input: &Path, dir: &Path, w: usize, h: usize) -> Result<(Vec<Vec<u8>>, f64), String> {
+    let out = dir.join("minterpolate.yuv");
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "yuv420p"])
+        .args(["-s", &format!("{w}x{h}"), "-r", "30", "-i"])
+        .arg(input)
+        .args(["-vf", "minterpolate=fps=60:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1"])
+        .args(["-f", "rawvideo", "-pix_fmt", "yuv420p"])
+        .arg(&out);
+    timed(cmd, "ffmpeg minterpolate", &out, (w, h), 2)
+}
+
+/// aiinterpolate with `props`, 30 -> 60, in a gst-launch-1.0 process, best of `runs`.
+fn element(
+    input: &Path,
+    dir: &Path,
+    w: usize,
+    h: usize,
+    props: &str,
+    runs: usize,
+) -> Result<(Vec<Vec<u8>>, f64), String> {
+    let root = gst_ai_tests::root();
+    let plugins = root.join("target").join("release");
+    if !plugins.join("libgstai.so").exists() {
+        return Err(format!("{} is missing: run make build first", plugins.join("libgstai.so").display()));
+    }
+    let out = dir.join("aiinterpolate.yuv");
+    let pipeline = format!(
+        "filesrc location={} ! rawvideoparse format=i420 width={w} height={h} framerate=30/1 ! aiinterpolate {props} \
+         ! video/x-raw,framerate=60/1 ! filesink location={}",
+        input.display(),
+        out.display()
+    );
+    let mut cmd = Command::new("gst-launch-1.0");
+    cmd.arg("-q")
+        .args(pipeline.split_whitespace())
+        .env("GST_PLUGIN_PATH", &plugins)
+        .env("GST_REGISTRY", root.join("target").join("gst-registry.bin"));
+    // The plugin registry is brought up to date outside the timed runs.
+    Command::new("gst-inspect-1.0")
+        .arg("aiinterpolate")
+        .env("GST_PLUGIN_PATH", &plugins)
+        .env("GST_REGISTRY", root.join("target").join("gst-registry.bin"))
+        .output()
+        .map_err(|e| format!("cannot run gst-inspect-1.0: {e}"))?;
+    timed(cmd, &format!("gst-launch-1.0 ... aiinterpolate {props}"), &out, (w, h), runs)
 }
 
 pub fn bench() -> Result<(), String> {
@@ -131,13 +167,17 @@ pub fn bench() -> Result<(), String> {
         let (w, h, truth) = decode(&media(clip), n)?;
         let input: Vec<Vec<u8>> = truth.iter().step_by(2).cloned().collect();
         let luma = w * h;
-        let (ff, t_ff) = minterpolate(&input, w, h)?;
+        let dir = Scratch(std::env::temp_dir().join(format!("gst-ai-bench-real-{}", std::process::id())));
+        std::fs::create_dir_all(&dir.0).map_err(|e| e.to_string())?;
+        let in_path = dir.0.join("in.yuv");
+        std::fs::write(&in_path, input.concat()).map_err(|e| e.to_string())?;
+        let (ff, t_ff) = minterpolate(&in_path, &dir.0, w, h)?;
         let mt = Cell { fps: ff.len() as f64 / t_ff, psnr: luma_psnr(&ff, &truth, luma)? };
         let props = std::env::var("GST_AI_BENCH_REAL_FLOW_PROPS").unwrap_or_else(|_| "mode=flow".into());
-        let (out, t) = element(&input, w, h, &props, 2)?;
+        let (out, t) = element(&in_path, &dir.0, w, h, &props, 2)?;
         let flow = Cell { fps: out.len() as f64 / t, psnr: luma_psnr(&out, &truth, luma)? };
         let model = if rife {
-            let (out, t) = element(&input, w, h, "mode=model model=zoo:rife-hdv3", 1)?;
+            let (out, t) = element(&in_path, &dir.0, w, h, "mode=model model=zoo:rife-hdv3", 1)?;
             Some(Cell { fps: out.len() as f64 / t, psnr: luma_psnr(&out, &truth, luma)? })
         } else {
             None
