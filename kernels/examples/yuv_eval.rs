@@ -4,7 +4,8 @@
 //! neighbours (`yuv420_planes`, `yuv420_luma`, `scene_change`, `optical_flow_pair`,
 //! `interpolate_yuv420` at t = 0.5, `write_yuv420_planes`) and prints the mean luma PSNR of the
 //! made frames against the originals and the time of each step per made frame (the pair's first
-//! frame's conversions are counted, as the element converts each input once).
+//! frame's conversions are counted, as the element converts each input once), with the cores it
+//! kept busy (process CPU time over wall time).
 //!
 //! `cargo run -p gst-ai-kernels --release --example yuv_eval -- FILE W H`; the flow parameters
 //! come from `FlowParams::for_size`, overridden by `DS`, `PATCH`, `STRIDE`, `ITERS`; `REPEAT=k`
@@ -19,6 +20,15 @@ use gst_ai_kernels::{
 
 fn env(name: &str) -> Option<u32> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
+/// CPU time of this process so far (user + system, from /proc: 10 ms ticks, unbiased when summed
+/// over many steps).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks: u64 = fields.get(11..13).map_or(0, |f| f.iter().filter_map(|v| v.parse::<u64>().ok()).sum());
+    Duration::from_millis(ticks * 10)
 }
 
 fn frame(bytes: &[u8], w: usize, h: usize) -> Frame<'_> {
@@ -48,23 +58,29 @@ fn main() {
     let mut out = vec![0u8; size];
     let names = ["in (planes + luma)", "scene_change", "optical_flow_pair", "interpolate_yuv420", "out (write)"];
     let mut spent = [Duration::ZERO; 5];
+    let mut cpu = [Duration::ZERO; 5];
     let (mut psnr_sum, mut count) = (0.0, 0usize);
     let pairs = (frames.len().saturating_sub(1)) / 2;
     for _ in 0..repeat {
         for k in 0..pairs {
             let (a, truth, b) = (frames[2 * k], frames[2 * k + 1], frames[2 * k + 2]);
+            let c0 = cpu_time();
             let t0 = Instant::now();
             yuv420_planes(&frame(a, w, h), &mut pa).unwrap();
             yuv420_luma(&pa, w, h, false, &mut la).unwrap();
             yuv420_planes(&frame(b, w, h), &mut pb).unwrap();
             yuv420_luma(&pb, w, h, false, &mut lb).unwrap();
             let t1 = Instant::now();
+            let c1 = cpu_time();
             let cut = scene_change(&la, &lb, w, h).unwrap();
             let t2 = Instant::now();
+            let c2 = cpu_time();
             optical_flow_pair(&la, &lb, w, h, &p, &mut ws, &mut f01, &mut f10).unwrap();
             let t3 = Instant::now();
+            let c3 = cpu_time();
             interpolate_yuv420(&pa, &pb, w, h, &f01, &f10, 0.5, &mut ws, &mut made).unwrap();
             let t4 = Instant::now();
+            let c4 = cpu_time();
             {
                 let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
                 let (y, rest) = out.split_at_mut(w * h);
@@ -75,6 +91,11 @@ fn main() {
                 write_yuv420_planes(&made, &mut fm).unwrap();
             }
             let t5 = Instant::now();
+            let c5 = cpu_time();
+            cpu[0] += (c1 - c0) / 2;
+            for (s, d) in cpu[1..].iter_mut().zip([c2 - c1, c3 - c2, c4 - c3, c5 - c4]) {
+                *s += d;
+            }
             // Each input is converted once by the element: count half the conversions.
             spent[0] += (t1 - t0) / 2;
             for (s, d) in spent[1..].iter_mut().zip([t2 - t1, t3 - t2, t4 - t3, t5 - t4]) {
@@ -91,8 +112,9 @@ fn main() {
     let made_frames = (pairs * repeat as usize).max(1) as f64;
     println!("{w}x{h}, {p:?}, {pairs} made frames x {repeat}: mean luma PSNR {:.3} dB", psnr_sum / count.max(1) as f64);
     let total: Duration = spent.iter().sum();
-    for (name, s) in names.iter().zip(spent) {
-        println!("  {name:<22} {:7.2} ms", s.as_secs_f64() * 1e3 / made_frames);
+    println!("  {:<22} {:>7} {:>10}", "step (per made frame)", "wall ms", "cores used");
+    for ((name, s), c) in names.iter().zip(spent).zip(cpu) {
+        println!("  {name:<22} {:7.2} {:10.2}", s.as_secs_f64() * 1e3 / made_frames, c.as_secs_f64() / s.as_secs_f64());
     }
     println!("  {:<22} {:7.2} ms per input frame", "total", total.as_secs_f64() * 1e3 / made_frames);
 }

@@ -105,6 +105,15 @@ impl Padded {
 pub(crate) struct Workspace {
     pyr_a: Vec<Padded>,
     pyr_b: Vec<Padded>,
+    /// Rows of the box filter, per pyramid.
+    pyr_rows: [Vec<f32>; 2],
+    /// Per direction of a pair (one for a single flow).
+    dirs: [Direction; 2],
+}
+
+/// Working memory of the search in one direction.
+#[derive(Default)]
+struct Direction {
     /// Patch flows of the current level, row-major over the patch grid.
     patches: Vec<[f32; 2]>,
     /// Dense flow of the current and of the previous (coarser) level.
@@ -112,23 +121,31 @@ pub(crate) struct Workspace {
     coarse: Vec<[f32; 2]>,
     /// Densification sums (weighted u, weighted v, weight).
     acc: Vec<[f32; 3]>,
-    /// Rows of the box filter and of the final upsampling, one set per band.
+    /// Rows of the final upsampling, one set per band.
     rows: Vec<f32>,
     /// Fractions of the final upsampling.
     fracs: Vec<f32>,
+}
+
+/// Builds both pyramids, as two jobs (each runs its bands inline: one sync for both instead of
+/// one per pass, and no idle worker on the small passes).
+fn build_pyramids(a: &[f32], b: &[f32], w: usize, h: usize, pl: Plan, ws: &mut Workspace) {
+    let [ra, rb] = &mut ws.pyr_rows;
+    let jobs = vec![(a, &mut ws.pyr_a, ra), (b, &mut ws.pyr_b, rb)];
+    par::run(jobs, |(src, pyr, rows)| build_pyramid(src, w, h, pl.ds, pl.levels, pl.pad, pyr, rows));
 }
 
 /// Flow from `a` to `b` (both `w` x `h` luma), written as two full-resolution
 /// planes (x then y) into `out`.
 pub(crate) fn optical_flow(a: &[f32], b: &[f32], w: usize, h: usize, p: &Params, ws: &mut Workspace, out: &mut [f32]) {
     let pl = plan(w, h, p);
-    build_pyramid(a, w, h, pl.ds, pl.levels, pl.pad, &mut ws.pyr_a, &mut ws.rows);
-    build_pyramid(b, w, h, pl.ds, pl.levels, pl.pad, &mut ws.pyr_b, &mut ws.rows);
-    flow_between(false, w, h, p, pl, ws, out);
+    build_pyramids(a, b, w, h, pl, ws);
+    flow_between(&ws.pyr_a, &ws.pyr_b, w, h, p, pl, &mut ws.dirs[0], out);
 }
 
 /// `optical_flow` from `a` to `b` into `f01` and from `b` to `a` into `f10`, each pyramid built
-/// once: the same values as the two calls.
+/// once and the two directions run as two jobs (each with its bands inline, so that the many
+/// small passes of the coarse levels keep both workers busy): the same values as the two calls.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn optical_flow_pair(
     a: &[f32],
@@ -141,19 +158,29 @@ pub(crate) fn optical_flow_pair(
     f10: &mut [f32],
 ) {
     let pl = plan(w, h, p);
-    build_pyramid(a, w, h, pl.ds, pl.levels, pl.pad, &mut ws.pyr_a, &mut ws.rows);
-    build_pyramid(b, w, h, pl.ds, pl.levels, pl.pad, &mut ws.pyr_b, &mut ws.rows);
-    flow_between(false, w, h, p, pl, ws, f01);
-    flow_between(true, w, h, p, pl, ws, f10);
+    build_pyramids(a, b, w, h, pl, ws);
+    let Workspace { pyr_a, pyr_b, dirs, .. } = ws;
+    let (pa, pb) = (&pyr_a[..], &pyr_b[..]);
+    let [d01, d10] = dirs;
+    let jobs = vec![(pa, pb, d01, f01), (pb, pa, d10, f10)];
+    par::run(jobs, |(from, to, dir, out)| flow_between(from, to, w, h, p, pl, dir, out));
 }
 
-/// The coarse-to-fine search between the workspace's pyramids (from `pyr_a` to `pyr_b`, or the
-/// other way with `swap`) and the upsampling to `out`.
-fn flow_between(swap: bool, w: usize, h: usize, p: &Params, pl: Plan, ws: &mut Workspace, out: &mut [f32]) {
+/// The coarse-to-fine search from pyramid `pyr_a` to `pyr_b` and the upsampling to `out`.
+#[allow(clippy::too_many_arguments)]
+fn flow_between(
+    pyr_a: &[Padded],
+    pyr_b: &[Padded],
+    w: usize,
+    h: usize,
+    p: &Params,
+    pl: Plan,
+    dir: &mut Direction,
+    out: &mut [f32],
+) {
     let Plan { ds, patch, stride, levels: n_levels, .. } = pl;
     let (w0, h0) = (w >> ds, h >> ds);
-    let Workspace { pyr_a, pyr_b, patches, flow, coarse, acc, rows, fracs } = ws;
-    let (pyr_a, pyr_b) = if swap { (&*pyr_b, &*pyr_a) } else { (&*pyr_a, &*pyr_b) };
+    let Direction { patches, flow, coarse, acc, rows, fracs } = dir;
     for level in (0..n_levels).rev() {
         let (la, lb) = (&pyr_a[level], &pyr_b[level]);
         let (lw, lh) = (la.w, la.h);
