@@ -40,6 +40,8 @@ use crate::tasks::rife::{Rife, RifeContract};
 
 /// How many in-between frames a degraded live stream makes before it tries the wanted mode again.
 pub const RETRY_EVERY: u32 = 50;
+/// Frames a mode must have made (in this format) before a live stream degrades it for being slow.
+const TRUSTED: u32 = 2;
 
 /// How a RIFE model makes a frame at a time t other than the midpoint.
 ///
@@ -252,6 +254,30 @@ struct Format {
     conv: RateConverter,
     width: usize,
     height: usize,
+    /// Seconds a live stream can spend on one made frame: an input frame's duration over the
+    /// in-between frames made per input (on average over `BUDGET_PAIRS` pairs). The outputs
+    /// that are inputs cost next to nothing, and the flow of a pair is paid once for all its
+    /// in-between frames, so this, not an output frame's duration, is what keeps up: at
+    /// 30 -> 60 a made frame may take 33 ms, not 17.
+    budget: f64,
+}
+
+/// Input pairs whose in-between frames are counted for a live stream's budget.
+const BUDGET_PAIRS: u64 = 240;
+
+impl Format {
+    fn new(input: Rate, output: Rate, width: usize, height: usize) -> Self {
+        let conv = RateConverter::new(input, output);
+        let made: u64 = (1..=BUDGET_PAIRS)
+            .map(|j| conv.outputs_for_pair(j).filter(|&k| !conv.source(k).exact).count() as u64)
+            .sum();
+        let budget = if made == 0 {
+            conv.output.frame_start_ns(1) as f64 / 1e9
+        } else {
+            conv.input.frame_start_ns(BUDGET_PAIRS) as f64 / 1e9 / made as f64
+        };
+        Self { conv, width, height, budget }
+    }
 }
 
 /// Converts a stream of frames (each with a payload `T` given back for pass-through outputs)
@@ -281,7 +307,13 @@ pub struct FrameRateConverter<T> {
     last_end_ns: Option<u64>,
     /// Running estimate of seconds per made frame, per mode; kept across format changes.
     cost: [Option<f64>; 4],
+    /// Frames made per mode since the format was set (capped): a live stream degrades a mode
+    /// only on an estimate of at least `TRUSTED` of them, so that one slow first frame (buffers
+    /// allocated, caches cold) does not cost the next `RETRY_EVERY`.
+    measured: [u32; 4],
     since_retry: u32,
+    /// The frame being made is a retry of the wanted mode: its time replaces the estimate.
+    retrying: bool,
     published: Arc<Published>,
 }
 
@@ -306,7 +338,9 @@ impl<T> FrameRateConverter<T> {
             shift_ns: 0,
             last_end_ns: None,
             cost: [None; 4],
+            measured: [0; 4],
             since_retry: 0,
+            retrying: false,
             published,
         }
     }
@@ -318,7 +352,7 @@ impl<T> FrameRateConverter<T> {
     /// Converts `input` to `output` frames of `width` x `height` from now on. What was pending
     /// must have been drained first; the measured costs are kept.
     pub fn set_format(&mut self, input: Rate, output: Rate, width: usize, height: usize) {
-        self.format = Some(Format { conv: RateConverter::new(input, output), width, height });
+        self.format = Some(Format::new(input, output, width, height));
         self.flow = FlowParams::for_size(width, height);
         self.reset();
         self.spare_flows = None;
@@ -326,6 +360,7 @@ impl<T> FrameRateConverter<T> {
         self.workspace = FlowWorkspace::new();
         self.scratch = Vec::new();
         self.since_retry = 0;
+        self.measured = [0; 4];
         self.publish();
     }
 
@@ -340,6 +375,11 @@ impl<T> FrameRateConverter<T> {
     /// Nanoseconds one input frame lasts (0 before a format): the look-ahead the conversion needs.
     pub fn input_frame_ns(&self) -> u64 {
         self.format.map_or(0, |f| f.conv.input.frame_start_ns(1))
+    }
+
+    /// `cost`, once made from at least `TRUSTED` frames of this format.
+    fn trusted_cost(&self, mode: Mode) -> Option<f64> {
+        self.cost[mode.index()].filter(|_| self.measured[mode.index()] >= TRUSTED)
     }
 
     /// The measured seconds one frame made by `mode` takes, once it has made one.
@@ -536,11 +576,12 @@ impl<T> FrameRateConverter<T> {
         self.since_retry += 1;
         if self.since_retry >= RETRY_EVERY {
             self.since_retry = 0;
+            self.retrying = true;
             return params.mode;
         }
-        let budget = self.format.map_or(0, |f| f.conv.output.frame_start_ns(1)) as f64 / 1e9;
+        let budget = self.format.map_or(0.0, |f| f.budget);
         let mut mode = params.mode;
-        while let (Some(cost), Some(cheaper)) = (self.cost[mode.index()], mode.cheaper()) {
+        while let (Some(cost), Some(cheaper)) = (self.trusted_cost(mode), mode.cheaper()) {
             if cost <= budget {
                 break;
             }
@@ -610,8 +651,15 @@ impl<T> FrameRateConverter<T> {
         self.scratch = scratch;
         result?;
         let secs = started.elapsed().as_secs_f64();
-        let c = &mut self.cost[mode.index()];
-        *c = Some(c.map_or(secs, |old| 0.8 * old + 0.2 * secs));
+        // The first frames of a format (the first is a warm-up) and a retry measure afresh; then
+        // a running average.
+        let m = mode.index();
+        let fresh = self.measured[m] < TRUSTED || std::mem::take(&mut self.retrying);
+        self.cost[m] = Some(match self.cost[m] {
+            Some(old) if !fresh => 0.8 * old + 0.2 * secs,
+            _ => secs,
+        });
+        self.measured[m] = (self.measured[m] + 1).min(TRUSTED);
         self.publish();
         tally.made_ms.push(secs * 1e3);
         Ok(())
@@ -849,8 +897,9 @@ mod tests {
     fn live_streams_degrade_when_a_mode_is_too_slow_and_retry() {
         let mut conv = FrameRateConverter::<u32>::new(None, Arc::default());
         conv.set_format(rate(10), rate(20), W, H);
-        // Flow is known to take a second: far more than the 50 ms an output lasts.
+        // Flow is known to take a second: far more than the 100 ms an input lasts.
         conv.cost[Mode::Flow.index()] = Some(1.0);
+        conv.measured[Mode::Flow.index()] = TRUSTED;
         let live = Params { live: true, ..params(Mode::Flow) };
         let mut emit = |_: Output<'_, u32>| -> Result<()> { Ok(()) };
         let mut degraded = 0;
@@ -865,6 +914,36 @@ mod tests {
         let px = picture(0);
         let t = conv.push(&frame(&px), 0, None, &params(Mode::Flow), None, &mut emit).unwrap();
         assert_eq!(t.degraded, 0);
+    }
+
+    #[test]
+    fn one_slow_first_frame_does_not_degrade_a_live_stream() {
+        let mut conv = FrameRateConverter::<u32>::new(None, Arc::default());
+        conv.set_format(rate(10), rate(20), W, H);
+        // The first frame made by flow took a second (a warm-up): not trusted yet.
+        conv.cost[Mode::Flow.index()] = Some(1.0);
+        conv.measured[Mode::Flow.index()] = 1;
+        let live = Params { live: true, ..params(Mode::Flow) };
+        let mut emit = |_: Output<'_, u32>| -> Result<()> { Ok(()) };
+        let mut degraded = 0;
+        for i in 0..4u64 {
+            let px = picture(i as u8);
+            degraded += conv.push(&frame(&px), 0, Some(i * 100_000_000), &live, None, &mut emit).unwrap().degraded;
+        }
+        assert_eq!(degraded, 0);
+        // The second frame replaced the warm-up's time instead of averaging with it.
+        assert!(conv.cost(Mode::Flow).unwrap() < 0.5, "{:?}", conv.cost(Mode::Flow));
+    }
+
+    #[test]
+    fn a_live_budget_is_an_input_frame_over_the_frames_made_per_input() {
+        let budget = |a, b| Format::new(rate(a), rate(b), W, H).budget;
+        // 30 -> 60: one made frame per input.
+        assert!((budget(30, 60) - 1.0 / 30.0).abs() < 1e-12);
+        // 24 -> 60: five outputs per two inputs, one of them an input: two made per input.
+        assert!((budget(24, 60) - 1.0 / 48.0).abs() < 1e-12);
+        // 60 -> 30: nothing is made; an output frame's duration.
+        assert!((budget(60, 30) - 1.0 / 30.0).abs() < 1e-9);
     }
 
     #[test]

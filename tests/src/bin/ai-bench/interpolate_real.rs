@@ -17,6 +17,8 @@
 
 use std::path::Path;
 use std::process::Command;
+
+use gst::prelude::*;
 use std::time::Instant;
 
 use gst_ai_tests::media;
@@ -153,6 +155,63 @@ fn element(
     timed(cmd, &format!("gst-launch-1.0 ... aiinterpolate {props}"), &out, (w, h), runs)
 }
 
+/// What a live 30 -> 60 stream of the frames gave (the kept frames pushed at 30 fps into
+/// `aiinterpolate mode=flow`, a syncing sink after it): in-between frames made, how many of them
+/// the element had to degrade to a cheaper mode to keep up, and the p95 time of one in ms.
+struct Live {
+    made: u64,
+    degraded: u64,
+    mean_ms: f64,
+    p95_ms: f64,
+}
+
+fn live(input: &[Vec<u8>], w: usize, h: usize) -> Result<Live, String> {
+    let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, w as u32, h as u32)
+        .fps(gst::Fraction::new(30, 1))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let pipeline = gst::parse::launch(
+        "appsrc name=src is-live=true format=time do-timestamp=true ! aiinterpolate name=ip mode=flow \
+         ! video/x-raw,framerate=60/1 ! queue ! appsink name=sink sync=true",
+    )
+    .map_err(|e| e.to_string())?
+    .downcast::<gst::Pipeline>()
+    .map_err(|_| "not a pipeline")?;
+    let src = pipeline.by_name("src").ok_or("no src")?.downcast::<gst_app::AppSrc>().map_err(|_| "not an appsrc")?;
+    let sink =
+        pipeline.by_name("sink").ok_or("no sink")?.downcast::<gst_app::AppSink>().map_err(|_| "not an appsink")?;
+    src.set_caps(Some(&info.to_caps().map_err(|e| e.to_string())?));
+    gst_ai_tests::on_video_sample(&sink, |_, _| Ok(()));
+    let feeder = {
+        let (src, frames) = (src.clone(), input.to_vec());
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            for (i, f) in frames.into_iter().enumerate() {
+                let due = start + std::time::Duration::from_secs_f64(i as f64 / 30.0);
+                std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                if src.push_buffer(gst::Buffer::from_mut_slice(f)).is_err() {
+                    break;
+                }
+            }
+            let _ = src.end_of_stream();
+        })
+    };
+    let r = gst_ai_tests::run_pipeline(&pipeline, std::time::Duration::from_secs(120));
+    let _ = feeder.join();
+    let stats = pipeline.by_name("ip").ok_or("no aiinterpolate")?.property::<gst::Structure>("stats");
+    let _ = pipeline.set_state(gst::State::Null);
+    if !r.errors.is_empty() {
+        return Err(r.errors.join("; "));
+    }
+    let field = |name: &str| stats.get::<u64>(name).map_err(|e| format!("stats.{name}: {e}"));
+    Ok(Live {
+        made: field("interpolated")?,
+        degraded: field("degraded")?,
+        mean_ms: stats.get::<f64>("mean-ms").map_err(|e| format!("stats.mean-ms: {e}"))?,
+        p95_ms: stats.get::<f64>("p95-ms").map_err(|e| format!("stats.p95-ms: {e}"))?,
+    })
+}
+
 pub fn bench() -> Result<(), String> {
     gst_ai_tests::init();
     let n: usize = std::env::var("GST_AI_BENCH_REAL_FRAMES").ok().and_then(|v| v.parse().ok()).unwrap_or(41).max(3) | 1;
@@ -182,8 +241,9 @@ pub fn bench() -> Result<(), String> {
         } else {
             None
         };
+        let lv = live(&input, w, h)?;
         eprintln!("  measured {clip}");
-        table.push((clip, role, w, h, truth.len(), mt, flow, model));
+        table.push((clip, role, w, h, truth.len(), mt, flow, model, lv));
     }
     println!();
     println!(
@@ -202,7 +262,7 @@ pub fn bench() -> Result<(), String> {
     println!("|{:-<40}|{:-<8}|{:-<32}|{:-<32}|{:-<32}|{:-<10}|", "", "", "", "", "", "");
     let cell = |c: &Cell, base: f64| format!("{:.1} fps ({:.1}x), {:.2} dB", c.fps, c.fps / base, c.psnr);
     let mut held = Vec::new();
-    for (clip, role, w, h, frames, mt, flow, model) in &table {
+    for (clip, role, w, h, frames, mt, flow, model, _) in &table {
         let gap = model.as_ref().map(|r| (flow.psnr - mt.psnr) / (r.psnr - mt.psnr));
         if *role == "held out"
             && let Some(g) = gap
@@ -217,6 +277,17 @@ pub fn bench() -> Result<(), String> {
             cell(flow, mt.fps),
             model.as_ref().map_or("not imported".into(), |r| cell(r, mt.fps)),
             gap.map_or("-".into(), |g| format!("{:.0}%", 100.0 * g)),
+        );
+    }
+    println!();
+    println!(
+        "the same kept frames as a live stream (pushed at 30 fps, aiinterpolate mode=flow -> 60 fps, syncing sink): \
+         in-between frames made, those degraded to a cheaper mode to keep up, mean and p95 time of one (all modes; budget 33.3 ms)"
+    );
+    for (clip, _, w, h, _, _, _, _, lv) in &table {
+        println!(
+            "  {clip} {w}x{h}: {} made, {} degraded, mean {:.1} ms, p95 {:.1} ms",
+            lv.made, lv.degraded, lv.mean_ms, lv.p95_ms
         );
     }
     if !held.is_empty() {
