@@ -331,14 +331,13 @@ pub fn on_video_sample(
 /// nothing came out) and the time from the first push to EOS.
 pub type RawRun = (Vec<Vec<u8>>, Option<gst_video::VideoInfo>, Duration);
 
-/// Pushes raw frames (each exactly `info.size()` bytes in `info`'s default layout) through
-/// `pipeline_tail` (which has an `appsink name=sink`) and returns the raw output frames, the
-/// output's video info and the time from the first push to EOS; the pipeline is prerolled first
-/// so set-up (model loading) is not timed.
-pub fn run_raw(frames: &[Vec<u8>], info: &gst_video::VideoInfo, pipeline_tail: &str) -> Result<RawRun, String> {
-    init();
-    let desc = format!("appsrc name=src format=time is-live=false ! {pipeline_tail}");
-    let pipeline = gst::parse::launch(&desc)
+/// The pipeline `desc`, which has an appsrc named `src` and an appsink named `sink`, with the
+/// appsrc's caps set to `info`.
+pub fn appsrc_pipeline(
+    desc: &str,
+    info: &gst_video::VideoInfo,
+) -> Result<(gst::Pipeline, gst_app::AppSrc, gst_app::AppSink), String> {
+    let pipeline = gst::parse::launch(desc)
         .map_err(|e| e.to_string())?
         .downcast::<gst::Pipeline>()
         .map_err(|_| "not a pipeline")?;
@@ -346,6 +345,17 @@ pub fn run_raw(frames: &[Vec<u8>], info: &gst_video::VideoInfo, pipeline_tail: &
     let sink =
         pipeline.by_name("sink").ok_or("no sink")?.downcast::<gst_app::AppSink>().map_err(|_| "not an appsink")?;
     src.set_caps(Some(&info.to_caps().map_err(|e| e.to_string())?));
+    Ok((pipeline, src, sink))
+}
+
+/// Pushes raw frames (each exactly `info.size()` bytes in `info`'s default layout) through
+/// `pipeline_tail` (which has an `appsink name=sink`) and returns the raw output frames, the
+/// output's video info and the time from the first push to EOS; the pipeline is prerolled first
+/// so set-up (model loading) is not timed.
+pub fn run_raw(frames: &[Vec<u8>], info: &gst_video::VideoInfo, pipeline_tail: &str) -> Result<RawRun, String> {
+    init();
+    let (pipeline, src, sink) =
+        appsrc_pipeline(&format!("appsrc name=src format=time is-live=false ! {pipeline_tail}"), info)?;
     src.set_max_bytes(0);
     let fps = info.fps();
     let collected = std::sync::Arc::new(std::sync::Mutex::new((Vec::new(), None)));

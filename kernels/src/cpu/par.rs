@@ -1,7 +1,10 @@
-//! Row-band parallelism: decides how many workers a call deserves, splits
-//! row-major buffers into disjoint per-band slices and runs one job per band
-//! on a process-wide pool of persistent threads. Small calls stay on the
-//! calling thread because waking a worker would cost more than it saves.
+//! Row-band parallelism: decides how many bands a call deserves (up to four
+//! per worker, taken by the workers as they come free, so that one band
+//! costing more than another, or a core busy with another process, delays a
+//! call by a fraction of its share), splits row-major buffers into disjoint
+//! per-band slices and runs one job per band on a process-wide pool of
+//! persistent threads. Small calls stay on the calling thread because waking
+//! a worker would cost more than it saves.
 //!
 //! The pool (`Pool`) starts on the first call that splits: one thread fewer
 //! than `available_parallelism`, because the calling thread always works on

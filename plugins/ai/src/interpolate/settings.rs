@@ -53,8 +53,8 @@ pub fn pspecs() -> Vec<glib::ParamSpec> {
             .blurb(
                 "How in-between frames are made: flow (built-in motion-compensated interpolation), model \
                  (a RIFE ONNX model), blend (cross-fade) or duplicate (nearest frame). On a live stream a \
-                 mode that cannot keep up degrades to the next (model > flow > blend > duplicate), counted \
-                 in stats",
+                 mode that cannot keep up degrades to the next (model > flow > flow estimated at half \
+                 resolution > blend > duplicate), counted in stats",
             )
             .mutable_playing()
             .build(),

@@ -159,29 +159,31 @@ fn element(
 /// `aiinterpolate mode=flow`, a syncing sink after it): in-between frames made, how many of them
 /// the element had to degrade to a cheaper mode to keep up, and the p95 time of one in ms.
 struct Live {
+    /// Luma PSNR of the made frames, as `luma_psnr` (degraded ones included).
+    psnr: f64,
     made: u64,
     degraded: u64,
     mean_ms: f64,
     p95_ms: f64,
 }
 
-fn live(input: &[Vec<u8>], w: usize, h: usize) -> Result<Live, String> {
+fn live(input: &[Vec<u8>], truth: &[Vec<u8>], w: usize, h: usize) -> Result<Live, String> {
     let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, w as u32, h as u32)
         .fps(gst::Fraction::new(30, 1))
         .build()
         .map_err(|e| e.to_string())?;
-    let pipeline = gst::parse::launch(
+    let (pipeline, src, sink) = gst_ai_tests::appsrc_pipeline(
         "appsrc name=src is-live=true format=time do-timestamp=true ! aiinterpolate name=ip mode=flow \
          ! video/x-raw,framerate=60/1 ! queue ! appsink name=sink sync=true",
-    )
-    .map_err(|e| e.to_string())?
-    .downcast::<gst::Pipeline>()
-    .map_err(|_| "not a pipeline")?;
-    let src = pipeline.by_name("src").ok_or("no src")?.downcast::<gst_app::AppSrc>().map_err(|_| "not an appsrc")?;
-    let sink =
-        pipeline.by_name("sink").ok_or("no sink")?.downcast::<gst_app::AppSink>().map_err(|_| "not an appsink")?;
-    src.set_caps(Some(&info.to_caps().map_err(|e| e.to_string())?));
-    gst_ai_tests::on_video_sample(&sink, |_, _| Ok(()));
+        &info,
+    )?;
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = got.clone();
+    gst_ai_tests::on_video_sample(&sink, move |_, b| {
+        let map = b.map_readable().map_err(|_| gst::FlowError::Error)?;
+        keep.lock().expect("not poisoned").push(map.to_vec());
+        Ok(())
+    });
     let feeder = {
         let (src, frames) = (src.clone(), input.to_vec());
         std::thread::spawn(move || {
@@ -204,7 +206,9 @@ fn live(input: &[Vec<u8>], w: usize, h: usize) -> Result<Live, String> {
         return Err(r.errors.join("; "));
     }
     let field = |name: &str| stats.get::<u64>(name).map_err(|e| format!("stats.{name}: {e}"));
+    let got = std::mem::take(&mut *got.lock().expect("not poisoned"));
     Ok(Live {
+        psnr: luma_psnr(&got, truth, w * h)?,
         made: field("interpolated")?,
         degraded: field("degraded")?,
         mean_ms: stats.get::<f64>("mean-ms").map_err(|e| format!("stats.mean-ms: {e}"))?,
@@ -241,7 +245,7 @@ pub fn bench() -> Result<(), String> {
         } else {
             None
         };
-        let lv = live(&input, w, h)?;
+        let lv = live(&input, &truth, w, h)?;
         eprintln!("  measured {clip}");
         table.push((clip, role, w, h, truth.len(), mt, flow, model, lv));
     }
@@ -282,12 +286,12 @@ pub fn bench() -> Result<(), String> {
     println!();
     println!(
         "the same kept frames as a live stream (pushed at 30 fps, aiinterpolate mode=flow -> 60 fps, syncing sink): \
-         in-between frames made, those degraded to a cheaper mode to keep up, mean and p95 time of one (all modes; budget 33.3 ms)"
+         in-between frames made, those degraded to a cheaper mode to keep up, mean and p95 time of one (all modes; budget 33.3 ms), luma PSNR of the made frames"
     );
     for (clip, _, w, h, _, _, _, _, lv) in &table {
         println!(
-            "  {clip} {w}x{h}: {} made, {} degraded, mean {:.1} ms, p95 {:.1} ms",
-            lv.made, lv.degraded, lv.mean_ms, lv.p95_ms
+            "  {clip} {w}x{h}: {} made, {} degraded, mean {:.1} ms, p95 {:.1} ms, {:.2} dB",
+            lv.made, lv.degraded, lv.mean_ms, lv.p95_ms, lv.psnr
         );
     }
     if !held.is_empty() {
