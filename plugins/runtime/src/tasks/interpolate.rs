@@ -664,7 +664,8 @@ impl<T> FrameRateConverter<T> {
         // The first frames of a format (the first is a warm-up) and a retry measure afresh; then
         // a running average.
         let m = mode.index();
-        let fresh = self.measured[m] < TRUSTED || std::mem::take(&mut self.retrying);
+        let retry = std::mem::take(&mut self.retrying);
+        let fresh = self.measured[m] < TRUSTED || retry;
         self.cost[m] = Some(match self.cost[m] {
             Some(old) if !fresh => 0.8 * old + 0.2 * secs,
             _ => secs,
