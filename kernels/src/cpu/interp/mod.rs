@@ -290,45 +290,43 @@ fn sample_nodes(
     par::run(jobs, |(k, band, rows)| {
         let (fx, fy) = flows[k].split_at(n);
         let (here, there) = (frames[k], frames[1 - k]);
-        {
-            for (j, row) in band.zip(rows.chunks_mut(gw)) {
-                // The pixel nearest the node's centre (the flows are smooth
-                // at node scale), and where its flow points to, bilinear.
-                let py = (j * g + g / 2).min(h - 1);
-                for (i, o) in row.iter_mut().enumerate() {
-                    let px = (i * g + g / 2).min(w - 1);
-                    let (x, y, i) = (px as f32, py as f32, py * w + px);
-                    let (u, v) = (fx[i], fy[i]);
-                    let mut e = 0.0f32;
-                    match layout {
-                        PlaneLayout::Rgb => {
-                            for c in 0..3 {
-                                let b = bilinear(&there[c * n..][..n], w, h, x + u, y + v);
-                                e += (here[c * n + i] - b).abs();
-                            }
-                        }
-                        PlaneLayout::Yuv420 => {
-                            // About the RGB sum of absolute differences (BT.601, limited
-                            // range): a luma step moves R, G and B by ~3.5 times as much in
-                            // all, a chroma step by ~2.4 times.
-                            let b = bilinear(&there[..n], w, h, x + u, y + v);
-                            e += 3.5 * (here[i] - b).abs();
-                            let (cx, cy) = ((x + u + 0.5) * 0.5 - 0.5, (y + v + 0.5) * 0.5 - 0.5);
-                            let ci = (py / 2) * cw + px / 2;
-                            // One set of taps for both chroma planes (what `bilinear` takes
-                            // for each).
-                            let taps = (cw >= 2 && ch >= 2).then(|| plane_taps(cx, cy, cw, ch));
-                            for c in [n, n + cw * ch] {
-                                let p = &there[c..][..cw * ch];
-                                let b = taps.map_or_else(|| bilinear(p, cw, ch, cx, cy), |t| sample1(p, cw, t));
-                                e += 2.4 * (here[c + ci] - b).abs();
-                            }
+        for (j, row) in band.zip(rows.chunks_mut(gw)) {
+            // The pixel nearest the node's centre (the flows are smooth
+            // at node scale), and where its flow points to, bilinear.
+            let py = (j * g + g / 2).min(h - 1);
+            for (i, o) in row.iter_mut().enumerate() {
+                let px = (i * g + g / 2).min(w - 1);
+                let (x, y, i) = (px as f32, py as f32, py * w + px);
+                let (u, v) = (fx[i], fy[i]);
+                let mut e = 0.0f32;
+                match layout {
+                    PlaneLayout::Rgb => {
+                        for c in 0..3 {
+                            let b = bilinear(&there[c * n..][..n], w, h, x + u, y + v);
+                            e += (here[c * n + i] - b).abs();
                         }
                     }
-                    let z = e * inv_scale;
-                    let z = 1.0 + z * z;
-                    *o = [u, v, 1.0 / (z * z)];
+                    PlaneLayout::Yuv420 => {
+                        // About the RGB sum of absolute differences (BT.601, limited
+                        // range): a luma step moves R, G and B by ~3.5 times as much in
+                        // all, a chroma step by ~2.4 times.
+                        let b = bilinear(&there[..n], w, h, x + u, y + v);
+                        e += 3.5 * (here[i] - b).abs();
+                        let (cx, cy) = ((x + u + 0.5) * 0.5 - 0.5, (y + v + 0.5) * 0.5 - 0.5);
+                        let ci = (py / 2) * cw + px / 2;
+                        // One set of taps for both chroma planes (what `bilinear` takes
+                        // for each).
+                        let taps = (cw >= 2 && ch >= 2).then(|| plane_taps(cx, cy, cw, ch));
+                        for c in [n, n + cw * ch] {
+                            let p = &there[c..][..cw * ch];
+                            let b = taps.map_or_else(|| bilinear(p, cw, ch, cx, cy), |t| sample1(p, cw, t));
+                            e += 2.4 * (here[c + ci] - b).abs();
+                        }
+                    }
                 }
+                let z = e * inv_scale;
+                let z = 1.0 + z * z;
+                *o = [u, v, 1.0 / (z * z)];
             }
         }
     });
