@@ -96,7 +96,56 @@ fn run<D: Device>(d: &D, reps: usize) -> Result<String, KernelError> {
         copy.gb_per_s()
     )
     .unwrap();
+    table.push_str(&whole_interpolation(d, reps)?);
     Ok(table)
+}
+
+/// `interp_ops::interpolate_on` (about 30 launches: nodes, splat, merge, the push-pull levels,
+/// visibility, compose) per 1080p frame on device-resident frames and flows, against the
+/// crate's CPU `interpolate` on the same frames, in one run.
+fn whole_interpolation<D: Device>(d: &D, reps: usize) -> Result<String, KernelError> {
+    use gst_ai_kernels::cuda::device::{upload, zeros};
+    use gst_ai_kernels::cuda::interp_ops::interpolate_on;
+    use std::time::Instant;
+    let n = W * H;
+    // A textured frame and the same moved by (3, -2) px, the flows that say so.
+    let f0: Vec<f32> = (0..3 * n).map(|i| ((i % W) as f32 * 0.37 + (i / W) as f32 * 0.11).sin() * 0.5 + 0.5).collect();
+    let f1: Vec<f32> = (0..3 * n)
+        .map(|i| {
+            let (c, p) = (i / n, i % n);
+            let (x, y) = ((p % W + 3).min(W - 1), (p / W).saturating_sub(2));
+            f0[c * n + y * W + x]
+        })
+        .collect();
+    let flow = |sign: f32| -> Vec<f32> { (0..2 * n).map(|i| sign * if i < n { 3.0 } else { -2.0 }).collect() };
+    let (flow01, flow10) = (flow(1.0), flow(-1.0));
+    let bufs = [upload(d, &f0)?, upload(d, &f1)?, upload(d, &flow01)?, upload(d, &flow10)?];
+    let mut out = zeros::<D, f32>(d, 3 * n)?;
+    let [a, b, fa, fb] = &bufs;
+    interpolate_on(d, a, b, W, H, false, fa, fb, 0.5, &mut out)?;
+    d.synchronize()?;
+    let start = Instant::now();
+    for _ in 0..reps {
+        interpolate_on(d, a, b, W, H, false, fa, fb, 0.5, &mut out)?;
+    }
+    d.synchronize()?;
+    let on_device = start.elapsed().as_secs_f64() / reps as f64;
+    let mut ws = gst_ai_kernels::FlowWorkspace::new();
+    let mut cpu = vec![0.0f32; 3 * n];
+    let cpu_reps = reps.div_ceil(4);
+    let start = Instant::now();
+    for _ in 0..cpu_reps {
+        gst_ai_kernels::interpolate(&f0, &f1, W, H, &flow01, &flow10, 0.5, &mut ws, &mut cpu)?;
+    }
+    let on_cpu = start.elapsed().as_secs_f64() / cpu_reps as f64;
+    Ok(format!(
+        "\n| whole operation (1080p RGB) | ms per frame on the device | ms on the CPU ({} threads) | CPU / device |\n\
+         |---|---:|---:|---:|\n| interpolate t = 0.5 | {:.3} | {:.3} | {:.1}x |\n",
+        std::thread::available_parallelism().map_or(1, |p| p.get()),
+        on_device * 1e3,
+        on_cpu * 1e3,
+        on_cpu / on_device
+    ))
 }
 
 fn main() {

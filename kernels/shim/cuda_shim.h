@@ -10,8 +10,10 @@
 //   default ftz=false), IEEE division and square root (NVRTC's defaults prec-div, prec-sqrt).
 // - fminf/fmaxf (NaN yields the other operand), floorf, ceilf, truncf, rintf, roundf, fabsf,
 //   sqrtf, fmaf: the C library's, which CUDA matches exactly.
-// - The conversion intrinsics (__float2int_rn/rz/rd/ru, __float2uint_rn, __saturatef) with
-//   CUDA's saturation: out of range clamps, NaN gives 0.
+// - The conversion intrinsics (__float2int_rn/rz/rd/ru, __float2uint_rn, __float2ll_rz,
+//   __saturatef) with CUDA's saturation: out of range clamps, NaN gives 0 (our kernels never pass
+//   NaN to __float2ll_rz, whose NaN result CUDA does not document); __int2float_rn and
+//   __ll2float_rn round to nearest, as a C++ conversion does.
 // - __syncthreads and __shared__: in "threads" mode every thread of a block is an OS thread and
 //   __syncthreads a barrier; __shared__ variables are static, one copy, used by one block at a
 //   time (blocks of block-level kernels run one after another).
@@ -92,6 +94,12 @@ inline int to_int(float r) {
     if (r < -2147483648.0f) return INT_MIN;
     return (int)r;
 }
+inline long long to_ll(float r) {
+    if (r != r) return 0;
+    if (r >= 9223372036854775808.0f) return LLONG_MAX;
+    if (r < -9223372036854775808.0f) return LLONG_MIN;
+    return (long long)r;
+}
 inline unsigned to_uint(float r) {
     if (r != r || r <= 0.0f) return 0;
     if (r >= 4294967296.0f) return UINT_MAX;
@@ -104,7 +112,9 @@ inline int __float2int_rd(float x) { return ::gst_ai_shim::to_int(floorf(x)); }
 inline int __float2int_ru(float x) { return ::gst_ai_shim::to_int(ceilf(x)); }
 inline unsigned __float2uint_rn(float x) { return ::gst_ai_shim::to_uint(nearbyintf(x)); }
 inline unsigned __float2uint_rz(float x) { return ::gst_ai_shim::to_uint(truncf(x)); }
+inline long long __float2ll_rz(float x) { return ::gst_ai_shim::to_ll(truncf(x)); }
 inline float __int2float_rn(int i) { return (float)i; }
+inline float __ll2float_rn(long long i) { return (float)i; }
 // Clamps to [0, 1]; NaN gives 0 (PTX cvt.sat).
 inline float __saturatef(float x) { return x != x ? 0.0f : (x < 0.0f ? 0.0f : (x > 1.0f ? 1.0f : x)); }
 // Exactly rounded operations that the compiler never contracts: plain IEEE here.

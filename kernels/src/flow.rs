@@ -301,6 +301,20 @@ fn interpolate_planes(
     ws: &mut FlowWorkspace,
     out: &mut [f32],
 ) -> Result<(), KernelError> {
+    check_interpolate([f0, f1, flow01, flow10, out].map(<[f32]>::len), w, h, layout, t)?;
+    cpu::interp::interpolate(f0, f1, w, h, layout, flow01, flow10, t, &mut ws.interp, out);
+    Ok(())
+}
+
+/// The checks of `interpolate` (and its CUDA twin) on the lengths of frame 0, frame 1, the two
+/// flows and the output.
+pub(crate) fn check_interpolate(
+    [f0, f1, flow01, flow10, out]: [usize; 5],
+    w: usize,
+    h: usize,
+    layout: cpu::interp::PlaneLayout,
+    t: f32,
+) -> Result<(), KernelError> {
     let shape = match layout {
         cpu::interp::PlaneLayout::Rgb => "3",
         cpu::interp::PlaneLayout::Yuv420 => "yuv420",
@@ -308,15 +322,14 @@ fn interpolate_planes(
     plane_len(w, h, 3, "interpolate image")?;
     let need = layout.len(w, h);
     let flow_len = plane_len(w, h, 2, "flow")?;
-    check_len("interpolate frame 0", f0.len(), need, format_args!("{shape}x{h}x{w}"))?;
-    check_len("interpolate frame 1", f1.len(), need, format_args!("{shape}x{h}x{w}"))?;
-    check_len("interpolate flow01", flow01.len(), flow_len, format_args!("2x{h}x{w}"))?;
-    check_len("interpolate flow10", flow10.len(), flow_len, format_args!("2x{h}x{w}"))?;
-    check_len("interpolate output", out.len(), need, format_args!("{shape}x{h}x{w}"))?;
+    check_len("interpolate frame 0", f0, need, format_args!("{shape}x{h}x{w}"))?;
+    check_len("interpolate frame 1", f1, need, format_args!("{shape}x{h}x{w}"))?;
+    check_len("interpolate flow01", flow01, flow_len, format_args!("2x{h}x{w}"))?;
+    check_len("interpolate flow10", flow10, flow_len, format_args!("2x{h}x{w}"))?;
+    check_len("interpolate output", out, need, format_args!("{shape}x{h}x{w}"))?;
     if !(0.0..=1.0).contains(&t) {
         return Err(KernelError::InvalidArgument(format!("interpolation time {t} must be in 0..=1")));
     }
-    cpu::interp::interpolate(f0, f1, w, h, layout, flow01, flow10, t, &mut ws.interp, out);
     Ok(())
 }
 

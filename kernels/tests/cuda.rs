@@ -168,6 +168,8 @@ fn style_warp_and_scene_kernels_on_the_gpu_equal_the_cpu() -> Result<(), KernelE
     println!("{n} flow search cases equal");
     let n = common::pixel_twins::optical_flow_cases(&gpu, twins::fresh_seed(), &Cases::ALL)?;
     println!("{n} whole optical flow cases equal");
+    let n = common::interp_twins::interp_cases(&gpu, twins::fresh_seed(), &Cases::ALL)?;
+    println!("{n} interpolation cases equal");
     Ok(())
 }
 

@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::twins::{self, Cases};
-use common::{half_twins, mouth_twins, pixel_twins};
+use common::{half_twins, interp_twins, mouth_twins, pixel_twins};
 use gst_ai_kernels::KernelError;
 use gst_ai_kernels::cuda::device::{Call, download, grid1, upload, zeros};
 use gst_ai_kernels::cuda::shim::{Sanitizer, Shim, block_level};
@@ -116,11 +116,12 @@ fn every_kernel_runs_on_the_shim_equal_to_its_cpu_twin() -> Result<(), KernelErr
     let pyramids = pixel_twins::pyramid_cases(s, seed, &Cases { one_in: 1, large_one_in: 4 })?;
     let flows = pixel_twins::flow_search_cases(s, seed, &Cases { one_in: 1, large_one_in: 4 })?;
     let whole = pixel_twins::optical_flow_cases(s, seed, &Cases { one_in: 1, large_one_in: 4 })?;
+    let interps = interp_twins::interp_cases(s, seed, &Cases::ALL)?;
     let (mouths, moved, _) = mouth_twins::mouth_cases(s, seed, &Cases { one_in: 1, large_one_in: 4 }, 0.0)?;
     let halves = half_twins::half_cases(s, seed)?;
     println!(
         "{pack} pack, {unpack} unpack, {resize} resize, {tiles} tile-merge, {pixels} x 10 style/warp/scene/face, {pyramids} pyramid, \
-         {flows} flow search, {whole} whole flow, {mouths} mouth cases ({moved} opened), {halves} f16 conversions equal in {:.1} s",
+         {flows} flow search, {whole} whole flow, {interps} interpolation, {mouths} mouth cases ({moved} opened), {halves} f16 conversions equal in {:.1} s",
         t.elapsed().as_secs_f64()
     );
     assert!(
@@ -132,6 +133,7 @@ fn every_kernel_runs_on_the_shim_equal_to_its_cpu_twin() -> Result<(), KernelErr
             && pyramids >= 4
             && flows >= 6
             && whole >= 6
+            && interps == 18
             && mouths >= 24
             && moved >= 12
             && halves > 70_000
@@ -151,6 +153,7 @@ fn the_kernels_pass_under_address_sanitizer() -> Result<(), KernelError> {
         + pixel_twins::pyramid_cases(s, seed, &sample(1))?
         + pixel_twins::flow_search_cases(s, seed, &sample(1))?
         + pixel_twins::optical_flow_cases(s, seed, &sample(2))?
+        + interp_twins::interp_cases(s, seed, &sample(1))?
         + mouth_twins::mouth_cases(s, seed, &sample(2), 0.0)?.0
         + usize::from(half_twins::half_cases(s, seed)? > 0);
     println!("{n} cases clean under AddressSanitizer");
@@ -170,6 +173,7 @@ fn the_kernels_pass_under_thread_sanitizer() -> Result<(), KernelError> {
         + pixel_twins::pyramid_cases(s, seed, &sample(2))?
         + pixel_twins::flow_search_cases(s, seed, &sample(2))?
         + pixel_twins::optical_flow_cases(s, seed, &sample(3))?
+        + interp_twins::interp_cases(s, seed, &sample(3))?
         + mouth_twins::mouth_cases(s, seed, &sample(4), 0.0)?.0;
     println!("{n} cases clean under ThreadSanitizer");
     assert!(n >= 4);

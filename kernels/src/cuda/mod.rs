@@ -16,6 +16,7 @@
 pub mod device;
 pub mod flow_ops;
 pub mod half_ops;
+pub mod interp_ops;
 mod launch;
 pub mod ops;
 pub mod pixel_ops;

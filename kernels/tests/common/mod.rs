@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod half_twins;
+pub mod interp_twins;
 pub mod mouth_twins;
 pub mod pixel_twins;
 pub mod twins;

@@ -15,7 +15,9 @@
 //!    accidentally consistent near motion boundaries, and did worse.)
 //! 2. Motion at time t by forward splatting: every node of frame 0 moves to
 //!    `x + t F01(x)`, every node of frame 1 to `x + (1 - t) F10(x)`, and is
-//!    splatted bilinearly there carrying its motion (`F01`, or `-F10`),
+//!    splatted bilinearly there carrying its motion (`F01`, or `-F10`; the
+//!    sums are in fixed point, see [`fixed`], so that they do not depend on
+//!    the order of the additions: the CUDA twin adds with atomics),
 //!    weighted by `c` (a soft z-buffer: where a well-matched foreground and
 //!    a badly matched, about to be occluded background land on the same
 //!    spot, the foreground's motion wins). Nodes nothing landed on (regions
@@ -49,24 +51,43 @@ use sample::{Taps, clampf, floor_split, plane_taps, sample1};
 use super::par;
 
 /// Static-region detection thresholds on the 3x3 max of `max_c |f0 - f1|`.
-const STATIC_LO: f32 = 1.0 / 255.0;
-const STATIC_HI: f32 = 3.0 / 255.0;
+pub(crate) const STATIC_LO: f32 = 1.0 / 255.0;
+pub(crate) const STATIC_HI: f32 = 3.0 / 255.0;
 /// Scale of the photometric error in the consistency `1 / (1 + (e / s)^2)^2`.
-const MATCH_SCALE: f32 = 0.03;
+pub(crate) const MATCH_SCALE: f32 = 0.03;
 /// Frames of at most this many pixels (640x360) are sampled bicubically;
 /// larger ones bilinearly (bicubic doubles the cost of `interpolate`, which
 /// 1280x720 at 60 fps cannot afford on two cores).
-const BICUBIC_PIXELS: usize = 640 * 360;
+pub(crate) const BICUBIC_PIXELS: usize = 640 * 360;
 /// Floor of the splatting weights, so that where only badly matched nodes
 /// land their motions still average.
-const SPLAT_FLOOR: f32 = 1e-3;
+pub(crate) const SPLAT_FLOOR: f32 = 1e-3;
+/// The splat's fixed point: sums are integers in units of 2^-24.
+const SPLAT_ONE: f32 = 16_777_216.0;
+/// Largest magnitude a splat contribution is clamped to before it is made fixed (2^30: no
+/// frame's motion comes near it, and 2^30 2^24 leaves 2^9 of headroom below 2^63 for sums).
+const SPLAT_MAX: f32 = 1_073_741_824.0;
+
+/// `v` in the splat's fixed point, toward zero (NaN as the lowest value, as `clampf` gives):
+/// integer sums are the same in any order, so the CUDA twin's atomic additions give the CPU's
+/// sums bit for bit (float sums would depend on which thread adds first).
+#[inline(always)]
+fn fixed(v: f32) -> i64 {
+    (clampf(v, -SPLAT_MAX, SPLAT_MAX) * SPLAT_ONE) as i64
+}
+
+/// A fixed-point sum back as a float.
+#[inline(always)]
+fn unfixed(v: i64) -> f32 {
+    v as f32 * (1.0 / SPLAT_ONE)
+}
 
 #[derive(Default)]
 pub(crate) struct Workspace {
     /// Per frame and node: motion (x, y) and consistency.
     nodes: [Vec<[f32; 3]>; 2],
-    /// Per frame and node at time t: coverage, weight, weighted motion x, y.
-    splat: [Vec<[f32; 4]>; 2],
+    /// Per frame and node at time t: coverage, weight, weighted motion x, y, in fixed point.
+    splat: [Vec<[i64; 4]>; 2],
     /// Per node: the motion at time t and the blend weight of frame 1.
     field: Vec<Node4>,
     /// Push-pull pyramid of (weighted motion x, y, weight).
@@ -187,7 +208,7 @@ impl PlaneLayout {
     }
 
     /// The groups of planes composed together: (width, height, subsampling, planes' offsets).
-    fn groups(self, w: usize, h: usize) -> Vec<PlaneGroup> {
+    pub(crate) fn groups(self, w: usize, h: usize) -> Vec<PlaneGroup> {
         let n = w * h;
         match self {
             Self::Rgb => vec![PlaneGroup { w, h, s: 1, starts: vec![0, n, 2 * n] }],
@@ -204,11 +225,11 @@ impl PlaneLayout {
 
 /// Planes of one size composed in one pass: `s` full-resolution pixels per plane pixel along
 /// each axis, the planes starting at `starts`.
-struct PlaneGroup {
-    w: usize,
-    h: usize,
-    s: usize,
-    starts: Vec<usize>,
+pub(crate) struct PlaneGroup {
+    pub(crate) w: usize,
+    pub(crate) h: usize,
+    pub(crate) s: usize,
+    pub(crate) starts: Vec<usize>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -251,16 +272,17 @@ pub(crate) fn interpolate(
     }
 }
 
+/// The node grid of a frame: spacing `g` (and its inverse), `gw` x `gh` nodes.
 #[derive(Clone, Copy)]
-struct NodeGrid {
-    g: usize,
-    gw: usize,
-    gh: usize,
-    inv_g: f32,
+pub(crate) struct NodeGrid {
+    pub(crate) g: usize,
+    pub(crate) gw: usize,
+    pub(crate) gh: usize,
+    pub(crate) inv_g: f32,
 }
 
 impl NodeGrid {
-    fn new(w: usize, h: usize) -> Self {
+    pub(crate) fn new(w: usize, h: usize) -> Self {
         let g = node_step(w, h);
         Self { g, gw: w.div_ceil(g), gh: h.div_ceil(g), inv_g: 1.0 / g as f32 }
     }
@@ -333,16 +355,16 @@ fn sample_nodes(
 }
 
 /// Forward-splats the nodes of both frames to time `t`.
-fn splat(nodes: &[Vec<[f32; 3]>; 2], grid: &NodeGrid, t: f32, acc: &mut [Vec<[f32; 4]>; 2]) {
+fn splat(nodes: &[Vec<[f32; 3]>; 2], grid: &NodeGrid, t: f32, acc: &mut [Vec<[i64; 4]>; 2]) {
     let (gw, gh, inv_g) = (grid.gw, grid.gh, grid.inv_g);
     let [a0, a1] = acc;
-    a0.resize(gw * gh, [0.0; 4]);
-    a1.resize(gw * gh, [0.0; 4]);
+    a0.resize(gw * gh, [0; 4]);
+    a1.resize(gw * gh, [0; 4]);
     // Frame 0 moves by t F01 and has motion F01; frame 1 moves by
     // (1 - t) F10 and has motion -F10. One job per frame.
     let jobs = vec![(&nodes[0][..], &mut a0[..], t, 1.0f32), (&nodes[1][..], &mut a1[..], 1.0 - t, -1.0f32)];
-    let work = |(src, acc, tau, sign): (&[[f32; 3]], &mut [[f32; 4]], f32, f32)| {
-        acc.fill([0.0; 4]);
+    let work = |(src, acc, tau, sign): (&[[f32; 3]], &mut [[i64; 4]], f32, f32)| {
+        acc.fill([0; 4]);
         for j in 0..gh {
             for i in 0..gw {
                 let [u, v, c] = src[j * gw + i];
@@ -366,10 +388,10 @@ fn splat(nodes: &[Vec<[f32; 3]>; 2], grid: &NodeGrid, t: f32, acc: &mut [Vec<[f3
                         }
                         let wgt = wx * wy;
                         let a = &mut acc[(yy - 1) * gw + xx - 1];
-                        a[0] += wgt;
-                        a[1] += wgt * wc;
-                        a[2] += wgt * wc * mu;
-                        a[3] += wgt * wc * mv;
+                        let add = [wgt, wgt * wc, wgt * wc * mu, wgt * wc * mv].map(fixed);
+                        for (a, d) in a.iter_mut().zip(add) {
+                            *a = a.wrapping_add(d);
+                        }
                     }
                 }
             }
@@ -384,26 +406,31 @@ fn splat(nodes: &[Vec<[f32; 3]>; 2], grid: &NodeGrid, t: f32, acc: &mut [Vec<[f3
 
 /// The motion at time t from both splats; nodes nothing landed on are
 /// filled by push-pull.
-fn merge(acc: &[Vec<[f32; 4]>; 2], grid: &NodeGrid, field: &mut Vec<Node4>, pull: &mut Vec<Vec<[f32; 3]>>) {
+fn merge(acc: &[Vec<[i64; 4]>; 2], grid: &NodeGrid, field: &mut Vec<Node4>, pull: &mut Vec<Vec<[f32; 3]>>) {
     let (gw, gh) = (grid.gw, grid.gh);
     if pull.is_empty() {
         pull.push(Vec::new());
     }
     pull[0].clear();
-    pull[0].extend(acc[0].iter().zip(&acc[1]).map(|(a0, a1)| {
-        let wz = a0[1] + a1[1];
-        // Confidence: how much landed (coverage), capped at 1.
-        let conf = (a0[0] + a1[0]).min(1.0);
-        if wz > 0.0 {
-            let k = conf / wz;
-            [(a0[2] + a1[2]) * k, (a0[3] + a1[3]) * k, conf]
-        } else {
-            [0.0; 3]
-        }
-    }));
+    pull[0]
+        .extend(acc[0].iter().zip(&acc[1]).map(|(a0, a1)| merge1(std::array::from_fn(|k| a0[k].wrapping_add(a1[k])))));
     push_pull(pull, gw, gh);
     field.clear();
     field.extend(pull[0].iter().map(|p| [p[0], p[1], 0.0, 0.0]));
+}
+
+/// One node of `merge` from the sums of both splats: the mean motion weighted by consistency,
+/// premultiplied by the coverage (capped at 1), and that coverage.
+#[inline(always)]
+fn merge1(a: [i64; 4]) -> [f32; 3] {
+    let wz = unfixed(a[1]);
+    let conf = unfixed(a[0]).min(1.0);
+    if wz > 0.0 {
+        let k = conf / wz;
+        [unfixed(a[2]) * k, unfixed(a[3]) * k, conf]
+    } else {
+        [0.0; 3]
+    }
 }
 
 /// Consistency of `nodes` at full-resolution coordinates (x, y), bilinear.

@@ -29,13 +29,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use gst_ai_kernels::{
-    FlowParams, FlowWorkspace, Frame, FrameMut, PixelFormat, Rect, TensorSpec, interpolate, interpolate_yuv420, luma,
-    optical_flow_pair, pack, scene_change, unpack, write_yuv420_planes, yuv420_len, yuv420_luma, yuv420_planes,
+    FlowParams, Frame, FrameMut, PixelFormat, Rect, TensorSpec, luma, pack, scene_change, unpack, write_yuv420_planes,
+    yuv420_len, yuv420_luma, yuv420_planes,
 };
 
 use crate::backend::model::{Cancel, Model};
 use crate::dsp::rate::{Rate, RateConverter};
 use crate::error::{Error, Result};
+use crate::tasks::flow_engine::{CpuFlow, FlowEngine};
 use crate::tasks::rife::{Rife, RifeContract};
 
 /// How many in-between frames a degraded live stream makes before it tries the wanted mode again.
@@ -303,7 +304,8 @@ pub struct FrameRateConverter<T> {
     spare_flows: Option<(Vec<f32>, Vec<f32>)>,
     /// Midpoint frames of earlier pairs, reused by the next.
     spare_mids: Vec<Vec<f32>>,
-    workspace: FlowWorkspace,
+    /// Where `Mode::Flow` runs (the CPU unless [`set_flow_engine`](Self::set_flow_engine)).
+    engine: Box<dyn FlowEngine>,
     flow: FlowParams,
     /// `flow` at half its resolution, for `Mode::FastFlow`.
     fast_flow: FlowParams,
@@ -339,7 +341,7 @@ impl<T> FrameRateConverter<T> {
             pair: Pair::default(),
             spare_flows: None,
             spare_mids: Vec::new(),
-            workspace: FlowWorkspace::new(),
+            engine: Box::new(CpuFlow::default()),
             flow: FlowParams::default(),
             fast_flow: FlowParams::default(),
             scratch: Vec::new(),
@@ -358,6 +360,17 @@ impl<T> FrameRateConverter<T> {
         self.rife.is_some()
     }
 
+    /// Runs `Mode::Flow` on `engine` from now on (a GPU through the kernels' CUDA twins, which
+    /// make the CPU's frames bit for bit).
+    pub fn set_flow_engine(&mut self, engine: Box<dyn FlowEngine>) {
+        self.engine = engine;
+    }
+
+    /// What runs `Mode::Flow`.
+    pub fn flow_engine(&self) -> String {
+        self.engine.name()
+    }
+
     /// Converts `input` to `output` frames of `width` x `height` from now on. What was pending
     /// must have been drained first; the measured costs are kept.
     pub fn set_format(&mut self, input: Rate, output: Rate, width: usize, height: usize) {
@@ -367,7 +380,6 @@ impl<T> FrameRateConverter<T> {
         self.reset();
         self.spare_flows = None;
         self.spare_mids.clear();
-        self.workspace = FlowWorkspace::new();
         self.scratch = Vec::new();
         self.since_retry = 0;
         self.measured = [0; 5];
@@ -704,16 +716,12 @@ impl<T> FrameRateConverter<T> {
                     f01.resize(2 * w * h, 0.0);
                     f10.resize(2 * w * h, 0.0);
                     let p = if mode == Mode::Flow { &self.flow } else { &self.fast_flow };
-                    optical_flow_pair(&a.luma, &b.luma, w, h, p, &mut self.workspace, &mut f01, &mut f10)?;
+                    self.engine.flow_pair(&a.luma, &b.luma, w, h, p, &mut f01, &mut f10)?;
                     self.pair.flows = Some((f01, f10));
                     self.pair.flows_for = Some(mode);
                 }
                 let (f01, f10) = self.pair.flows.as_ref().expect("just computed");
-                if a.yuv {
-                    interpolate_yuv420(&a.pix, &b.pix, w, h, f01, f10, t, &mut self.workspace, out)?;
-                } else {
-                    interpolate(&a.pix, &b.pix, w, h, f01, f10, t, &mut self.workspace, out)?;
-                }
+                self.engine.interpolate(&a.pix, &b.pix, w, h, a.yuv, (f01, f10), t, out)?;
             }
             Mode::Model => {
                 let (model, rife) = self.rife.as_mut().expect("checked by the caller");
