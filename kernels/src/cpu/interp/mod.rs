@@ -73,7 +73,12 @@ const SPLAT_MAX: f32 = 1_073_741_824.0;
 /// sums bit for bit (float sums would depend on which thread adds first).
 #[inline(always)]
 fn fixed(v: f32) -> i64 {
-    (clampf(v, -SPLAT_MAX, SPLAT_MAX) * SPLAT_ONE) as i64
+    let v = clampf(v, -SPLAT_MAX, SPLAT_MAX) * SPLAT_ONE;
+    // SAFETY: `v` is finite (clampf maps NaN to the lower bound) and at most 2^54 in magnitude,
+    // so truncated it is an i64: one `cvttss2si`, without the range and NaN checks of `as`
+    // (callgrind on yuv_eval, 640x272 4:2:0, flow and all: +7.6% of the instructions of float
+    // sums with `as`, +4.3% with this).
+    unsafe { v.to_int_unchecked::<i64>() }
 }
 
 /// A fixed-point sum back as a float.
