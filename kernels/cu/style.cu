@@ -118,3 +118,12 @@ extern "C" __global__ void temporal_blend(
         out[c * n + i] = o + wt * (warped_prev[c * n + i] - o);
     }
 }
+
+// Rust's f32::clamp(0.0, 1.0) in place (NaN stays NaN): a style model's output
+// before the steps that take 0..1.
+extern "C" __global__ void clamp_unit(float* v, long long n)
+{
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    v[i] = clamp_keep_nan(v[i], 0.0f, 1.0f);
+}

@@ -30,7 +30,12 @@ use ort::session::Session;
 use ort::value::{Shape, TensorElementType, TensorRefMut, ValueType};
 
 use crate::backend::env::environment;
+use crate::backend::model::Model;
+use crate::backend::source::ModelSource;
 use crate::error::{Error, Result};
+use crate::image::contract::ImageContract;
+use crate::image::tiled::SideInput;
+use crate::image::tiled::device::DeviceModel;
 
 /// Whether the loaded ONNX Runtime has the CUDA execution provider, and if not, why.
 pub fn cuda_provider() -> std::result::Result<(), String> {
@@ -190,6 +195,76 @@ pub fn run_bound(
     drop((input_tensor, output_tensor, converted));
     let out = if half_out { half_ops::from_f16_on(gpu, &out, out_len)? } else { out };
     Ok(Storage::Device { buffer: out, len: out_len })
+}
+
+/// A local model (built in, or a file) opened on `gpu`'s CUDA provider, its image input and
+/// output those of `contract`: the model of the device chain (`image::tiled::device`) on a GPU.
+/// The session runs on the `Gpu`'s stream, so the `Gpu` must outlive it ([`OnGpu`] keeps the
+/// two together in that order).
+pub struct CudaModel {
+    session: Session,
+    name: String,
+    input: String,
+    output: String,
+}
+
+impl CudaModel {
+    pub fn open(model: &Model, contract: &ImageContract, gpu: &Gpu) -> Result<Self> {
+        let bytes: std::borrow::Cow<'_, [u8]> = match &model.source {
+            ModelSource::Builtin { bytes, .. } => (*bytes).into(),
+            ModelSource::File(path) => std::fs::read(path)
+                .map_err(|e| Error::ModelLoad { model: model.name.clone(), why: format!("{}: {e}", path.display()) })?
+                .into(),
+            ModelSource::Remote(_) => {
+                return Err(Error::Unsupported(format!(
+                    "{} is a served model: it runs where its server runs it, not on this machine's CUDA device",
+                    model.name
+                )));
+            }
+        };
+        let session = open_session(&model.name, &bytes, gpu)?;
+        Ok(Self { session, name: model.name.clone(), input: contract.input.clone(), output: contract.output.clone() })
+    }
+}
+
+impl DeviceModel<Gpu> for CudaModel {
+    fn run(
+        &mut self,
+        gpu: &Gpu,
+        input: <Gpu as gst_ai_kernels::cuda::Device>::Buffer,
+        input_shape: &[usize],
+        output_shape: &[usize],
+        side: &[SideInput],
+    ) -> Result<<Gpu as gst_ai_kernels::cuda::Device>::Buffer> {
+        if let Some(s) = side.first() {
+            return Err(Error::Unsupported(format!(
+                "{}: the CUDA path binds the image input only; the model's input '{}' beside it needs device=cpu",
+                self.name, s.name
+            )));
+        }
+        let input = Storage::on_device(gpu, input, input_shape.iter().product())?;
+        let out = run_bound(
+            &mut self.session,
+            gpu,
+            &self.name,
+            &self.input,
+            &input,
+            input_shape,
+            &self.output,
+            output_shape,
+        )?;
+        match out {
+            Storage::Device { buffer, .. } => Ok(buffer),
+            Storage::Host(_) => unreachable!("run_bound returns device storage"),
+        }
+    }
+}
+
+/// Work on a GPU together with the GPU it runs on: `work` (which may hold sessions queued on
+/// the GPU's stream) is dropped before `gpu`.
+pub struct OnGpu<T> {
+    pub work: T,
+    pub gpu: Gpu,
 }
 
 #[cfg(test)]
