@@ -162,6 +162,13 @@ impl ModelProps {
         resolve_device(&self.device)
     }
 
+    /// `resolve_device` for an element with a CUDA path (aiupscale, aistylize): `auto` and `cuda`
+    /// give CUDA when the device, our kernels and ONNX Runtime's CUDA provider are all usable.
+    pub fn resolve_device_cuda_capable(&self) -> Result<(Device, String), gst::ErrorMessage> {
+        let request: DeviceRequest = self.device.parse().map_err(|e| runtime_message(&e))?;
+        device::resolve_cuda_capable(request).map_err(|e| runtime_message(&e))
+    }
+
     pub fn precision(&self) -> Precision {
         self.precision.into()
     }

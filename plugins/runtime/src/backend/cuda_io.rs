@@ -148,6 +148,20 @@ pub fn run_bound(
     output_name: &str,
     output_shape: &[usize],
 ) -> Result<Storage<Gpu>> {
+    run_bound_with(session, gpu, model, (input_name, input, input_shape), &[], output_name, output_shape)
+}
+
+/// [`run_bound`] with `side` inputs beside the image (a style vector: a few values), bound from
+/// host memory (ONNX Runtime copies them to the device).
+pub fn run_bound_with(
+    session: &mut Session,
+    gpu: &Gpu,
+    model: &str,
+    (input_name, input, input_shape): (&str, &Storage<Gpu>, &[usize]),
+    side: &[SideInput],
+    output_name: &str,
+    output_shape: &[usize],
+) -> Result<Storage<Gpu>> {
     let Storage::Device { buffer, len } = input else {
         return Err(Error::Unsupported(format!("{model}: run_bound takes a device input, not host values")));
     };
@@ -190,6 +204,10 @@ pub fn run_bound(
     status(model, "binding the output", unsafe {
         (ort::api().BindOutput)(binding.ptr_mut(), out_name.as_ptr(), output_tensor.ptr())
     })?;
+    for s in side {
+        let value = ort::value::Tensor::from_array((s.shape.clone(), s.data.clone())).map_err(|e| fail(&e))?;
+        binding.bind_input(s.name.as_str(), &value).map_err(|e| fail(&e))?;
+    }
     session.run_binding(&binding).map_err(|e| fail(&e))?;
     drop(binding);
     drop((input_tensor, output_tensor, converted));
@@ -236,23 +254,9 @@ impl DeviceModel<Gpu> for CudaModel {
         output_shape: &[usize],
         side: &[SideInput],
     ) -> Result<<Gpu as gst_ai_kernels::cuda::Device>::Buffer> {
-        if let Some(s) = side.first() {
-            return Err(Error::Unsupported(format!(
-                "{}: the CUDA path binds the image input only; the model's input '{}' beside it needs device=cpu",
-                self.name, s.name
-            )));
-        }
         let input = Storage::on_device(gpu, input, input_shape.iter().product())?;
-        let out = run_bound(
-            &mut self.session,
-            gpu,
-            &self.name,
-            &self.input,
-            &input,
-            input_shape,
-            &self.output,
-            output_shape,
-        )?;
+        let image = (self.input.as_str(), &input, input_shape);
+        let out = run_bound_with(&mut self.session, gpu, &self.name, image, side, &self.output, output_shape)?;
         match out {
             Storage::Device { buffer, .. } => Ok(buffer),
             Storage::Host(_) => unreachable!("run_bound returns device storage"),

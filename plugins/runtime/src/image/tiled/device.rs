@@ -211,11 +211,34 @@ impl<D: Device, M: DeviceModel<D>> DeviceUpscaler<D, M> {
 
 /// What aiupscale runs its frames with: the CPU [`TiledRunner`], or the device chain on a GPU.
 pub enum UpscaleEngine {
-    Cpu(TiledRunner),
+    Cpu(Box<TiledRunner>),
     Cuda(Box<OnGpu<DeviceUpscaler<Gpu, CudaModel>>>),
 }
 
 impl UpscaleEngine {
+    /// The engine for `device`: on CUDA the device chain with the model on the CUDA provider
+    /// (the GPU opened here), else the CPU runner. A served model stays on the CPU path (its
+    /// server decides where it runs).
+    pub fn open(model: Arc<Model>, contract: ImageContract, device: crate::Device) -> Result<Self> {
+        let runner = TiledRunner::new(model.clone(), contract.clone());
+        match device {
+            crate::Device::Cuda { ordinal } if !model.is_remote() => {
+                let gpu = Gpu::new(ordinal as usize)?;
+                let cuda = CudaModel::open(&model, &contract, &gpu)?;
+                Ok(Self::Cuda(Box::new(OnGpu { work: DeviceUpscaler::new(runner, cuda), gpu })))
+            }
+            _ => Ok(Self::Cpu(Box::new(runner))),
+        }
+    }
+
+    /// Where the frames run.
+    pub fn device(&self) -> crate::Device {
+        match self {
+            Self::Cpu(_) => crate::Device::Cpu,
+            Self::Cuda(g) => crate::Device::Cuda { ordinal: g.gpu.ordinal() as u32 },
+        }
+    }
+
     pub fn runner(&self) -> &TiledRunner {
         match self {
             Self::Cpu(r) => r,

@@ -189,6 +189,28 @@ pub enum StyleEngine {
 }
 
 impl StyleEngine {
+    /// The engine for `device`: on CUDA the device chain with the model on the CUDA provider
+    /// (the GPU opened here), else the CPU stylizer. A served model stays on the CPU path (its
+    /// server decides where it runs).
+    pub fn open(stylizer: Stylizer, device: crate::Device) -> Result<Self> {
+        match device {
+            crate::Device::Cuda { ordinal } if !stylizer.model().is_remote() => {
+                let gpu = Gpu::new(ordinal as usize)?;
+                let cuda = CudaModel::open(stylizer.model(), &stylizer.contract().image, &gpu)?;
+                Ok(Self::Cuda(Box::new(OnGpu { work: DeviceStylizer::new(stylizer, cuda), gpu })))
+            }
+            _ => Ok(Self::Cpu(Box::new(stylizer))),
+        }
+    }
+
+    /// Where the frames run.
+    pub fn device(&self) -> crate::Device {
+        match self {
+            Self::Cpu(_) => crate::Device::Cpu,
+            Self::Cuda(g) => crate::Device::Cuda { ordinal: g.gpu.ordinal() as u32 },
+        }
+    }
+
     fn host(&self) -> &Stylizer {
         match self {
             Self::Cpu(s) => s,
