@@ -40,8 +40,12 @@ fn gpu_or_skip(test: &str) -> Option<Gpu> {
     }
 }
 
+/// A style fixture: in the checkout this binary was built in, else (the binary carried to the
+/// GPU machine, run from a copy of the repository's root) under the working directory.
 fn style_model(name: &str) -> ModelSource {
-    ModelSource::File(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/models/style").join(name))
+    let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/models/style");
+    let dir = if built.is_dir() { built } else { PathBuf::from("tests/models/style") };
+    ModelSource::File(dir.join(name))
 }
 
 /// A frame of `format` (packed RGB-like or I420), with texture that moves by `t` pixels, so the

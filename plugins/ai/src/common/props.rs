@@ -180,7 +180,8 @@ pub fn device_pspec() -> glib::ParamSpec {
         .nick("Device")
         .blurb(
             "Where the model runs: auto (CUDA when usable, else CPU; the choice is logged), cpu, cuda or cuda:N \
-             (an error at start when CUDA is not usable, never a silent fallback)",
+             (an error at start when CUDA is not usable, never a silent fallback). aiupscale and aistylize run on \
+             CUDA; the other elements on the CPU only for now",
         )
         .default_value(Some(DEFAULT_DEVICE))
         .mutable_ready()
