@@ -69,6 +69,7 @@ fn every_kernel_compiles_with_nvrtc() {
         "to_f16",
         "from_f16",
         "clamp_unit",
+        "count_non_finite",
         "box_down",
         "fill_border",
         "blur_rows",

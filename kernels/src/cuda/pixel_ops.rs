@@ -54,6 +54,23 @@ pub fn clamp_unit_on<D: Device>(d: &D, values: &D::Buffer, n: usize) -> Result<(
     unsafe { d.launch(&call) }
 }
 
+/// `crate::count_non_finite` of the first `n` values of a device buffer (`count_non_finite` in
+/// style.cu): the count comes back, 8 bytes.
+pub fn count_non_finite_on<D: Device>(d: &D, values: &D::Buffer, n: usize) -> Result<usize, KernelError> {
+    room(d, values, n, "count_non_finite values")?;
+    let count = zeros::<D, i64>(d, 1)?;
+    if n > 0 {
+        let mut call = Call::new("count_non_finite", grid1(n));
+        call.buffer(values).value(n as i64).buffer(&count);
+        // SAFETY: the arguments match `count_non_finite`; threads at or past n return; the buffer
+        // holds n values (checked above), the count one 64-bit integer, added to atomically.
+        unsafe { d.launch(&call) }?;
+    }
+    let mut out = [0i64];
+    download(d, &count, &mut out)?;
+    Ok(out[0] as usize)
+}
+
 /// `clamp_unit_on` from and to host values (for the twin tests).
 pub fn clamp_unit<D: Device>(d: &D, values: &mut [f32]) -> Result<(), KernelError> {
     let b = upload(d, values)?;

@@ -65,6 +65,14 @@ pub fn pixel_cases<D: Device>(d: &D, seed: u64, cases: &Cases, blend_tolerance: 
         c.iter_mut().for_each(|v| *v = v.clamp(0.0, 1.0));
         ops::clamp_unit(d, &mut g)?;
         assert!(same_bits(&c, &g), "clamp_unit {w}x{h}");
+        // Some values made NaN or infinite, counted.
+        let mut bad = styl.clone();
+        for _ in 0..rng.below(4) {
+            let i = rng.below(bad.len());
+            bad[i] = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY][rng.below(3)];
+        }
+        let on_device = ops::count_non_finite_on(d, &gst_ai_kernels::cuda::device::upload(d, &bad)?, bad.len())?;
+        assert_eq!(on_device, gst_ai_kernels::count_non_finite(&bad), "count_non_finite {w}x{h}");
 
         let strength = rng.unit();
         let (mut c, mut g) = (styl.clone(), styl.clone());

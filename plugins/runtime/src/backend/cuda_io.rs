@@ -257,9 +257,11 @@ impl DeviceModel<Gpu> for CudaModel {
         let input = Storage::on_device(gpu, input, input_shape.iter().product())?;
         let image = (self.input.as_str(), &input, input_shape);
         let out = run_bound_with(&mut self.session, gpu, &self.name, image, side, &self.output, output_shape)?;
-        match out {
-            Storage::Device { buffer, .. } => Ok(buffer),
-            Storage::Host(_) => unreachable!("run_bound returns device storage"),
+        let Storage::Device { buffer, len } = out else { unreachable!("run_bound returns device storage") };
+        // As the CPU path: an output with NaN or infinite values is an error (on-bad-output).
+        match gst_ai_kernels::cuda::pixel_ops::count_non_finite_on(gpu, &buffer, len)? {
+            0 => Ok(buffer),
+            bad => Err(Error::NonFinite { model: self.name.clone(), bad, total: len }),
         }
     }
 }
