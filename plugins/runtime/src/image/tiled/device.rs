@@ -257,6 +257,8 @@ impl UpscaleEngine {
     pub fn process(&mut self, src: &Frame, dst: &mut FrameMut, params: TileParams) -> Result<()> {
         match self {
             Self::Cpu(r) => r.process(src, dst, params),
+            // The CUDA pack and unpack are 8-bit: a 10-bit frame runs on the CPU path.
+            Self::Cuda(g) if src.format.is_ten_bit() => g.work.runner_mut().process(src, dst, params),
             Self::Cuda(g) => g.work.process(&g.gpu, src, dst, params),
         }
     }

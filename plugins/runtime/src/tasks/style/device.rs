@@ -61,9 +61,11 @@ impl<D: Device, M: DeviceModel<D>> DeviceStylizer<D, M> {
         &mut self.host
     }
 
-    /// As [`Stylizer::reset`].
+    /// As [`Stylizer::reset`] (the host stylizer's history too: `StyleEngine` runs 10-bit frames
+    /// there).
     pub fn reset(&mut self) {
         self.history = None;
+        self.host.reset();
     }
 
     /// As [`Stylizer::process`], on `d`.
@@ -251,6 +253,8 @@ impl StyleEngine {
     pub fn process(&mut self, src: &Frame, dst: &mut FrameMut, p: &StyleParams) -> Result<()> {
         match self {
             Self::Cpu(s) => s.process(src, dst, p),
+            // The CUDA pack and unpack are 8-bit: a 10-bit stream runs on the CPU path.
+            Self::Cuda(g) if src.format.is_ten_bit() => g.work.host_mut().process(src, dst, p),
             Self::Cuda(g) => g.work.process(&g.gpu, src, dst, p),
         }
     }
@@ -259,6 +263,7 @@ impl StyleEngine {
     pub fn fallback(&mut self, src: &Frame, dst: &mut FrameMut, p: &StyleParams) -> Result<Fallback> {
         match self {
             Self::Cpu(s) => s.fallback(src, dst, p),
+            Self::Cuda(g) if src.format.is_ten_bit() => g.work.host_mut().fallback(src, dst, p),
             Self::Cuda(g) => g.work.fallback(&g.gpu, src, dst, p),
         }
     }
