@@ -248,3 +248,30 @@ fn stylize_on_a_gpu_is_within_a_step_of_the_cpu_path() {
     stylize_against_cpu(&gpu, "transformer_net_dyn.onnx", params(Fit::Tile, true, 0.7), open);
     stylize_against_cpu(&gpu, "transformer_net_224.onnx", params(Fit::Resize, false, 1.0), open);
 }
+
+#[test]
+fn device_buffers_too_short_are_errors_naming_them() {
+    use gst_ai_kernels::cuda::device::zeros;
+    use gst_ai_kernels::cuda::pixel_ops::{mix_on, temporal_blend_on, warp_on};
+    use gst_ai_kernels::cuda::tile_ops::DeviceTileMerger;
+    use gst_ai_kernels::{TensorSpec, Tile};
+    let s = shim();
+    let short = zeros::<Shim, f32>(s, 10).unwrap();
+    let image = zeros::<Shim, f32>(s, 3 * 8 * 8).unwrap();
+    let Err(e) = warp_on(s, &short, 3, 8, 8, &image) else { panic!("warp of a short buffer ran") };
+    let e = e.to_string();
+    assert!(e.contains("warp input"), "{e}");
+    let e = mix_on(s, &image, &short, 3 * 64, 0.5).unwrap_err().to_string();
+    assert!(e.contains("mix output"), "{e}");
+    let e = temporal_blend_on(s, &image, &image, &short, 64, 0.5).unwrap_err().to_string();
+    assert!(e.contains("temporal_blend confidence"), "{e}");
+    let mut merger = DeviceTileMerger::new(s, 16, 16, 2, 0);
+    let tile = Tile { x: 0, y: 0, width: 8, height: 8 };
+    // A buffer shorter than the tensor it is said to hold, and a window the tile does not fit.
+    let e = merger.add_on(tile, &short, 3 * 16 * 16, (16, 16), TensorSpec::CANONICAL, (0, 0)).unwrap_err();
+    assert!(e.to_string().contains("tile tensor 16x16"), "{e}");
+    let big = zeros::<Shim, f32>(s, 3 * 16 * 16).unwrap();
+    let e = merger.add_on(tile, &big, 3 * 16 * 16, (16, 16), TensorSpec::CANONICAL, (4, 0)).unwrap_err();
+    assert!(e.to_string().contains("smaller than the scaled tile"), "{e}");
+    merger.add_on(tile, &big, 3 * 16 * 16, (16, 16), TensorSpec::CANONICAL, (0, 0)).unwrap();
+}
