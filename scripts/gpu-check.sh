@@ -20,8 +20,12 @@
 #                          pack, unpack, resize, tile merging, bit for bit, fresh random inputs;
 #     3. bandwidth.md      every kernel on 1080p work against a device-to-device copy
 #                          (kernels/examples/cuda_bench.rs);
-#     4. elements.txt      aiupscale/aistylize/aiinterpolate on CUDA against the CPU: no element
-#                          has a CUDA path yet (device=cuda is refused), so this says so;
+#     4. elements.md       aiupscale and aistylize on CUDA against the CPU (run after 6, on the
+#                          staged onnxruntime-gpu): the elements' frame chains (the runtime's
+#                          engines; no GStreamer there) on the same moving frames, the largest byte
+#                          difference and each side's fps (plugins/runtime/examples/
+#                          device_chain_bench.rs), and the chain tests (tests/device_chain.rs,
+#                          CUDA required) in elements-tests.log; aiinterpolate has no CUDA path yet;
 #     5. srvgg.md          SRVGGNetCompact x2 through a bare ONNX Runtime session with the CUDA
 #                          provider (host and I/O-bound), when all parts of the wheel are staged;
 #     6. io-binding.log    our own I/O binding path (plugins/runtime backend::cuda_io, test
@@ -50,12 +54,17 @@ prepare() {
   cd "$ROOT"
   # gpu-carry/ and gpu-ort/ are in .gitignore: the device tool carries ignored paths named in `carry`.
   rm -rf "$CARRY" && mkdir -p "$CARRY"
-  local test bench io
+  local test bench io chain chain_bench
   test=$(cargo test --release -p gst-ai-kernels --test cuda --no-run --message-format=json 2>/dev/null | executable cuda)
   bench=$(cargo build --release -p gst-ai-kernels --example cuda_bench --message-format=json 2>/dev/null | executable cuda_bench)
   io=$(cargo test --release -p gst-ai-runtime --test cuda_io --no-run --message-format=json 2>/dev/null | executable cuda_io)
-  [ -x "$test" ] && [ -x "$bench" ] && [ -x "$io" ] || { echo "prepare: a build failed (run the cargo commands above)" >&2; exit 1; }
+  chain=$(cargo test --release -p gst-ai-runtime --test device_chain --no-run --message-format=json 2>/dev/null | executable device_chain)
+  chain_bench=$(cargo build --release -p gst-ai-runtime --example device_chain_bench --message-format=json 2>/dev/null |
+    executable device_chain_bench)
+  [ -x "$test" ] && [ -x "$bench" ] && [ -x "$io" ] && [ -x "$chain" ] && [ -x "$chain_bench" ] ||
+    { echo "prepare: a build failed (run the cargo commands above)" >&2; exit 1; }
   cp "$test" "$CARRY/kernels-cuda" && cp "$bench" "$CARRY/cuda-bench" && cp "$io" "$CARRY/runtime-cuda-io"
+  cp "$chain" "$CARRY/runtime-device-chain" && cp "$chain_bench" "$CARRY/device-chain-bench"
   strip "$CARRY"/*
   local total; total=$(du -cb "$CARRY"/* | tail -1 | cut -f1)
   du -b "$CARRY"/*
@@ -148,10 +157,6 @@ run() {
   timeout 120 "$CARRY/cuda-bench" "${shim[@]}" --out "$OUT/bandwidth.md" > "$OUT/bandwidth.log" 2>&1 || rc=$?
   if [ $rc = 0 ]; then step bandwidth "measured: bandwidth.md"; else step bandwidth "FAILED (exit $rc): see bandwidth.log"; status=1; fi
 
-  # 4. The elements on CUDA: none has a CUDA path in this build.
-  echo "skipped: no element has a CUDA path yet (device=cuda is refused with CUDA_UNAVAILABLE, plugins/runtime/src/backend/device.rs); nothing to compare" > "$OUT/elements.txt"
-  step elements "$(cat "$OUT/elements.txt")"
-
   # 5. SRVGGNetCompact x2 through ONNX Runtime's CUDA provider, if it was staged.
   local why provider=cuda py=python3
   if [ $dry = 1 ]; then provider=cpu; fi
@@ -192,6 +197,32 @@ run() {
       step io-binding "passed: $(grep -E 'through I/O binding|skipped' "$OUT/io-binding.log" | tr '\n' ';')"
     else
       step io-binding "FAILED (exit $rc): see io-binding.log"; status=1
+    fi
+  fi
+  # 4. aiupscale and aistylize on CUDA against the CPU (after 5 and 6: the staged onnxruntime-gpu,
+  # its CUDA libraries on the loader's path). In a dry run the CPU shim stands in for the GPU and
+  # the model runs on this machine's ONNX Runtime: the frames must be equal byte for byte.
+  if [ ! -x "$CARRY/device-chain-bench" ] || [ ! -x "$CARRY/runtime-device-chain" ]; then
+    step elements "skipped: no $CARRY/device-chain-bench or runtime-device-chain (scripts/gpu-check.sh prepare)"
+  elif [ $dry = 0 ] && [ ! -f "$lib" ]; then
+    step elements "skipped: no staged onnxruntime-gpu ($lib): the elements' models need its CUDA provider"
+  else
+    rc=0
+    (
+      if [ $dry = 0 ]; then export GST_AI_ORT_LIB="$lib"; fi
+      # On the GPU only the CUDA tests (the shim's need a C++ compiler; CI runs them).
+      filter=(on_a_gpu); [ $dry = 1 ] && filter=()
+      timeout 150 "$CARRY/runtime-device-chain" --test-threads=1 --nocapture "${filter[@]}"
+    ) > "$OUT/elements-tests.log" 2>&1 || rc=$?
+    local brc=0 bench_args=(--frames 20); [ $dry = 1 ] && bench_args=(--shim)
+    (
+      if [ $dry = 0 ]; then export GST_AI_ORT_LIB="$lib"; fi
+      timeout 200 "$CARRY/device-chain-bench" "${bench_args[@]}" --out "$OUT/elements.md"
+    ) > "$OUT/elements.log" 2>&1 || brc=$?
+    if [ $rc = 0 ] && [ $brc = 0 ]; then
+      step elements "passed: $(grep -E '^test result' "$OUT/elements-tests.log" | sed 's/; [0-9]* ignored.*//') ($(grep -c ': skipped' "$OUT/elements-tests.log") skipped); elements.md: $(grep '^| ai' "$OUT/elements.md" | cut -d'|' -f2-3 | tr '\n' ';')"
+    else
+      step elements "FAILED (tests exit $rc, bench exit $brc): see elements-tests.log, elements.log"; status=1
     fi
   fi
   echo "exit $status" | tee -a "$OUT/summary.txt"

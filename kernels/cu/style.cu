@@ -118,3 +118,24 @@ extern "C" __global__ void temporal_blend(
         out[c * n + i] = o + wt * (warped_prev[c * n + i] - o);
     }
 }
+
+// Rust's f32::clamp(0.0, 1.0) in place (NaN stays NaN): a style model's output
+// before the steps that take 0..1.
+extern "C" __global__ void clamp_unit(float* v, long long n)
+{
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    v[i] = clamp_keep_nan(v[i], 0.0f, 1.0f);
+}
+
+// Adds to *count the number of the n values that are not finite (NaN or
+// infinite: x - x is 0 for every finite x, NaN otherwise): the check of a
+// model's output before it is used. One atomic per bad value; a good output
+// makes none.
+extern "C" __global__ void count_non_finite(const float* v, long long n, unsigned long long* count)
+{
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float x = v[i];
+    if (x - x != 0.0f) atomicAdd(count, 1ULL);
+}

@@ -68,6 +68,8 @@ fn every_kernel_compiles_with_nvrtc() {
         "open_mouth_shade",
         "to_f16",
         "from_f16",
+        "clamp_unit",
+        "count_non_finite",
         "box_down",
         "fill_border",
         "blur_rows",
@@ -161,7 +163,7 @@ fn style_warp_and_scene_kernels_on_the_gpu_equal_the_cpu() -> Result<(), KernelE
     let Some(gpu) = gpu_or_skip("style_warp_and_scene_kernels_on_the_gpu_equal_the_cpu") else { return Ok(()) };
     // temporal_blend and paste_feathered within 1e-5 (CUDA's expf, powf, cosf); the rest bit for bit.
     let n = common::pixel_twins::pixel_cases(&gpu, twins::fresh_seed(), &Cases::ALL, 1e-5)?;
-    println!("{n} x 10 style/warp/scene/face cases equal");
+    println!("{n} x 11 style/warp/scene/face cases equal");
     let n = common::pixel_twins::pyramid_cases(&gpu, twins::fresh_seed(), &Cases::ALL)?;
     println!("{n} flow pyramid cases equal");
     let n = common::pixel_twins::flow_search_cases(&gpu, twins::fresh_seed(), &Cases::ALL)?;

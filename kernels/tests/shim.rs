@@ -120,7 +120,7 @@ fn every_kernel_runs_on_the_shim_equal_to_its_cpu_twin() -> Result<(), KernelErr
     let (mouths, moved, _) = mouth_twins::mouth_cases(s, seed, &Cases { one_in: 1, large_one_in: 4 }, 0.0)?;
     let halves = half_twins::half_cases(s, seed)?;
     println!(
-        "{pack} pack, {unpack} unpack, {resize} resize, {tiles} tile-merge, {pixels} x 10 style/warp/scene/face, {pyramids} pyramid, \
+        "{pack} pack, {unpack} unpack, {resize} resize, {tiles} tile-merge, {pixels} x 11 style/warp/scene/face, {pyramids} pyramid, \
          {flows} flow search, {whole} whole flow, {interps} interpolation, {mouths} mouth cases ({moved} opened), {halves} f16 conversions equal in {:.1} s",
         t.elapsed().as_secs_f64()
     );

@@ -65,7 +65,25 @@ pub fn pyramid<D: Device>(
             src.len()
         )));
     }
-    let input = upload(d, src)?;
+    pyramid_on(d, &upload(d, src)?, w, h, ds, n, pad)
+}
+
+/// `pyramid` of a `w` x `h` plane already on the device.
+pub fn pyramid_on<D: Device>(
+    d: &D,
+    input: &D::Buffer,
+    w: usize,
+    h: usize,
+    ds: u32,
+    n: usize,
+    pad: usize,
+) -> Result<Vec<Level<D::Buffer>>, KernelError> {
+    if d.len(input) < 4 * w * h || pad == 0 || n == 0 || ds >= usize::BITS || (w >> ds) == 0 || (h >> ds) == 0 {
+        return Err(KernelError::InvalidArgument(format!(
+            "pyramid of {} bytes as {w}x{h}, downscale 2^{ds}, {n} levels, pad {pad}",
+            d.len(input)
+        )));
+    }
     let mut levels: Vec<Level<D::Buffer>> = Vec::with_capacity(n);
     for l in 0..n {
         let (sw, sh, f, start, stride) = match levels.last() {
@@ -77,7 +95,7 @@ pub fn pyramid<D: Device>(
             return Err(KernelError::InvalidArgument(format!("pyramid level {l} would be empty")));
         }
         let level = Level { data: zeros::<D, f32>(d, (dw + 2 * pad) * (dh + 2 * pad))?, w: dw, h: dh, pad };
-        let from = levels.last().map_or(&input, |p| &p.data);
+        let from = levels.last().map_or(input, |p| &p.data);
         let mut call = Call::new("box_down", grid2(dw, dh));
         call.buffer(from).value(start as i64).value(stride as i64).value(int(f, "factor")?);
         call.value(1.0 / (f * f) as f32).buffer(&level.data);
@@ -221,10 +239,27 @@ pub fn optical_flow<D: Device>(
     params: &crate::FlowParams,
     flow: &mut [f32],
 ) -> Result<(), KernelError> {
-    let p = crate::flow::check_flow(a.len(), b.len(), w, h, params, flow.len())?;
+    crate::flow::check_flow(a.len(), b.len(), w, h, params, flow.len())?;
+    let out = optical_flow_on(d, &upload(d, a)?, &upload(d, b)?, w, h, params)?;
+    download(d, &out, flow)
+}
+
+/// `optical_flow` of two `w` x `h` planes already on the device: the flow (2 planes of w x h)
+/// in a new device buffer.
+pub fn optical_flow_on<D: Device>(
+    d: &D,
+    a: &D::Buffer,
+    b: &D::Buffer,
+    w: usize,
+    h: usize,
+    params: &crate::FlowParams,
+) -> Result<D::Buffer, KernelError> {
+    let n = w.checked_mul(h).ok_or(KernelError::TooLarge { what: "flow image" })?;
+    let (la, lb) = (d.len(a) / 4, d.len(b) / 4);
+    let p = crate::flow::check_flow(la.min(n), lb.min(n), w, h, params, 2 * n)?;
     let plan = crate::cpu::flow::plan(w, h, &p);
-    let pa = pyramid(d, a, w, h, plan.ds, plan.levels, plan.pad)?;
-    let pb = pyramid(d, b, w, h, plan.ds, plan.levels, plan.pad)?;
+    let pa = pyramid_on(d, a, w, h, plan.ds, plan.levels, plan.pad)?;
+    let pb = pyramid_on(d, b, w, h, plan.ds, plan.levels, plan.pad)?;
     let mut coarse: Option<LevelFlow<D::Buffer>> = None;
     for l in (0..plan.levels).rev() {
         coarse = Some(level_flow(d, &pa[l], &pb[l], plan.patch, plan.stride, coarse.as_ref(), p.iterations)?);
@@ -239,7 +274,7 @@ pub fn optical_flow<D: Device>(
     // the interval index is below `whole + 1 <= lw - 1`), and writes its entries of the two
     // w x h planes.
     unsafe { d.launch(&call) }?;
-    download(d, &out, flow)
+    Ok(out)
 }
 
 /// A level's padded values, downloaded.

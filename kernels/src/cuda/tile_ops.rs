@@ -43,14 +43,40 @@ impl<'d, D: Device> DeviceTileMerger<'d, D> {
         tensor_h: usize,
         spec: TensorSpec,
     ) -> Result<(), KernelError> {
-        if self.finished {
-            return Err(KernelError::InvalidArgument("DeviceTileMerger::add after finish".into()));
-        }
+        self.check_open()?;
         self.merger.check_size()?;
-        let Placement { x, y, wx, wy } = self.merger.place(tile, tensor.len(), tensor_w, tensor_h)?;
-        let width = self.merger.out_width();
+        self.merger.place(tile, tensor.len(), tensor_w, tensor_h)?;
+        let src = upload(self.d, tensor)?;
+        self.add_on(tile, &src, tensor.len(), (tensor_w, tensor_h), spec, (0, 0))
+    }
+
+    /// `add` of a tensor of `len` values already on the device (3 x `size` in `spec`), of which
+    /// the tile's pixels are the window at `origin` (the context margin a model was given
+    /// around the tile is skipped, as the CPU crops it): equal to the CPU merger's `add` of the
+    /// cropped tensor, bit for bit.
+    pub fn add_on(
+        &mut self,
+        tile: Tile,
+        src: &D::Buffer,
+        len: usize,
+        (tensor_w, tensor_h): (usize, usize),
+        spec: TensorSpec,
+        (sx, sy): (usize, usize),
+    ) -> Result<(), KernelError> {
+        self.check_open()?;
         let d = self.d;
-        let (src, wx_d, wy_d) = (upload(d, tensor)?, upload(d, &wx)?, upload(d, &wy)?);
+        if len != tensor_w.saturating_mul(tensor_h).saturating_mul(3) || d.len(src) < len.saturating_mul(4) {
+            return Err(KernelError::BufferLength {
+                what: format!("tile tensor {tensor_w}x{tensor_h} on the device"),
+                len: d.len(src) / 4,
+                need: 3 * tensor_w * tensor_h,
+            });
+        }
+        let (win_w, win_h) = (tensor_w.saturating_sub(sx), tensor_h.saturating_sub(sy));
+        // The window as the tensor `place` checks: the scaled tile must fit inside it.
+        let Placement { x, y, wx, wy } = self.merger.place(tile, 3 * win_w * win_h, win_w, win_h)?;
+        let width = self.merger.out_width();
+        let (wx_d, wy_d) = (upload(d, &wx)?, upload(d, &wy)?);
         let plane = self.merger.check_size()? as i64;
         let (sum, weight) = self.canvas()?;
         let (scale, offset) = spec.range.range_to_unit();
@@ -58,25 +84,43 @@ impl<'d, D: Device> DeviceTileMerger<'d, D> {
         call.buffer(sum).buffer(weight).value(int(width, "output width")?).value(plane);
         call.value(int(x, "tile x")?).value(int(y, "tile y")?).buffer(&wx_d).buffer(&wy_d);
         call.value(int(wx.len(), "tile width")?).value(int(wy.len(), "tile height")?);
-        call.buffer(&src).value(tensor_arg(tensor_w, tensor_h, spec)?).value(scale).value(offset);
+        call.buffer(src).value(int(sx, "tile window x")?).value(int(sy, "tile window y")?);
+        call.value(tensor_arg(tensor_w, tensor_h, spec)?).value(scale).value(offset);
         // SAFETY: (1) the arguments match `tile_accumulate` in tile.cu in number, order and type;
         // (2) it writes the canvas (sum, weight) and reads the tensor and weights; (3) threads
         // outside the wx.len() x wy.len() region return; `place` checked that the region fits
         // the output at (x, y) (so every canvas index is below `plane`, the sum buffer holds 3
-        // planes) and that the tensor holds 3 x tensor_w x tensor_h values with the region
-        // inside it; wx and wy have the region's width and height.
+        // planes) and that the region fits the window of win_w x win_h at (sx, sy), which lies
+        // inside the tensor of 3 x tensor_w x tensor_h values (`len`, checked against the
+        // buffer above); wx and wy have the region's width and height.
         unsafe { d.launch(&call) }
+    }
+
+    fn check_open(&self) -> Result<(), KernelError> {
+        if self.finished {
+            return Err(KernelError::InvalidArgument("DeviceTileMerger::add after finish".into()));
+        }
+        Ok(())
     }
 
     /// As `TileMerger::finish`: fails naming the first output pixel no tile covered; otherwise
     /// normalises on the device and downloads the 3 x out_h x out_w image into `out`.
     pub fn finish(&mut self, out: &mut Vec<f32>) -> Result<(), KernelError> {
+        let pixels = self.merger.check_size()?;
+        let d = self.d;
+        let image = self.finish_on()?;
+        out.resize(3 * pixels, 0.0);
+        download(d, image, out)
+    }
+
+    /// `finish` leaving the normalised image (3 planes of out_w x out_h, canonical) on the
+    /// device: the buffer returned, valid until the merger is dropped.
+    pub fn finish_on(&mut self) -> Result<&D::Buffer, KernelError> {
         let d = self.d;
         let width = self.merger.out_width();
         let pixels = self.merger.check_size()?;
         if self.finished {
-            out.resize(3 * pixels, 0.0);
-            return download(d, &self.canvas()?.0, out);
+            return Ok(&self.canvas()?.0);
         }
         let (sum, weight) = self.canvas()?;
         let mut w = vec![0.0f32; pixels];
@@ -90,9 +134,13 @@ impl<'d, D: Device> DeviceTileMerger<'d, D> {
         // weights; (3) threads at or past `pixels` return, the sum buffer holds 3 planes of
         // `pixels` values and the weights one.
         unsafe { d.launch(&call) }?;
-        out.resize(3 * pixels, 0.0);
-        download(d, sum, out)?;
         self.finished = true;
-        Ok(())
+        Ok(&self.canvas()?.0)
+    }
+
+    /// The normalised image (`finish_on`), taken out of the merger.
+    pub fn into_image(mut self) -> Result<D::Buffer, KernelError> {
+        self.finish_on()?;
+        Ok(self.canvas.take().expect("finish_on allocated the canvas").0)
     }
 }

@@ -58,6 +58,22 @@ pub fn pixel_cases<D: Device>(d: &D, seed: u64, cases: &Cases, blend_tolerance: 
         ops::preserve_colors(d, &img, &mut g, w, h)?;
         assert!(same_bits(&c, &g), "preserve_colors {w}x{h}");
 
+        // A style model's output, NaN included, clamped to 0..1 as the stylizer does.
+        let (mut c, mut g) = (styl.clone(), styl.clone());
+        c[0] = f32::NAN;
+        g[0] = f32::NAN;
+        c.iter_mut().for_each(|v| *v = v.clamp(0.0, 1.0));
+        ops::clamp_unit(d, &mut g)?;
+        assert!(same_bits(&c, &g), "clamp_unit {w}x{h}");
+        // Some values made NaN or infinite, counted.
+        let mut bad = styl.clone();
+        for _ in 0..rng.below(4) {
+            let i = rng.below(bad.len());
+            bad[i] = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY][rng.below(3)];
+        }
+        let on_device = ops::count_non_finite_on(d, &gst_ai_kernels::cuda::device::upload(d, &bad)?, bad.len())?;
+        assert_eq!(on_device, gst_ai_kernels::count_non_finite(&bad), "count_non_finite {w}x{h}");
+
         let strength = rng.unit();
         let (mut c, mut g) = (styl.clone(), styl.clone());
         mix(&img, &mut c, strength)?;

@@ -162,6 +162,13 @@ impl ModelProps {
         resolve_device(&self.device)
     }
 
+    /// `resolve_device` for an element with a CUDA path (aiupscale, aistylize): `auto` and `cuda`
+    /// give CUDA when the device, our kernels and ONNX Runtime's CUDA provider are all usable.
+    pub fn resolve_device_cuda_capable(&self) -> Result<(Device, String), gst::ErrorMessage> {
+        let request: DeviceRequest = self.device.parse().map_err(|e| runtime_message(&e))?;
+        device::resolve_cuda_capable(request).map_err(|e| runtime_message(&e))
+    }
+
     pub fn precision(&self) -> Precision {
         self.precision.into()
     }
@@ -173,7 +180,8 @@ pub fn device_pspec() -> glib::ParamSpec {
         .nick("Device")
         .blurb(
             "Where the model runs: auto (CUDA when usable, else CPU; the choice is logged), cpu, cuda or cuda:N \
-             (an error at start when CUDA is not usable, never a silent fallback)",
+             (an error at start when CUDA is not usable, never a silent fallback). aiupscale and aistylize run on \
+             CUDA; the other elements on the CPU only for now",
         )
         .default_value(Some(DEFAULT_DEVICE))
         .mutable_ready()

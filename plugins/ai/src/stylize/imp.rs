@@ -32,9 +32,9 @@ use gst_video::subclass::prelude::*;
 use gst_ai_runtime::backend::model::ModelSource;
 use gst_ai_runtime::backend::zoo;
 use gst_ai_runtime::tasks::style::{
-    self, StyleContract, StyleInput, StyleInputKind, StyleParams, StylePredictor, Stylizer,
+    self, StyleContract, StyleEngine, StyleInput, StyleInputKind, StyleParams, StylePredictor, Stylizer,
 };
-use gst_ai_runtime::{Precision, builtin};
+use gst_ai_runtime::{Device, Precision, builtin};
 
 use super::{Fit, picture};
 use crate::common::{
@@ -132,7 +132,7 @@ pub struct AiStylize {
     bad_output: BadOutputWarnings,
     styling: Mutex<Styling>,
     /// The streaming thread's: the stylizer and its temporal history.
-    stylizer: Mutex<Option<Stylizer>>,
+    stylizer: Mutex<Option<StyleEngine>>,
     /// The `on-late` policy, lateness and the measured latency.
     overload: Overload,
 }
@@ -522,7 +522,7 @@ impl BaseTransformImpl for AiStylize {
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = lock(&self.settings).clone();
-        let (device, why) = settings.model.resolve_device()?;
+        let (device, why) = settings.model.resolve_device_cuda_capable()?;
         gst::info!(CAT, imp = self, "running on {device} ({why})");
         let (style, style_image) = (settings.style.trim(), settings.style_image.trim());
         let model_prop = settings.model.model.trim();
@@ -551,7 +551,9 @@ impl BaseTransformImpl for AiStylize {
             gst_ai_runtime::Error::Unsupported(m) => gst::error_msg!(gst::ResourceError::NotFound, ["{m}"]),
             e => common::start_error(&e),
         })?;
-        let model = common::load_model(self.obj().upcast_ref(), &source, device, Precision::Auto)?;
+        // The shared pool's session is on the CPU (contract, CPU path); on CUDA the engine opens
+        // the model's CUDA session beside it.
+        let model = common::load_model(self.obj().upcast_ref(), &source, Device::Cpu, Precision::Auto)?;
         let contract = StyleContract::detect(&model).map_err(|e| common::start_error(&e))?;
         gst::info!(CAT, imp = self, "model {}: {contract:?}", model.name);
         let mut stylizer = Stylizer::new(model.clone(), contract.clone());
@@ -589,7 +591,8 @@ impl BaseTransformImpl for AiStylize {
                     if settings.style_set {
                         gst::warning!(CAT, imp = self, "style={style} is ignored: this model takes style-image");
                     }
-                    let p = StylePredictor::load(input, contract.image.spec.range, device)
+                    // Once per style picture: on the CPU.
+                    let p = StylePredictor::load(input, contract.image.spec.range, Device::Cpu)
                         .map_err(|e| common::start_error(&e))?;
                     gst::info!(CAT, imp = self, "style predictor takes {}x{} pictures", p.size.0, p.size.1);
                     predictor = Some(Arc::new(p));
@@ -600,7 +603,9 @@ impl BaseTransformImpl for AiStylize {
                 values = Some(Arc::new(v));
             }
         }
-        *lock(&self.stylizer) = Some(stylizer);
+        let engine = StyleEngine::open(stylizer, device).map_err(|e| common::start_error(&e))?;
+        gst::info!(CAT, imp = self, "frames run on {}", engine.device());
+        *lock(&self.stylizer) = Some(engine);
         *lock(&self.styling) = Styling {
             started: true,
             input: contract.style_input.clone(),
@@ -725,7 +730,7 @@ impl VideoFilterImpl for AiStylize {
                 Err(e) => Err(common::post(&*self.obj(), "aistylize", &ElementError::Frame(e.to_string()))),
             };
         }
-        let cuts = stylizer.scene_cuts;
+        let cuts = stylizer.scene_cuts();
         let result = common::frame_view(inframe).and_then(|src| {
             let mut dst = common::frame_view_mut(outframe)?;
             stylizer.process(&src, &mut dst, &params).map_err(ElementError::from)
@@ -739,7 +744,7 @@ impl VideoFilterImpl for AiStylize {
             }
             other => other,
         };
-        self.stats.add("scene-cuts", stylizer.scene_cuts.saturating_sub(cuts));
+        self.stats.add("scene-cuts", stylizer.scene_cuts().saturating_sub(cuts));
         drop(guard);
         match result {
             Ok(()) => {

@@ -25,7 +25,8 @@ use gst_video::subclass::prelude::*;
 use gst_ai_runtime::backend::device::Precision;
 use gst_ai_runtime::backend::model::{ElemType, ModelSource};
 use gst_ai_runtime::image::bicubic::BicubicUpscaler;
-use gst_ai_runtime::{TiledRunner, builtin};
+use gst_ai_runtime::image::tiled::device::UpscaleEngine;
+use gst_ai_runtime::{Device, builtin};
 
 use crate::common::{
     self, AiOnBadOutput, BadOutputWarnings, ElementError, ModelProps, Overload, Stats, TileProps, bad_output, lock,
@@ -63,7 +64,7 @@ pub struct AiUpscale {
     stats: Stats,
     bad_output: BadOutputWarnings,
     /// The streaming thread's: the runner and its buffers.
-    runner: Mutex<Option<TiledRunner>>,
+    runner: Mutex<Option<UpscaleEngine>>,
     /// The `on-late` policy, lateness and the measured latency.
     overload: Overload,
     /// The streaming thread's: the stand-in for late frames.
@@ -263,20 +264,25 @@ impl BaseTransformImpl for AiUpscale {
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = lock(&self.settings).clone();
-        let (device, why) = settings.model.resolve_device()?;
+        let (device, why) = settings.model.resolve_device_cuda_capable()?;
         gst::info!(CAT, imp = self, "running on {device} ({why})");
         let precision: Precision = settings.model.precision();
         let source = ModelSource::from_property(&settings.model.model, builtin::SR_X2)
             .map(|s| s.with_remote_options(settings.model.remote_options()))
             .map_err(|e| common::start_error(&e))?;
         let name = source.display_name();
-        let model = common::load_model(self.obj().upcast_ref(), &source, device, precision)?;
+        // The shared pool's session is on the CPU (contract, CPU path); on CUDA the engine opens
+        // the model's CUDA session beside it.
+        let model = common::load_model(self.obj().upcast_ref(), &source, Device::Cpu, precision)?;
         let contract = gst_ai_runtime::tasks::sr::detect(&model).map_err(|e| common::start_error(&e))?;
         match (precision, contract.input_elem) {
             (Precision::Fp16, ElemType::F32) => {
                 return Err(gst::error_msg!(
                     gst::LibraryError::Settings,
-                    ["precision=fp16 for the float32 model {name} needs the CUDA device; on {device} use auto or fp32"]
+                    [
+                        "precision=fp16 for the float32 model {name} needs a float16 model on the CUDA device (the model \
+                      is not converted); on {device} use auto or fp32"
+                    ]
                 ));
             }
             (Precision::Fp32, ElemType::F16) => {
@@ -300,7 +306,9 @@ impl BaseTransformImpl for AiUpscale {
             gst::info!(CAT, imp = self, "model {name} is a same-size restoration model (its manifest says scale 1)");
         }
         self.scale.store(contract.scale as u32, Ordering::SeqCst);
-        *lock(&self.runner) = Some(TiledRunner::new(model, contract));
+        let engine = UpscaleEngine::open(model, contract, device).map_err(|e| common::start_error(&e))?;
+        gst::info!(CAT, imp = self, "frames run on {}", engine.device());
+        *lock(&self.runner) = Some(engine);
         self.stats.reset();
         self.overload.reset();
         self.bad_output.reset();
@@ -457,7 +465,7 @@ impl VideoFilterImpl for AiUpscale {
         let Some(runner) = runner.as_mut() else {
             return Err(gst::FlowError::NotNegotiated);
         };
-        runner.set_memory_budget(tiles.budget_bytes());
+        runner.runner_mut().set_memory_budget(tiles.budget_bytes());
         let started = Instant::now();
         let result = common::frame_view(inframe).and_then(|src| {
             let mut dst = common::frame_view_mut(outframe)?;
@@ -471,7 +479,7 @@ impl VideoFilterImpl for AiUpscale {
         });
         match result {
             Ok(()) => {
-                if runner.last_tile_count() > 1 {
+                if runner.runner().last_tile_count() > 1 {
                     self.stats.add("tiled-frames", 1);
                 }
                 let took = started.elapsed();

@@ -30,7 +30,12 @@ use ort::session::Session;
 use ort::value::{Shape, TensorElementType, TensorRefMut, ValueType};
 
 use crate::backend::env::environment;
+use crate::backend::model::Model;
+use crate::backend::source::ModelSource;
 use crate::error::{Error, Result};
+use crate::image::contract::ImageContract;
+use crate::image::tiled::SideInput;
+use crate::image::tiled::device::DeviceModel;
 
 /// Whether the loaded ONNX Runtime has the CUDA execution provider, and if not, why.
 pub fn cuda_provider() -> std::result::Result<(), String> {
@@ -143,6 +148,20 @@ pub fn run_bound(
     output_name: &str,
     output_shape: &[usize],
 ) -> Result<Storage<Gpu>> {
+    run_bound_with(session, gpu, model, (input_name, input, input_shape), &[], output_name, output_shape)
+}
+
+/// [`run_bound`] with `side` inputs beside the image (a style vector: a few values), bound from
+/// host memory (ONNX Runtime copies them to the device).
+pub fn run_bound_with(
+    session: &mut Session,
+    gpu: &Gpu,
+    model: &str,
+    (input_name, input, input_shape): (&str, &Storage<Gpu>, &[usize]),
+    side: &[SideInput],
+    output_name: &str,
+    output_shape: &[usize],
+) -> Result<Storage<Gpu>> {
     let Storage::Device { buffer, len } = input else {
         return Err(Error::Unsupported(format!("{model}: run_bound takes a device input, not host values")));
     };
@@ -185,11 +204,73 @@ pub fn run_bound(
     status(model, "binding the output", unsafe {
         (ort::api().BindOutput)(binding.ptr_mut(), out_name.as_ptr(), output_tensor.ptr())
     })?;
+    for s in side {
+        let value = ort::value::Tensor::from_array((s.shape.clone(), s.data.clone())).map_err(|e| fail(&e))?;
+        binding.bind_input(s.name.as_str(), &value).map_err(|e| fail(&e))?;
+    }
     session.run_binding(&binding).map_err(|e| fail(&e))?;
     drop(binding);
     drop((input_tensor, output_tensor, converted));
     let out = if half_out { half_ops::from_f16_on(gpu, &out, out_len)? } else { out };
     Ok(Storage::Device { buffer: out, len: out_len })
+}
+
+/// A local model (built in, or a file) opened on `gpu`'s CUDA provider, its image input and
+/// output those of `contract`: the model of the device chain (`image::tiled::device`) on a GPU.
+/// The session runs on the `Gpu`'s stream, so the `Gpu` must outlive it ([`OnGpu`] keeps the
+/// two together in that order).
+pub struct CudaModel {
+    session: Session,
+    name: String,
+    input: String,
+    output: String,
+}
+
+impl CudaModel {
+    pub fn open(model: &Model, contract: &ImageContract, gpu: &Gpu) -> Result<Self> {
+        let bytes: std::borrow::Cow<'_, [u8]> = match &model.source {
+            ModelSource::Builtin { bytes, .. } => (*bytes).into(),
+            ModelSource::File(path) => std::fs::read(path)
+                .map_err(|e| Error::ModelLoad { model: model.name.clone(), why: format!("{}: {e}", path.display()) })?
+                .into(),
+            ModelSource::Remote(_) => {
+                return Err(Error::Unsupported(format!(
+                    "{} is a served model: it runs where its server runs it, not on this machine's CUDA device",
+                    model.name
+                )));
+            }
+        };
+        let session = open_session(&model.name, &bytes, gpu)?;
+        Ok(Self { session, name: model.name.clone(), input: contract.input.clone(), output: contract.output.clone() })
+    }
+}
+
+impl DeviceModel<Gpu> for CudaModel {
+    fn run(
+        &mut self,
+        gpu: &Gpu,
+        input: <Gpu as gst_ai_kernels::cuda::Device>::Buffer,
+        input_shape: &[usize],
+        output_shape: &[usize],
+        side: &[SideInput],
+    ) -> Result<<Gpu as gst_ai_kernels::cuda::Device>::Buffer> {
+        let input = Storage::on_device(gpu, input, input_shape.iter().product())?;
+        let image = (self.input.as_str(), &input, input_shape);
+        let out = run_bound_with(&mut self.session, gpu, &self.name, image, side, &self.output, output_shape)?;
+        let Storage::Device { buffer, len } = out else { unreachable!("run_bound returns device storage") };
+        // As the CPU path: an output with NaN or infinite values is an error (on-bad-output).
+        match gst_ai_kernels::cuda::pixel_ops::count_non_finite_on(gpu, &buffer, len)? {
+            0 => Ok(buffer),
+            bad => Err(Error::NonFinite { model: self.name.clone(), bad, total: len }),
+        }
+    }
+}
+
+/// Work on a GPU together with the GPU it runs on: `work` (which may hold sessions queued on
+/// the GPU's stream) is dropped before `gpu`.
+pub struct OnGpu<T> {
+    pub work: T,
+    pub gpu: Gpu,
 }
 
 #[cfg(test)]

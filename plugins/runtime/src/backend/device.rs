@@ -60,30 +60,55 @@ impl fmt::Display for Device {
     }
 }
 
-/// Why CUDA cannot be used in this build even where a GPU is usable: the CUDA kernels compile
-/// (NVRTC, see docs/gpu.md) but nothing launches them yet, and ONNX Runtime's CUDA execution
-/// provider is not wired in.
-pub const CUDA_UNAVAILABLE: &str = "this build's CUDA path is not complete yet (its kernels compile with NVRTC but \
-     are not run, and ONNX Runtime's CUDA provider is not used): kernels and models run on the CPU";
+/// Why a model is not opened on CUDA by the shared session pool (`backend::model::load`): the
+/// elements with a CUDA path (aiupscale, aistylize) open their own CUDA session
+/// (`cuda_io::CudaModel`) beside it; the others run on the CPU.
+pub const CUDA_UNAVAILABLE: &str = "the shared model pool opens models on the CPU only; aiupscale and aistylize \
+     run on CUDA through their own session, the other elements on the CPU";
 
-/// Why CUDA device `ordinal` cannot be used: what the probe found (no driver, no such device) and,
-/// where the device itself is fine, that this build cannot use it yet.
-fn cuda_unusable(ordinal: u32) -> String {
-    match gst_ai_kernels::cuda::probe(ordinal as usize) {
-        Err(why) => why,
-        Ok(d) => format!("{} ({}) was found, but {CUDA_UNAVAILABLE}", d.name, Device::Cuda { ordinal }),
+/// Whether CUDA device `ordinal` can run an element's chain: the device is usable (the probe,
+/// which never panics), our kernels compile (NVRTC) and ONNX Runtime has its CUDA provider.
+/// `Ok` describes the device; `Err` says what is missing. An element without a CUDA path
+/// (`chain` false) is told so once the device is found.
+fn cuda_usable(ordinal: u32, chain: bool) -> std::result::Result<String, String> {
+    let d = gst_ai_kernels::cuda::probe(ordinal as usize)?;
+    let found = format!("{} ({}, compute {}.{})", d.name, Device::Cuda { ordinal }, d.capability.0, d.capability.1);
+    if !chain {
+        return Err(format!("{found} was found, but this element has no CUDA path yet: it runs on the CPU"));
     }
+    gst_ai_kernels::cuda::modules()
+        .map_err(|e| format!("{found} was found, but the CUDA kernels cannot be built: {e}"))?;
+    crate::backend::cuda_io::cuda_provider()
+        .map_err(|e| format!("{found} was found and the kernels compile, but {e}"))?;
+    Ok(found)
 }
 
-/// Resolves a request to a device: `auto` picks CUDA when usable, else the CPU, and returns the
-/// reason alongside so the element can log which it chose and why. `cuda` when CUDA is not
-/// usable is an error, never a silent fallback.
+/// Resolves a request to a device for an element whose work runs on the CPU only: `auto` gives
+/// the CPU and says why not CUDA; `cuda` is an error, never a silent fallback.
 pub fn resolve(request: DeviceRequest) -> Result<(Device, String)> {
+    resolve_with(request, false)
+}
+
+/// Resolves a request to a device for an element with a CUDA path (aiupscale, aistylize): `auto`
+/// picks CUDA when [usable](cuda_usable), else the CPU, and returns the reason alongside so the
+/// element can log which it chose and why. `cuda` when CUDA is not usable is an error naming
+/// what is missing, never a silent fallback.
+pub fn resolve_cuda_capable(request: DeviceRequest) -> Result<(Device, String)> {
+    resolve_with(request, true)
+}
+
+fn resolve_with(request: DeviceRequest, chain: bool) -> Result<(Device, String)> {
     match request {
         DeviceRequest::Cpu => Ok((Device::Cpu, "asked for".to_string())),
-        DeviceRequest::Auto => Ok((Device::Cpu, cuda_unusable(0))),
+        DeviceRequest::Auto => Ok(match cuda_usable(0, chain) {
+            Ok(found) => (Device::Cuda { ordinal: 0 }, found),
+            Err(why) => (Device::Cpu, why),
+        }),
         DeviceRequest::Cuda(n) => {
-            Err(Error::DeviceUnavailable { device: request.to_string(), why: cuda_unusable(n.unwrap_or(0)) })
+            let ordinal = n.unwrap_or(0);
+            cuda_usable(ordinal, chain)
+                .map(|found| (Device::Cuda { ordinal }, found))
+                .map_err(|why| Error::DeviceUnavailable { device: request.to_string(), why })
         }
     }
 }
@@ -118,5 +143,21 @@ mod tests {
         let e = resolve(DeviceRequest::Cuda(None)).unwrap_err().to_string();
         assert!(e.contains("cuda") && e.contains("not available"), "{e}");
         assert_eq!(resolve(DeviceRequest::Auto).unwrap().0, Device::Cpu);
+    }
+
+    #[test]
+    fn cuda_for_a_chain_needs_a_device_kernels_and_the_provider() {
+        // On a machine with a usable GPU, NVRTC and ONNX Runtime's CUDA provider this resolves to
+        // CUDA; anywhere else (CI) `cuda` is an error naming what is missing and `auto` the CPU.
+        match resolve_cuda_capable(DeviceRequest::Cuda(Some(0))) {
+            Ok((device, found)) => assert_eq!(device, Device::Cuda { ordinal: 0 }, "{found}"),
+            Err(e) => {
+                let e = e.to_string();
+                assert!(e.contains("cuda:0") && e.contains("not available"), "{e}");
+                let (device, why) = resolve_cuda_capable(DeviceRequest::Auto).unwrap();
+                assert_eq!(device, Device::Cpu, "{why}");
+                assert!(!why.is_empty());
+            }
+        }
     }
 }

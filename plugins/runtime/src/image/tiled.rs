@@ -13,6 +13,8 @@ use crate::backend::model::{InputData, Model, ModelInput};
 use crate::error::{Error, Result};
 use crate::image::contract::ImageContract;
 
+pub mod device;
+
 /// Tiling parameters, read from the element's properties for every frame (they may change live).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TileParams {
@@ -163,13 +165,7 @@ impl TiledRunner {
 
     /// Upscales `src` into `dst`, which must be exactly scale times its size, same format.
     pub fn process(&mut self, src: &Frame, dst: &mut FrameMut, params: TileParams) -> Result<()> {
-        let s = self.contract.scale;
-        if dst.width != src.width * s || dst.height != src.height * s || dst.format != src.format {
-            return Err(Error::Unsupported(format!(
-                "output frame {}x{} {:?} is not {s}x the input {}x{} {:?}",
-                dst.width, dst.height, dst.format, src.width, src.height, src.format
-            )));
-        }
+        self.check_output(src, dst)?;
         let (tiles, overlap) = self.tiles(src.width, src.height, params)?;
         self.last_tiles = tiles.len();
         if tiles.len() == 1 {
@@ -181,6 +177,18 @@ impl TiledRunner {
         }
         if src.format.has_alpha() {
             copy_alpha(src, dst)?;
+        }
+        Ok(())
+    }
+
+    /// `dst` must be exactly scale times `src`'s size, same format.
+    fn check_output(&self, src: &Frame, dst: &FrameMut) -> Result<()> {
+        let s = self.contract.scale;
+        if dst.width != src.width * s || dst.height != src.height * s || dst.format != src.format {
+            return Err(Error::Unsupported(format!(
+                "output frame {}x{} {:?} is not {s}x the input {}x{} {:?}",
+                dst.width, dst.height, dst.format, src.width, src.height, src.format
+            )));
         }
         Ok(())
     }
@@ -240,14 +248,10 @@ impl TiledRunner {
         consume: impl FnOnce(usize, usize, TensorSpec, &[f32]) -> Result<()>,
     ) -> Result<()> {
         let c = &self.contract;
-        let left = context.min(tile.x);
-        let top = context.min(tile.y);
-        let right = context.min(src.width - (tile.x + tile.width));
-        let bottom = context.min(src.height - (tile.y + tile.height));
-        let (pw, ph) = c.padded_size(tile.width + left + right, tile.height + top + bottom);
+        let TileInput { rect, left, top } = tile_input(c, src, tile, context);
+        let (pw, ph) = (rect.width, rect.height);
         let (shape, n) = c.input_shape(pw, ph);
         self.input.resize(n, 0.0);
-        let rect = Rect { x: (tile.x - left) as isize, y: (tile.y - top) as isize, width: pw, height: ph };
         pack(src, rect, c.spec, &mut self.input)?;
         let data = InputData::for_elem(c.input_elem, &self.input, &mut self.input16);
         let (s, spec) = (c.scale, c.spec);
@@ -277,6 +281,25 @@ impl TiledRunner {
             consume(tw, th, spec, cropped)
         })
     }
+}
+
+/// What the model is fed for a tile: the frame's `rect` (the tile with up to `context` pixels
+/// of the frame around it, padded to what the model takes; reflected past the frame's edges by
+/// `pack`), in which the tile starts at (`left`, `top`).
+pub(crate) struct TileInput {
+    pub rect: Rect,
+    pub left: usize,
+    pub top: usize,
+}
+
+pub(crate) fn tile_input(c: &ImageContract, src: &Frame, tile: Tile, context: usize) -> TileInput {
+    let left = context.min(tile.x);
+    let top = context.min(tile.y);
+    let right = context.min(src.width - (tile.x + tile.width));
+    let bottom = context.min(src.height - (tile.y + tile.height));
+    let (pw, ph) = c.padded_size(tile.width + left + right, tile.height + top + bottom);
+    let rect = Rect { x: (tile.x - left) as isize, y: (tile.y - top) as isize, width: pw, height: ph };
+    TileInput { rect, left, top }
 }
 
 /// Copies the w x h window at (x, y) of a 3-channel tensor `src` that is `src_w` wide (and

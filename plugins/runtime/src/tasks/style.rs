@@ -20,7 +20,9 @@ use crate::error::{Error, Result};
 use crate::image::contract::{Family, ImageContract, infer_layout};
 use crate::image::tiled::{SideInput, TileParams, TiledRunner};
 
+mod device;
 mod fallback;
+pub use device::{DeviceStylizer, StyleEngine};
 pub use fallback::Fallback;
 
 const FAMILY_NAME: &str = "style transfer";
@@ -418,6 +420,10 @@ impl Stylizer {
         &self.contract
     }
 
+    pub fn model(&self) -> &Arc<Model> {
+        self.runner.model()
+    }
+
     /// The values of the model's style input (weights or a style vector) for the next frames;
     /// a model without a style input takes none. Setting the values it already has is free.
     pub fn set_style(&mut self, values: &[f32]) -> Result<()> {
@@ -451,18 +457,7 @@ impl Stylizer {
     /// Stylizes `src` into `dst` (same size and format).
     pub fn process(&mut self, src: &Frame, dst: &mut FrameMut, p: &StyleParams) -> Result<()> {
         let (w, h) = (src.width, src.height);
-        if dst.width != w || dst.height != h || dst.format != src.format {
-            return Err(Error::Unsupported(format!(
-                "output frame {}x{} {:?} differs from the input {w}x{h} {:?}",
-                dst.width, dst.height, dst.format, src.format
-            )));
-        }
-        if self.contract.style_input.is_some() && self.runner.side_inputs().is_empty() {
-            return Err(Error::Unsupported(format!(
-                "model {} needs its style input set before the first frame",
-                self.runner.model().name
-            )));
-        }
+        self.check_frames(src, dst)?;
         self.input.resize(3 * w * h, 0.0);
         pack(src, Rect::new(0, 0, w, h), TensorSpec::CANONICAL, &mut self.input)?;
         self.stylize(src, p)?;
@@ -479,6 +474,24 @@ impl Stylizer {
         unpack(&self.styled, w, h, TensorSpec::CANONICAL, 0, 0, dst)?;
         if src.format.has_alpha() {
             copy_alpha(src, dst)?;
+        }
+        Ok(())
+    }
+
+    /// `dst` must be `src`'s size and format, and a model with a style input must have it set.
+    fn check_frames(&self, src: &Frame, dst: &FrameMut) -> Result<()> {
+        let (w, h) = (src.width, src.height);
+        if dst.width != w || dst.height != h || dst.format != src.format {
+            return Err(Error::Unsupported(format!(
+                "output frame {}x{} {:?} differs from the input {w}x{h} {:?}",
+                dst.width, dst.height, dst.format, src.format
+            )));
+        }
+        if self.contract.style_input.is_some() && self.runner.side_inputs().is_empty() {
+            return Err(Error::Unsupported(format!(
+                "model {} needs its style input set before the first frame",
+                self.runner.model().name
+            )));
         }
         Ok(())
     }
