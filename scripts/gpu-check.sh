@@ -25,12 +25,17 @@
 #                          engines; no GStreamer there) on the same moving frames, the largest byte
 #                          difference and each side's fps (plugins/runtime/examples/
 #                          device_chain_bench.rs), and the chain tests (tests/device_chain.rs,
-#                          CUDA required) in elements-tests.log; aiinterpolate has no CUDA path yet;
+#                          CUDA required) in elements-tests.log;
 #     5. srvgg.md          SRVGGNetCompact x2 through a bare ONNX Runtime session with the CUDA
 #                          provider (host and I/O-bound), when all parts of the wheel are staged;
 #     6. io-binding.log    our own I/O binding path (plugins/runtime backend::cuda_io, test
 #                          tests/cuda_io.rs) on the staged wheel's libonnxruntime.so: the built-in
 #                          x2 model on device buffers against the CPU;
+#     7. interpolate.log   aiinterpolate's built-in flow on CUDA (optical flow and interpolation
+#                          kernels, no ONNX Runtime provider needed): the frame-rate converter
+#                          (the element's engine) made frames equal to the CPU's byte for byte,
+#                          RGB and I420 (plugins/runtime/tests/flow_engine.rs, CUDA required); the
+#                          per-frame time against the CPU's is in bandwidth.md;
 #     summary.txt          one line per step: passed, failed or skipped, and why.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -54,17 +59,19 @@ prepare() {
   cd "$ROOT"
   # gpu-carry/ and gpu-ort/ are in .gitignore: the device tool carries ignored paths named in `carry`.
   rm -rf "$CARRY" && mkdir -p "$CARRY"
-  local test bench io chain chain_bench
+  local test bench io chain chain_bench flow
   test=$(cargo test --release -p gst-ai-kernels --test cuda --no-run --message-format=json 2>/dev/null | executable cuda)
   bench=$(cargo build --release -p gst-ai-kernels --example cuda_bench --message-format=json 2>/dev/null | executable cuda_bench)
   io=$(cargo test --release -p gst-ai-runtime --test cuda_io --no-run --message-format=json 2>/dev/null | executable cuda_io)
   chain=$(cargo test --release -p gst-ai-runtime --test device_chain --no-run --message-format=json 2>/dev/null | executable device_chain)
   chain_bench=$(cargo build --release -p gst-ai-runtime --example device_chain_bench --message-format=json 2>/dev/null |
     executable device_chain_bench)
-  [ -x "$test" ] && [ -x "$bench" ] && [ -x "$io" ] && [ -x "$chain" ] && [ -x "$chain_bench" ] ||
+  flow=$(cargo test --release -p gst-ai-runtime --test flow_engine --no-run --message-format=json 2>/dev/null | executable flow_engine)
+  [ -x "$test" ] && [ -x "$bench" ] && [ -x "$io" ] && [ -x "$chain" ] && [ -x "$chain_bench" ] && [ -x "$flow" ] ||
     { echo "prepare: a build failed (run the cargo commands above)" >&2; exit 1; }
   cp "$test" "$CARRY/kernels-cuda" && cp "$bench" "$CARRY/cuda-bench" && cp "$io" "$CARRY/runtime-cuda-io"
   cp "$chain" "$CARRY/runtime-device-chain" && cp "$chain_bench" "$CARRY/device-chain-bench"
+  cp "$flow" "$CARRY/runtime-flow-engine"
   strip "$CARRY"/*
   local total; total=$(du -cb "$CARRY"/* | tail -1 | cut -f1)
   du -b "$CARRY"/*
@@ -156,6 +163,22 @@ run() {
   rc=0
   timeout 120 "$CARRY/cuda-bench" "${shim[@]}" --out "$OUT/bandwidth.md" > "$OUT/bandwidth.log" 2>&1 || rc=$?
   if [ $rc = 0 ]; then step bandwidth "measured: bandwidth.md"; else step bandwidth "FAILED (exit $rc): see bandwidth.log"; status=1; fi
+
+  # 7. aiinterpolate's flow on CUDA: the converter's frames against the CPU's. On the GPU only
+  # the GPU test (the shim's needs a C++ compiler; CI runs it); in a dry run both, the GPU one
+  # skipping.
+  if [ ! -x "$CARRY/runtime-flow-engine" ]; then
+    step interpolate "skipped: no $CARRY/runtime-flow-engine (scripts/gpu-check.sh prepare)"
+  else
+    rc=0
+    filter=(on_a_gpu); [ $dry = 1 ] && filter=()
+    timeout 90 "$CARRY/runtime-flow-engine" --test-threads=1 --nocapture "${filter[@]}" > "$OUT/interpolate.log" 2>&1 || rc=$?
+    if [ $rc = 0 ]; then
+      step interpolate "passed: $(grep -E 'frames equal|SKIPPED' "$OUT/interpolate.log" | tr '\n' ';')"
+    else
+      step interpolate "FAILED (exit $rc): see interpolate.log"; status=1
+    fi
+  fi
 
   # 5. SRVGGNetCompact x2 through ONNX Runtime's CUDA provider, if it was staged.
   local why provider=cuda py=python3

@@ -467,3 +467,28 @@ fn errors() {
     let e = expect_error("videotestsrc num-buffers=3 ! aiinterpolate device=quantum ! fakesink");
     assert!(e.contains("invalid device 'quantum'"), "{e}");
 }
+
+/// `device` decides where the built-in flow runs (CUDA kernels, no ONNX Runtime provider needed):
+/// with no usable GPU, `cuda` is an error on the bus naming what is missing, and `auto` runs
+/// on the CPU; a bad value is refused by name. (The flow on a device makes the CPU's frames
+/// byte for byte: plugins/runtime/tests/flow_engine.rs, on the CUDA shim here and on a GPU in
+/// scripts/gpu-check.sh.)
+#[test]
+fn device_cuda_without_a_gpu_is_an_error_naming_it() {
+    if gst_ai_kernels::cuda::probe(0).is_ok() {
+        println!("SKIPPED device_cuda_without_a_gpu_is_an_error_naming_it: a CUDA device is usable here");
+        return;
+    }
+    let e = expect_error("videotestsrc num-buffers=2 ! aiinterpolate device=cuda ! fakesink");
+    assert!(e.contains("cuda") && e.contains("not available"), "{e}");
+    let e = expect_error("videotestsrc num-buffers=2 ! aiinterpolate device=cuda:3 mode=flow ! fakesink");
+    assert!(e.contains("cuda:3") && e.contains("not available"), "{e}");
+    let e = expect_error("videotestsrc num-buffers=2 ! aiinterpolate device=quantum ! fakesink");
+    assert!(e.contains("invalid device 'quantum'"), "{e}");
+    let p = parse(
+        "videotestsrc num-buffers=3 ! video/x-raw,width=64,height=48,framerate=10/1 ! aiinterpolate device=auto \
+         factor=2 ! fakesink",
+    );
+    let r = run_pipeline(&p, Duration::from_secs(30));
+    assert!(r.eos && r.errors.is_empty(), "{:?}", r.errors);
+}

@@ -1,7 +1,7 @@
 //! Frame-rate conversion with the flow on a device (`DeviceFlow`) makes the frames the CPU
 //! makes, byte for byte, RGB and I420: here on the CPU shim, which runs the CUDA sources a GPU
 //! runs (kernels/tests/shim.rs proves each kernel equal to its CPU twin bit for bit); the GPU
-//! check (scripts/gpu-check.sh) runs the same comparison with `GST_AI_FLOW_DEVICE=cuda`.
+//! check (scripts/gpu-check.sh, step 7) runs the GPU test, where a missing device fails.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -126,6 +126,8 @@ fn the_flow_on_the_cuda_shim_makes_the_cpus_frames() {
 #[test]
 fn the_flow_on_a_gpu_makes_the_cpus_frames() {
     if let Err(why) = gst_ai_kernels::cuda::probe(0) {
+        // The GPU check sets GST_AI_REQUIRE_CUDA: there a missing device is a failure.
+        assert!(std::env::var_os("GST_AI_REQUIRE_CUDA").is_none(), "GST_AI_REQUIRE_CUDA is set but {why}");
         println!("SKIPPED the_flow_on_a_gpu_makes_the_cpus_frames: {why}");
         return;
     }

@@ -181,7 +181,8 @@ pub fn device_pspec() -> glib::ParamSpec {
         .blurb(
             "Where the model runs: auto (CUDA when usable, else CPU; the choice is logged), cpu, cuda or cuda:N \
              (an error at start when CUDA is not usable, never a silent fallback). aiupscale and aistylize run on \
-             CUDA; the other elements on the CPU only for now",
+             CUDA, aiinterpolate its built-in flow (a RIFE model stays on the CPU); the other elements run on the \
+             CPU only for now",
         )
         .default_value(Some(DEFAULT_DEVICE))
         .mutable_ready()

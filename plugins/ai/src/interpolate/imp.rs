@@ -18,10 +18,13 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_video::{VideoFrameRef, VideoInfo};
 
+use gst_ai_kernels::cuda::Gpu;
+use gst_ai_runtime::backend::device;
 use gst_ai_runtime::backend::model::ModelSource;
+use gst_ai_runtime::tasks::flow_engine::{DeviceFlow, FlowEngine};
 use gst_ai_runtime::tasks::interpolate::{FrameRateConverter, Params, Published, Tally};
 use gst_ai_runtime::tasks::rife::RifeContract;
-use gst_ai_runtime::{Cancel, DeviceRequest};
+use gst_ai_runtime::{Cancel, Device, DeviceRequest};
 
 use super::output::{Sent, emit};
 use super::settings::{self, FALLBACK, Settings};
@@ -246,8 +249,19 @@ impl AiInterpolate {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = lock(&self.settings).clone();
         let props = &settings.model;
-        // Checked even when no model runs, like every element's device.
-        props.device.parse::<DeviceRequest>().map_err(|e| common::start_error(&e))?;
+        // The built-in flow runs where `device` says (on CUDA: our kernels, no ONNX Runtime
+        // provider needed); a RIFE model on the CPU.
+        let request: DeviceRequest = props.device.parse().map_err(|e| common::start_error(&e))?;
+        let (flow_device, why) = device::resolve_kernels(request).map_err(|e| common::start_error(&e))?;
+        gst::info!(CAT, imp = self, "the built-in flow runs on {flow_device} ({why})");
+        let flow_engine: Option<Box<dyn FlowEngine>> = match flow_device {
+            Device::Cpu => None,
+            Device::Cuda { ordinal } => {
+                let gpu =
+                    Gpu::new(ordinal as usize).map_err(|e| common::start_error(&gst_ai_runtime::Error::from(e)))?;
+                Some(Box::new(DeviceFlow::new(Arc::new(gpu), flow_device.to_string())))
+            }
+        };
         let rife = if props.model.trim().is_empty() {
             if settings.mode == Mode::Model {
                 return Err(gst::error_msg!(
@@ -257,6 +271,17 @@ impl AiInterpolate {
             }
             None
         } else {
+            if let DeviceRequest::Cuda(_) = request {
+                return Err(gst::error_msg!(
+                    gst::LibraryError::Settings,
+                    [
+                        "device={}: aiinterpolate runs its built-in flow on CUDA, but a RIFE model only on the \
+                         CPU in this build; set device=auto (the flow on CUDA when usable, the model on the CPU, \
+                         both logged) or device=cpu",
+                        props.device
+                    ]
+                ));
+            }
             let (dev, why) = props.resolve_device()?;
             gst::info!(CAT, imp = self, "model runs on {dev} ({why})");
             let source = ModelSource::file(&props.model)
@@ -268,7 +293,10 @@ impl AiInterpolate {
             Some((model, contract))
         };
         self.cancel.start(rife.is_some()).map_err(|e| common::start_error(&e))?;
-        let engine = FrameRateConverter::new(rife, self.latency.clone());
+        let mut engine = FrameRateConverter::new(rife, self.latency.clone());
+        if let Some(flow) = flow_engine {
+            engine.set_flow_engine(flow);
+        }
         *lock(&self.stream) = Some(Stream { engine, infos: None, sent: Sent::default() });
         self.stats.reset();
         self.bad_output.reset();

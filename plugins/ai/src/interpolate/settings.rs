@@ -43,7 +43,8 @@ pub fn pspecs() -> Vec<glib::ParamSpec> {
         "interpolate",
         "Path of a RIFE ONNX model for mode=model: vs-mlrt v1 (11-channel input), v2 (7-channel) or \
          Practical-RIFE style (img0, img1, timestep); sizes padded to a multiple of 32 unless a \
-         <model>.json says \"multiple\". It runs on the device below; the other modes on the CPU",
+         <model>.json says \"multiple\". It runs on the CPU (device=cuda with a model is an error at \
+         start); mode=flow runs on the device below",
         true,
     );
     v.extend(ModelProps::remote_pspecs());

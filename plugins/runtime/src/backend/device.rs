@@ -66,27 +66,40 @@ impl fmt::Display for Device {
 pub const CUDA_UNAVAILABLE: &str = "the shared model pool opens models on the CPU only; aiupscale and aistylize \
      run on CUDA through their own session, the other elements on the CPU";
 
-/// Whether CUDA device `ordinal` can run an element's chain: the device is usable (the probe,
-/// which never panics), our kernels compile (NVRTC) and ONNX Runtime has its CUDA provider.
-/// `Ok` describes the device; `Err` says what is missing. An element without a CUDA path
-/// (`chain` false) is told so once the device is found.
-fn cuda_usable(ordinal: u32, chain: bool) -> std::result::Result<String, String> {
+/// What an element's CUDA path needs beside a usable device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CudaPath {
+    /// The element has none: it runs on the CPU.
+    Absent,
+    /// Our kernels (NVRTC): aiinterpolate's built-in flow.
+    Kernels,
+    /// Our kernels and ONNX Runtime's CUDA provider: aiupscale, aistylize.
+    KernelsAndModels,
+}
+
+/// Whether CUDA device `ordinal` can run an element's CUDA path: the device is usable (the
+/// probe, which never panics), our kernels compile (NVRTC) and, where the path runs models, ONNX
+/// Runtime has its CUDA provider. `Ok` describes the device; `Err` says what is missing. An
+/// element without a CUDA path is told so once the device is found.
+fn cuda_usable(ordinal: u32, path: CudaPath) -> std::result::Result<String, String> {
     let d = gst_ai_kernels::cuda::probe(ordinal as usize)?;
     let found = format!("{} ({}, compute {}.{})", d.name, Device::Cuda { ordinal }, d.capability.0, d.capability.1);
-    if !chain {
+    if path == CudaPath::Absent {
         return Err(format!("{found} was found, but this element has no CUDA path yet: it runs on the CPU"));
     }
     gst_ai_kernels::cuda::modules()
         .map_err(|e| format!("{found} was found, but the CUDA kernels cannot be built: {e}"))?;
-    crate::backend::cuda_io::cuda_provider()
-        .map_err(|e| format!("{found} was found and the kernels compile, but {e}"))?;
+    if path == CudaPath::KernelsAndModels {
+        crate::backend::cuda_io::cuda_provider()
+            .map_err(|e| format!("{found} was found and the kernels compile, but {e}"))?;
+    }
     Ok(found)
 }
 
 /// Resolves a request to a device for an element whose work runs on the CPU only: `auto` gives
 /// the CPU and says why not CUDA; `cuda` is an error, never a silent fallback.
 pub fn resolve(request: DeviceRequest) -> Result<(Device, String)> {
-    resolve_with(request, false)
+    resolve_for(request, CudaPath::Absent)
 }
 
 /// Resolves a request to a device for an element with a CUDA path (aiupscale, aistylize): `auto`
@@ -94,19 +107,25 @@ pub fn resolve(request: DeviceRequest) -> Result<(Device, String)> {
 /// element can log which it chose and why. `cuda` when CUDA is not usable is an error naming
 /// what is missing, never a silent fallback.
 pub fn resolve_cuda_capable(request: DeviceRequest) -> Result<(Device, String)> {
-    resolve_with(request, true)
+    resolve_for(request, CudaPath::KernelsAndModels)
 }
 
-fn resolve_with(request: DeviceRequest, chain: bool) -> Result<(Device, String)> {
+/// [`resolve_cuda_capable`] for a CUDA path of kernels only (aiinterpolate's flow), which
+/// needs no ONNX Runtime provider.
+pub fn resolve_kernels(request: DeviceRequest) -> Result<(Device, String)> {
+    resolve_for(request, CudaPath::Kernels)
+}
+
+fn resolve_for(request: DeviceRequest, path: CudaPath) -> Result<(Device, String)> {
     match request {
         DeviceRequest::Cpu => Ok((Device::Cpu, "asked for".to_string())),
-        DeviceRequest::Auto => Ok(match cuda_usable(0, chain) {
+        DeviceRequest::Auto => Ok(match cuda_usable(0, path) {
             Ok(found) => (Device::Cuda { ordinal: 0 }, found),
             Err(why) => (Device::Cpu, why),
         }),
         DeviceRequest::Cuda(n) => {
             let ordinal = n.unwrap_or(0);
-            cuda_usable(ordinal, chain)
+            cuda_usable(ordinal, path)
                 .map(|found| (Device::Cuda { ordinal }, found))
                 .map_err(|why| Error::DeviceUnavailable { device: request.to_string(), why })
         }
@@ -149,15 +168,23 @@ mod tests {
     fn cuda_for_a_chain_needs_a_device_kernels_and_the_provider() {
         // On a machine with a usable GPU, NVRTC and ONNX Runtime's CUDA provider this resolves to
         // CUDA; anywhere else (CI) `cuda` is an error naming what is missing and `auto` the CPU.
-        match resolve_cuda_capable(DeviceRequest::Cuda(Some(0))) {
-            Ok((device, found)) => assert_eq!(device, Device::Cuda { ordinal: 0 }, "{found}"),
-            Err(e) => {
-                let e = e.to_string();
-                assert!(e.contains("cuda:0") && e.contains("not available"), "{e}");
-                let (device, why) = resolve_cuda_capable(DeviceRequest::Auto).unwrap();
-                assert_eq!(device, Device::Cpu, "{why}");
-                assert!(!why.is_empty());
+        // Likewise for a path of kernels only, which needs no provider.
+        for resolver in [resolve_cuda_capable, resolve_kernels] {
+            match resolver(DeviceRequest::Cuda(Some(0))) {
+                Ok((device, found)) => assert_eq!(device, Device::Cuda { ordinal: 0 }, "{found}"),
+                Err(e) => {
+                    let e = e.to_string();
+                    assert!(e.contains("cuda:0") && e.contains("not available"), "{e}");
+                    let (device, why) = resolver(DeviceRequest::Auto).unwrap();
+                    assert_eq!(device, Device::Cpu, "{why}");
+                    assert!(!why.is_empty());
+                }
             }
+        }
+        // Where the device itself is missing, the provider is not what is named.
+        if gst_ai_kernels::cuda::probe(0).is_err() {
+            let e = resolve_kernels(DeviceRequest::Cuda(None)).unwrap_err().to_string();
+            assert!(!e.contains("provider"), "{e}");
         }
     }
 }
