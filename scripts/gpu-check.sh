@@ -28,6 +28,9 @@
 #                          CUDA required) in elements-tests.log;
 #     5. srvgg.md          SRVGGNetCompact x2 through a bare ONNX Runtime session with the CUDA
 #                          provider (host and I/O-bound), when all parts of the wheel are staged;
+#                          srvgg-element.md: the same fp32 model at 960x540 -> 1080p through
+#                          aiupscale's chain on CUDA (device_chain_bench --sr-model), whole and
+#                          tiled, against the CPU chain;
 #     6. io-binding.log    our own I/O binding path (plugins/runtime backend::cuda_io, test
 #                          tests/cuda_io.rs) on the staged wheel's libonnxruntime.so: the built-in
 #                          x2 model on device buffers against the CPU;
@@ -200,8 +203,24 @@ run() {
     { timeout 60 $py models/make_srvgg_bench.py "$OUT/models" &&
       timeout 180 $py models/bench_srvgg.py --models "$OUT/models" --out "$OUT/srvgg.md" --provider $provider \
         --sizes $sizes --frames $frames; } > "$OUT/srvgg.log" 2>&1 || rc=$?
+    # The same SRVGGNetCompact x2 (fp32) through aiupscale's chain: the element's side of the
+    # element-vs-bare-session comparison (on the GPU with the CUDA session; in a dry run on the shim).
+    local erc=0
+    if [ $rc = 0 ] && [ -x "$CARRY/device-chain-bench" ]; then
+      local eargs=(--frames 5 --size 960x540); [ $dry = 1 ] && eargs=(--shim --frames 2 --size 64x36)
+      (
+        if [ $dry = 0 ]; then export GST_AI_ORT_LIB="$ORT_STAGE/py/onnxruntime/capi/libonnxruntime.so.$ORT_GPU_VERSION"; fi
+        timeout 120 "$CARRY/device-chain-bench" "${eargs[@]}" --sr-model "$OUT/models/srvgg_x2_bench_fp32.onnx" \
+          --out "$OUT/srvgg-element.md"
+      ) > "$OUT/srvgg-element.log" 2>&1 || erc=$?
+    fi
     rm -rf "$OUT/models"
     if [ $rc = 0 ]; then step srvgg "measured ($provider): srvgg.md"; else step srvgg "FAILED (exit $rc): see srvgg.log"; status=1; fi
+    if [ $rc = 0 ] && [ $erc = 0 ] && [ -f "$OUT/srvgg-element.md" ]; then
+      step srvgg-element "measured: srvgg-element.md: $(grep '^| ai' "$OUT/srvgg-element.md" | cut -d'|' -f2-6 | tr '\n' ';')"
+    elif [ $rc = 0 ]; then
+      step srvgg-element "FAILED (exit $erc): see srvgg-element.log"; status=1
+    fi
   fi
   # 6. backend::cuda_io on the staged wheel's ONNX Runtime (its CUDA provider beside it); in a dry
   # run on this machine's ONNX Runtime, where the test skips (no device, no CUDA provider).

@@ -3,7 +3,12 @@
 //! both, the largest byte difference and each side's frames per second, as a Markdown table.
 //!
 //!     cargo run --release -p gst-ai-runtime --example device_chain_bench -- [--shim] [--frames N]
-//!         [--size WxH] [--out FILE]
+//!         [--size WxH] [--sr-model FILE] [--out FILE]
+//!
+//! `--sr-model` runs that x2 super-resolution model (an ONNX file, e.g. the SRVGGNetCompact of
+//! models/make_srvgg_bench.py) through aiupscale's chain instead of the built-in x2, and only
+//! that: the element's side of the GPU check's element-vs-bare-session comparison (srvgg.md has
+//! the bare session on the same model).
 //!
 //! On the GPU machine (scripts/gpu-check.sh run) the device side is the `Gpu` with the model on
 //! ONNX Runtime's CUDA provider (`GST_AI_ORT_LIB` naming onnxruntime-gpu's library). `--shim`
@@ -19,7 +24,7 @@ use gst_ai_kernels::{Colorimetry, Frame, FrameMut, PixelFormat};
 use gst_ai_runtime::backend::cuda_io::CudaModel;
 use gst_ai_runtime::image::tiled::device::{DeviceModel, DeviceUpscaler, HostModel};
 use gst_ai_runtime::tasks::style::{DeviceStylizer, Fit, StyleContract, StyleParams, Stylizer};
-use gst_ai_runtime::{Device, Precision, Result, TileParams, TiledRunner, builtin, load};
+use gst_ai_runtime::{Device, ModelSource, Precision, Result, TileParams, TiledRunner, builtin, load};
 
 /// An RGB frame whose texture moves by `t` pixels.
 fn picture(w: usize, h: usize, t: usize) -> Vec<u8> {
@@ -94,16 +99,24 @@ fn upscale<D: KernelDevice, M: DeviceModel<D>>(
     d: &D,
     model: impl Fn(&TiledRunner) -> M,
     (w, h, frames): (usize, usize, usize),
+    sr_model: Option<&str>,
 ) -> Result<Vec<Row>> {
-    let m = load(&builtin::SR_X2, Device::Cpu, Precision::Auto)?;
+    let (source, name) = match sr_model {
+        Some(path) => (ModelSource::file(path)?, path.rsplit('/').next().unwrap_or(path).to_string()),
+        None => (builtin::SR_X2, "builtin sr_x2".to_string()),
+    };
+    let m = load(&source, Device::Cpu, Precision::Auto)?;
     let c = gst_ai_runtime::tasks::sr::detect(&m)?;
+    if c.scale != 2 {
+        return Err(gst_ai_runtime::Error::Unsupported(format!("{name} scales by {}, this bench takes x2", c.scale)));
+    }
     let mut cpu = TiledRunner::new(m.clone(), c.clone());
     let runner = TiledRunner::new(m, c);
     let device_model = model(&runner);
     let mut dev = DeviceUpscaler::new(runner, device_model);
     let mut rows = Vec::new();
     for params in [TileParams { size: 0, overlap: 16 }, TileParams { size: 256.min(w / 2), overlap: 16 }] {
-        let what = format!("aiupscale builtin sr_x2 {w}x{h} -> {}x{}, tile-size {}", 2 * w, 2 * h, params.size);
+        let what = format!("aiupscale {name} {w}x{h} -> {}x{}, tile-size {}", 2 * w, 2 * h, params.size);
         rows.push(compare(
             what,
             frames,
@@ -148,20 +161,26 @@ fn main() {
         .and_then(|v| v.split_once('x').and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?))))
         .unwrap_or(if shim { (96, 64) } else { (960, 540) });
     let run = (w, h, frames);
+    let sr_model = value("--sr-model");
+    let sr_model = sr_model.as_deref();
     let result = if shim {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/cuda-shim");
         Shim::build(&dir, Sanitizer::None, &[]).map_err(gst_ai_runtime::Error::from).and_then(|s| {
             let host = |r: &TiledRunner| HostModel::new(r.model().clone(), r.contract());
-            let mut rows = upscale(&s, host, run)?;
-            rows.extend(stylize(&s, |st: &Stylizer| HostModel::new(st.model().clone(), &st.contract().image), run)?);
+            let mut rows = upscale(&s, host, run, sr_model)?;
+            if sr_model.is_none() {
+                rows.extend(stylize(&s, |st: &Stylizer| HostModel::new(st.model().clone(), &st.contract().image), run)?);
+            }
             Ok(("CPU shim, model on the CPU session (dry run: speeds meaningless)".to_string(), rows))
         })
     } else {
         Gpu::new(0).map_err(gst_ai_runtime::Error::from).and_then(|gpu| {
             let cuda = |r: &TiledRunner| CudaModel::open(r.model(), r.contract(), &gpu).expect("CUDA session");
-            let mut rows = upscale(&gpu, cuda, run)?;
-            let cuda = |s: &Stylizer| CudaModel::open(s.model(), &s.contract().image, &gpu).expect("CUDA session");
-            rows.extend(stylize(&gpu, cuda, run)?);
+            let mut rows = upscale(&gpu, cuda, run, sr_model)?;
+            if sr_model.is_none() {
+                let cuda = |s: &Stylizer| CudaModel::open(s.model(), &s.contract().image, &gpu).expect("CUDA session");
+                rows.extend(stylize(&gpu, cuda, run)?);
+            }
             Ok((format!("CUDA device {}, model on ONNX Runtime's CUDA provider", gpu.ordinal()), rows))
         })
     };
