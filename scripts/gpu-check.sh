@@ -10,11 +10,13 @@
 #                                       for the GPU: proves the script's logic, every step's output
 #                                       and the summary (figures meaningless).
 # On the GPU machine (the device tool's `run`, from the repository root):
-#   scripts/gpu-check.sh stage-ort K    with carry ["gpu-ort/part-K", "gpu-ort/SHA256SUMS"]: keeps
+#   scripts/gpu-check.sh stage-ort K    with carry ["gpu-ort/part-K", "gpu-ort/SHA256SUMS",
+#                                       "gpu-ort/NAME"]: keeps
 #                                       part K in $GST_AI_ORT_STAGE (default /tmp/gst-ai-ort); one
 #                                       call per part, calls back to back while the machine is warm;
 #   scripts/gpu-check.sh run            with carry ["gpu-carry"]: in one call of under 8 minutes
-#                                       (each step under `timeout`), every figure into $OUT:
+#                                       (each step under `timeout`, all of them within a budget
+#                                       of GST_AI_CHECK_BUDGET_S, 480 s), every figure into $OUT:
 #     1. device.txt        nvidia-smi's name, driver, memory;
 #     2. kernels-cuda.log  the CUDA-vs-CPU kernel tests (kernels/tests/cuda.rs), CUDA required:
 #                          pack, unpack, resize, tile merging, bit for bit, fresh random inputs;
@@ -48,6 +50,17 @@ ORT_STAGE="${GST_AI_ORT_STAGE:-/tmp/gst-ai-ort}"
 ORT_GPU_VERSION=1.31.1
 CARRY_LIMIT=$((64 * 1024 * 1024))
 PART_BYTES=$((60 * 1000 * 1000))
+
+# The whole run's budget: every step's time limit is capped by what is left of it, so the call
+# ends (summary written) inside the device tool's 10 minutes even when steps hang.
+BUDGET_S="${GST_AI_CHECK_BUDGET_S:-480}"
+DEADLINE=$((SECONDS + BUDGET_S))
+# A step's time limit: N seconds, or what is left of the budget (at least 5).
+within() {
+  local left=$((DEADLINE - SECONDS))
+  [ "$left" -lt "$1" ] && { [ "$left" -lt 5 ] && left=5; echo "$left"; return; }
+  echo "$1"
+}
 
 # The executable cargo built for a target, from its JSON messages on stdin.
 executable() {
@@ -96,8 +109,9 @@ prepare_ort() {
   fi
   echo "$(basename "$wheel")" > "$ORT_PARTS/NAME"
   split -b "$PART_BYTES" -d -a 2 "$wheel" "$ORT_PARTS/part-"
-  rm -rf "$ORT_PARTS/wheel"
+  # The whole wheel's sum before the downloaded copy goes (only the parts are carried).
   (cd "$ORT_PARTS" && sha256sum part-* > SHA256SUMS && sha256sum "$wheel" | sed "s|  .*|  whole|" >> SHA256SUMS)
+  rm -rf "$ORT_PARTS/wheel"
   ls -l "$ORT_PARTS"
   local n; n=$(ls "$ORT_PARTS"/part-* | wc -l)
   echo "stage them on the GPU machine, one call each, back to back:"
@@ -125,9 +139,10 @@ install_ort() {
   [ -z "$missing" ] || { echo "onnxruntime-gpu parts not staged: $missing"; return 1; }
   (cd "$ORT_STAGE" && grep ' part-' SHA256SUMS | sha256sum -c --quiet) || { echo "a staged part is corrupt"; return 1; }
   local wheel; wheel="$ORT_STAGE/$(cat "$ORT_STAGE/NAME")"
-  cat "$ORT_STAGE"/part-* > "$wheel"
+  timeout "$(within 60)" cat "$ORT_STAGE"/part-* > "$wheel" || { echo "joining the parts failed or ran out of time"; return 1; }
   (cd "$ORT_STAGE" && echo "$(grep '  whole$' SHA256SUMS | cut -d' ' -f1)  $wheel" | sha256sum -c --quiet) || { echo "the joined wheel is corrupt"; return 1; }
-  python3 -m pip install --quiet --no-deps --no-index --target "$ORT_STAGE/py" "$wheel" || { echo "pip cannot install $wheel"; return 1; }
+  timeout "$(within 120)" python3 -m pip install --quiet --no-deps --no-index --target "$ORT_STAGE/py" "$wheel" ||
+    { echo "pip cannot install $wheel (or ran out of time)"; return 1; }
   echo "onnxruntime-gpu installed into $ORT_STAGE/py"
 }
 
@@ -153,7 +168,7 @@ run() {
 
   # 2. The kernel tests: on the GPU with CUDA required; in a dry run they skip (no device).
   local rc=0
-  timeout 240 "$CARRY/kernels-cuda" --test-threads=1 --nocapture > "$OUT/kernels-cuda.log" 2>&1 || rc=$?
+  timeout "$(within 240)" "$CARRY/kernels-cuda" --test-threads=1 --nocapture > "$OUT/kernels-cuda.log" 2>&1 || rc=$?
   if [ $rc = 0 ]; then
     step kernels "passed: $(grep -E 'cases.* equal|kernels compiled' "$OUT/kernels-cuda.log" | tr '\n' ';')"
   else
@@ -164,7 +179,7 @@ run() {
   # 3. Bandwidth.
   local shim=(); [ $dry = 1 ] && shim=(--shim --reps 2)
   rc=0
-  timeout 120 "$CARRY/cuda-bench" "${shim[@]}" --out "$OUT/bandwidth.md" > "$OUT/bandwidth.log" 2>&1 || rc=$?
+  timeout "$(within 120)" "$CARRY/cuda-bench" "${shim[@]}" --out "$OUT/bandwidth.md" > "$OUT/bandwidth.log" 2>&1 || rc=$?
   if [ $rc = 0 ]; then step bandwidth "measured: bandwidth.md"; else step bandwidth "FAILED (exit $rc): see bandwidth.log"; status=1; fi
 
   # 7. aiinterpolate's flow on CUDA: the converter's frames against the CPU's. On the GPU only
@@ -175,7 +190,9 @@ run() {
   else
     rc=0
     filter=(on_a_gpu); [ $dry = 1 ] && filter=()
-    timeout 90 "$CARRY/runtime-flow-engine" --test-threads=1 --nocapture "${filter[@]}" > "$OUT/interpolate.log" 2>&1 || rc=$?
+    timeout "$(within 90)" "$CARRY/runtime-flow-engine" --test-threads=1 --nocapture "${filter[@]}" > "$OUT/interpolate.log" 2>&1 || rc=$?
+    # A filter that matches nothing runs 0 tests and exits 0: that is no pass.
+    grep -qE '^test result: ok\. [1-9]' "$OUT/interpolate.log" || [ $rc != 0 ] || rc=99
     if [ $rc = 0 ]; then
       step interpolate "passed: $(grep -E 'frames equal|SKIPPED' "$OUT/interpolate.log" | tr '\n' ';')"
     else
@@ -200,8 +217,8 @@ run() {
     local sizes=960x540,1920x1080 frames=20
     [ $dry = 1 ] && sizes=64x36 && frames=2
     rc=0
-    { timeout 60 $py models/make_srvgg_bench.py "$OUT/models" &&
-      timeout 180 $py models/bench_srvgg.py --models "$OUT/models" --out "$OUT/srvgg.md" --provider $provider \
+    { timeout "$(within 60)" $py models/make_srvgg_bench.py "$OUT/models" &&
+      timeout "$(within 180)" $py models/bench_srvgg.py --models "$OUT/models" --out "$OUT/srvgg.md" --provider $provider \
         --sizes $sizes --frames $frames; } > "$OUT/srvgg.log" 2>&1 || rc=$?
     # The same SRVGGNetCompact x2 (fp32) through aiupscale's chain: the element's side of the
     # element-vs-bare-session comparison (on the GPU with the CUDA session; in a dry run on the shim).
@@ -210,7 +227,7 @@ run() {
       local eargs=(--frames 5 --size 960x540); [ $dry = 1 ] && eargs=(--shim --frames 2 --size 64x36)
       (
         if [ $dry = 0 ]; then export GST_AI_ORT_LIB="$ORT_STAGE/py/onnxruntime/capi/libonnxruntime.so.$ORT_GPU_VERSION"; fi
-        timeout 120 "$CARRY/device-chain-bench" "${eargs[@]}" --sr-model "$OUT/models/srvgg_x2_bench_fp32.onnx" \
+        timeout "$(within 120)" "$CARRY/device-chain-bench" "${eargs[@]}" --sr-model "$OUT/models/srvgg_x2_bench_fp32.onnx" \
           --out "$OUT/srvgg-element.md"
       ) > "$OUT/srvgg-element.log" 2>&1 || erc=$?
     fi
@@ -218,6 +235,8 @@ run() {
     if [ $rc = 0 ]; then step srvgg "measured ($provider): srvgg.md"; else step srvgg "FAILED (exit $rc): see srvgg.log"; status=1; fi
     if [ $rc = 0 ] && [ $erc = 0 ] && [ -f "$OUT/srvgg-element.md" ]; then
       step srvgg-element "measured: srvgg-element.md: $(grep '^| ai' "$OUT/srvgg-element.md" | cut -d'|' -f2-6 | tr '\n' ';')"
+    elif [ $rc = 0 ] && [ ! -x "$CARRY/device-chain-bench" ]; then
+      step srvgg-element "skipped: no $CARRY/device-chain-bench (scripts/gpu-check.sh prepare)"
     elif [ $rc = 0 ]; then
       step srvgg-element "FAILED (exit $erc): see srvgg-element.log"; status=1
     fi
@@ -233,7 +252,7 @@ run() {
     rc=0
     (
       if [ $dry = 0 ]; then export GST_AI_ORT_LIB="$lib"; fi
-      timeout 60 "$CARRY/runtime-cuda-io" --test-threads=1 --nocapture
+      timeout "$(within 60)" "$CARRY/runtime-cuda-io" --test-threads=1 --nocapture
     ) > "$OUT/io-binding.log" 2>&1 || rc=$?
     if [ $rc = 0 ]; then
       step io-binding "passed: $(grep -E 'through I/O binding|skipped' "$OUT/io-binding.log" | tr '\n' ';')"
@@ -254,12 +273,13 @@ run() {
       if [ $dry = 0 ]; then export GST_AI_ORT_LIB="$lib"; fi
       # On the GPU only the CUDA tests (the shim's need a C++ compiler; CI runs them).
       filter=(on_a_gpu); [ $dry = 1 ] && filter=()
-      timeout 150 "$CARRY/runtime-device-chain" --test-threads=1 --nocapture "${filter[@]}"
+      timeout "$(within 150)" "$CARRY/runtime-device-chain" --test-threads=1 --nocapture "${filter[@]}"
     ) > "$OUT/elements-tests.log" 2>&1 || rc=$?
+    grep -qE '^test result: ok\. [1-9]' "$OUT/elements-tests.log" || [ $rc != 0 ] || rc=99
     local brc=0 bench_args=(--frames 20); [ $dry = 1 ] && bench_args=(--shim)
     (
       if [ $dry = 0 ]; then export GST_AI_ORT_LIB="$lib"; fi
-      timeout 200 "$CARRY/device-chain-bench" "${bench_args[@]}" --out "$OUT/elements.md"
+      timeout "$(within 200)" "$CARRY/device-chain-bench" "${bench_args[@]}" --out "$OUT/elements.md"
     ) > "$OUT/elements.log" 2>&1 || brc=$?
     if [ $rc = 0 ] && [ $brc = 0 ]; then
       step elements "passed: $(grep -E '^test result' "$OUT/elements-tests.log" | sed 's/; [0-9]* ignored.*//') ($(grep -c ': skipped' "$OUT/elements-tests.log") skipped); elements.md: $(grep '^| ai' "$OUT/elements.md" | cut -d'|' -f2-3 | tr '\n' ';')"

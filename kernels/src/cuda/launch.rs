@@ -146,6 +146,13 @@ impl Device for Gpu {
     }
 
     fn copy(&self, src: &Self::Buffer, dst: &mut Self::Buffer) -> Result<(), KernelError> {
+        if src.len() > dst.len() {
+            return Err(KernelError::InvalidArgument(format!(
+                "device copy of {} bytes into a buffer of {}",
+                src.len(),
+                dst.len()
+            )));
+        }
         let mut to = dst.slice_mut(..src.len());
         self.stream.memcpy_dtod(src, &mut to).map_err(driver)
     }

@@ -169,7 +169,11 @@ fn main() {
             let host = |r: &TiledRunner| HostModel::new(r.model().clone(), r.contract());
             let mut rows = upscale(&s, host, run, sr_model)?;
             if sr_model.is_none() {
-                rows.extend(stylize(&s, |st: &Stylizer| HostModel::new(st.model().clone(), &st.contract().image), run)?);
+                rows.extend(stylize(
+                    &s,
+                    |st: &Stylizer| HostModel::new(st.model().clone(), &st.contract().image),
+                    run,
+                )?);
             }
             Ok(("CPU shim, model on the CPU session (dry run: speeds meaningless)".to_string(), rows))
         })

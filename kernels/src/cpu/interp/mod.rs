@@ -65,7 +65,9 @@ pub(crate) const SPLAT_FLOOR: f32 = 1e-3;
 /// The splat's fixed point: sums are integers in units of 2^-24.
 const SPLAT_ONE: f32 = 16_777_216.0;
 /// Largest magnitude a splat contribution is clamped to before it is made fixed (2^30: no
-/// frame's motion comes near it, and 2^30 2^24 leaves 2^9 of headroom below 2^63 for sums).
+/// frame's motion comes near it, and 2^30 2^24 leaves 2^9 of headroom below 2^63; sums of more
+/// such extreme contributions wrap, the same way on the CPU (`wrapping_add`) and the GPU
+/// (atomics modulo 2^64), so the twins still agree).
 const SPLAT_MAX: f32 = 1_073_741_824.0;
 
 /// `v` in the splat's fixed point, toward zero (NaN as the lowest value, as `clampf` gives):

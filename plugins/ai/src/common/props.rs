@@ -172,6 +172,35 @@ impl ModelProps {
     pub fn precision(&self) -> Precision {
         self.precision.into()
     }
+
+    /// Whether `device` is `auto`: a device it chose may be given up for the CPU.
+    pub fn device_is_auto(&self) -> bool {
+        self.device.parse::<DeviceRequest>().is_ok_and(|r| r == DeviceRequest::Auto)
+    }
+
+    /// Opens an element's engine with `open` on `device` (from `resolve_device_*`). When `auto`
+    /// chose CUDA and opening there fails (what the resolution cannot see: a driver too old for
+    /// the kernels' PTX, a missing cuDNN for ONNX Runtime's CUDA provider...), opens it on the
+    /// CPU instead and returns why, for the element to warn: `auto` never fails where the CPU
+    /// works. An explicit `cuda` fails with the error.
+    pub fn open_on<T>(
+        &self,
+        device: Device,
+        open: impl Fn(Device) -> gst_ai_runtime::Result<T>,
+    ) -> Result<(T, Option<String>), gst::ErrorMessage> {
+        let auto = self.device_is_auto();
+        match open(device) {
+            Ok(engine) => Ok((engine, None)),
+            Err(e) if auto && device != Device::Cpu => {
+                let engine = open(Device::Cpu).map_err(|e| super::start_error(&e))?;
+                Ok((
+                    engine,
+                    Some(format!("{device} was chosen by device=auto but cannot run this: {e}; running on the CPU")),
+                ))
+            }
+            Err(e) => Err(super::start_error(&e)),
+        }
+    }
 }
 
 /// The `device` property every model-running element has.
@@ -270,5 +299,36 @@ impl TileProps {
 
     pub fn params(&self) -> TileParams {
         TileParams { size: self.size as usize, overlap: self.overlap as usize }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An engine that opens on the CPU only, as on a GPU whose driver cannot load our PTX.
+    fn cpu_only(d: Device) -> gst_ai_runtime::Result<&'static str> {
+        match d {
+            Device::Cpu => Ok("cpu engine"),
+            Device::Cuda { .. } => Err(gst_ai_runtime::Error::Unsupported("the PTX is too new for this driver".into())),
+        }
+    }
+
+    #[test]
+    fn a_device_auto_chose_falls_back_to_the_cpu_an_explicit_one_fails() {
+        let _ = gst::init();
+        let gpu = Device::Cuda { ordinal: 0 };
+        let auto = ModelProps::default();
+        assert!(auto.device_is_auto());
+        let (engine, why) = auto.open_on(gpu, cpu_only).unwrap();
+        assert_eq!(engine, "cpu engine");
+        let why = why.expect("the fallback is reported");
+        assert!(why.contains("cuda:0") && why.contains("PTX") && why.contains("CPU"), "{why}");
+        // Opening where it works reports nothing.
+        assert_eq!(auto.open_on(Device::Cpu, cpu_only).unwrap(), ("cpu engine", None));
+        let explicit = ModelProps { device: "cuda:0".into(), ..ModelProps::default() };
+        assert!(!explicit.device_is_auto());
+        let e = explicit.open_on(gpu, cpu_only).unwrap_err();
+        assert!(e.to_string().contains("PTX"), "{e}");
     }
 }

@@ -254,14 +254,18 @@ impl AiInterpolate {
         let request: DeviceRequest = props.device.parse().map_err(|e| common::start_error(&e))?;
         let (flow_device, why) = device::resolve_kernels(request).map_err(|e| common::start_error(&e))?;
         gst::info!(CAT, imp = self, "the built-in flow runs on {flow_device} ({why})");
-        let flow_engine: Option<Box<dyn FlowEngine>> = match flow_device {
-            Device::Cpu => None,
-            Device::Cuda { ordinal } => {
-                let gpu =
-                    Gpu::new(ordinal as usize).map_err(|e| common::start_error(&gst_ai_runtime::Error::from(e)))?;
-                Some(Box::new(DeviceFlow::new(Arc::new(gpu), flow_device.to_string())))
-            }
-        };
+        let (flow_engine, fell_back) = props.open_on(flow_device, |d| -> gst_ai_runtime::Result<_> {
+            Ok(match d {
+                Device::Cpu => None,
+                Device::Cuda { ordinal } => {
+                    let gpu = Gpu::new(ordinal as usize)?;
+                    Some(Box::new(DeviceFlow::new(Arc::new(gpu), d.to_string())) as Box<dyn FlowEngine>)
+                }
+            })
+        })?;
+        if let Some(why) = fell_back {
+            gst::warning!(CAT, imp = self, "{why}");
+        }
         let rife = if props.model.trim().is_empty() {
             if settings.mode == Mode::Model {
                 return Err(gst::error_msg!(
@@ -282,8 +286,8 @@ impl AiInterpolate {
                     ]
                 ));
             }
-            let (dev, why) = props.resolve_device()?;
-            gst::info!(CAT, imp = self, "model runs on {dev} ({why})");
+            let (dev, _) = props.resolve_device()?;
+            gst::info!(CAT, imp = self, "model runs on {dev} (RIFE models run on the CPU in this build)");
             let source = ModelSource::file(&props.model)
                 .map(|s| s.with_remote_options(props.remote_options()))
                 .map_err(|e| common::start_error(&e))?;

@@ -603,7 +603,17 @@ impl BaseTransformImpl for AiStylize {
                 values = Some(Arc::new(v));
             }
         }
-        let engine = StyleEngine::open(stylizer, device).map_err(|e| common::start_error(&e))?;
+        // A CUDA device chosen by `auto` that cannot be opened falls back to the CPU (as
+        // `ModelProps::open_on` does for the other elements).
+        let (engine, fell_back) = StyleEngine::open_or_cpu(stylizer, device, settings.model.device_is_auto())
+            .map_err(|e| common::start_error(&e))?;
+        if let Some(e) = fell_back {
+            gst::warning!(
+                CAT,
+                imp = self,
+                "{device} was chosen by device=auto but cannot run this: {e}; running on the CPU"
+            );
+        }
         gst::info!(CAT, imp = self, "frames run on {}", engine.device());
         *lock(&self.stylizer) = Some(engine);
         *lock(&self.styling) = Styling {

@@ -306,7 +306,11 @@ impl BaseTransformImpl for AiUpscale {
             gst::info!(CAT, imp = self, "model {name} is a same-size restoration model (its manifest says scale 1)");
         }
         self.scale.store(contract.scale as u32, Ordering::SeqCst);
-        let engine = UpscaleEngine::open(model, contract, device).map_err(|e| common::start_error(&e))?;
+        let (engine, fell_back) =
+            settings.model.open_on(device, |d| UpscaleEngine::open(model.clone(), contract.clone(), d))?;
+        if let Some(why) = fell_back {
+            gst::warning!(CAT, imp = self, "{why}");
+        }
         gst::info!(CAT, imp = self, "frames run on {}", engine.device());
         *lock(&self.runner) = Some(engine);
         self.stats.reset();

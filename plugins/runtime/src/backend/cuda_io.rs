@@ -54,6 +54,20 @@ pub fn cuda_provider() -> std::result::Result<(), String> {
 /// queued on `gpu`'s stream. A provider that fails to register is an error, never a silent run on
 /// the CPU. TF32 is off, so results stay within f32 rounding of the CPU's.
 pub fn open_session(name: &str, bytes: &[u8], gpu: &Gpu) -> Result<Session> {
+    open_session_from(name, gpu, |mut b| b.commit_from_memory(bytes))
+}
+
+/// [`open_session`] of a model file, read by ONNX Runtime as the CPU path reads it (a model with
+/// external data beside it loads the same).
+pub fn open_session_file(name: &str, path: &std::path::Path, gpu: &Gpu) -> Result<Session> {
+    open_session_from(name, gpu, |mut b| b.commit_from_file(path))
+}
+
+fn open_session_from(
+    name: &str,
+    gpu: &Gpu,
+    commit: impl FnOnce(ort::session::builder::SessionBuilder) -> ort::Result<Session>,
+) -> Result<Session> {
     let env = environment()?;
     let fail = |e: &dyn std::fmt::Display| Error::ModelLoad { model: name.to_string(), why: e.to_string() };
     let device_id = i32::try_from(gpu.ordinal()).map_err(|e| fail(&e))?;
@@ -62,14 +76,15 @@ pub fn open_session(name: &str, bytes: &[u8], gpu: &Gpu) -> Result<Session> {
     // docs say so; the stream is never destroyed while the `Gpu` lives.
     let cuda = unsafe { ep::CUDA::default().with_device_id(device_id).with_compute_stream(gpu.raw_stream().cast()) }
         .with_tf32(false)
+        // cuDNN's algorithm per convolution chosen by its heuristics, not by timing every
+        // candidate on each new input shape (ONNX Runtime's default, EXHAUSTIVE): the first
+        // frames of a stream and of each new tile size are not held up by a search.
+        .with_conv_algorithm_search(ep::cuda::ConvAlgorithmSearch::Heuristic)
         .build()
         .error_on_failure();
-    Session::builder(&env)
-        .map_err(|e| fail(&e))?
-        .with_execution_providers([cuda])
-        .map_err(|e| fail(&e))?
-        .commit_from_memory(bytes)
-        .map_err(|e| fail(&e))
+    let builder =
+        Session::builder(&env).map_err(|e| fail(&e))?.with_execution_providers([cuda]).map_err(|e| fail(&e))?;
+    commit(builder).map_err(|e| fail(&e))
 }
 
 /// The number of values a tensor of `shape` holds, which must be `len` (`what` names it).
@@ -228,11 +243,9 @@ pub struct CudaModel {
 
 impl CudaModel {
     pub fn open(model: &Model, contract: &ImageContract, gpu: &Gpu) -> Result<Self> {
-        let bytes: std::borrow::Cow<'_, [u8]> = match &model.source {
-            ModelSource::Builtin { bytes, .. } => (*bytes).into(),
-            ModelSource::File(path) => std::fs::read(path)
-                .map_err(|e| Error::ModelLoad { model: model.name.clone(), why: format!("{}: {e}", path.display()) })?
-                .into(),
+        let session = match &model.source {
+            ModelSource::Builtin { bytes, .. } => open_session(&model.name, bytes, gpu)?,
+            ModelSource::File(path) => open_session_file(&model.name, path, gpu)?,
             ModelSource::Remote(_) => {
                 return Err(Error::Unsupported(format!(
                     "{} is a served model: it runs where its server runs it, not on this machine's CUDA device",
@@ -240,7 +253,6 @@ impl CudaModel {
                 )));
             }
         };
-        let session = open_session(&model.name, &bytes, gpu)?;
         Ok(Self { session, name: model.name.clone(), input: contract.input.clone(), output: contract.output.clone() })
     }
 }

@@ -20,7 +20,7 @@ use gst_ai_kernels::{Filter, Frame, FrameMut, Rect, TensorSpec, copy_alpha};
 
 use super::{Fallback, Fit, StyleContract, StyleParams, Stylizer, flow_params};
 use crate::backend::cuda_io::{CudaModel, OnGpu};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::image::tiled::device::{DeviceModel, canonical_on};
 
 /// The previous frame on the device: its input (canonical), luma, and output before the mix.
@@ -195,13 +195,27 @@ impl StyleEngine {
     /// (the GPU opened here), else the CPU stylizer. A served model stays on the CPU path (its
     /// server decides where it runs).
     pub fn open(stylizer: Stylizer, device: crate::Device) -> Result<Self> {
+        Self::open_or_cpu(stylizer, device, false).map(|(engine, _)| engine)
+    }
+
+    /// [`open`](Self::open), but with `fall_back` a CUDA device that cannot be opened (the GPU,
+    /// or the model's CUDA session) gives the CPU stylizer and the error that made it.
+    pub fn open_or_cpu(stylizer: Stylizer, device: crate::Device, fall_back: bool) -> Result<(Self, Option<Error>)> {
         match device {
             crate::Device::Cuda { ordinal } if !stylizer.model().is_remote() => {
-                let gpu = Gpu::new(ordinal as usize)?;
-                let cuda = CudaModel::open(stylizer.model(), &stylizer.contract().image, &gpu)?;
-                Ok(Self::Cuda(Box::new(OnGpu { work: DeviceStylizer::new(stylizer, cuda), gpu })))
+                let opened = Gpu::new(ordinal as usize).map_err(Error::from).and_then(|gpu| {
+                    let cuda = CudaModel::open(stylizer.model(), &stylizer.contract().image, &gpu)?;
+                    Ok((gpu, cuda))
+                });
+                match opened {
+                    Ok((gpu, cuda)) => {
+                        Ok((Self::Cuda(Box::new(OnGpu { work: DeviceStylizer::new(stylizer, cuda), gpu })), None))
+                    }
+                    Err(e) if fall_back => Ok((Self::Cpu(Box::new(stylizer)), Some(e))),
+                    Err(e) => Err(e),
+                }
             }
-            _ => Ok(Self::Cpu(Box::new(stylizer))),
+            _ => Ok((Self::Cpu(Box::new(stylizer)), None)),
         }
     }
 
