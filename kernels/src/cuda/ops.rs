@@ -106,6 +106,24 @@ pub fn pack<D: Device>(
 
 /// `pack` leaving the tensor (3 x rect.width x rect.height values) on the device.
 pub fn pack_on<D: Device>(d: &D, frame: &Frame<'_>, rect: Rect, spec: TensorSpec) -> Result<D::Buffer, KernelError> {
+    eight_bit("CUDA pack", frame.format)?;
+    pack_planes_on(d, frame, &upload_frame(d, frame)?, rect, spec)
+}
+
+/// The planes of `frame` on the device, uploaded once for several `pack_planes_on` (the tiles
+/// of one frame).
+pub fn upload_frame<D: Device>(d: &D, frame: &Frame<'_>) -> Result<[D::Buffer; 3], KernelError> {
+    upload_planes(d, frame.planes, frame.format.n_planes())
+}
+
+/// `pack_on` from `planes`, `frame`'s planes as `upload_frame` uploaded them.
+pub fn pack_planes_on<D: Device>(
+    d: &D,
+    frame: &Frame<'_>,
+    planes: &[D::Buffer; 3],
+    rect: Rect,
+    spec: TensorSpec,
+) -> Result<D::Buffer, KernelError> {
     let len = rect
         .width
         .checked_mul(rect.height)
@@ -113,12 +131,21 @@ pub fn pack_on<D: Device>(d: &D, frame: &Frame<'_>, rect: Rect, spec: TensorSpec
         .ok_or(KernelError::TooLarge { what: "pack tensor" })?;
     check_pack(frame, rect, len)?;
     eight_bit("CUDA pack", frame.format)?;
-    let [p0, p1, p2] = upload_planes(d, frame.planes, frame.format.n_planes())?;
+    for (i, p) in planes.iter().enumerate().take(frame.format.n_planes()) {
+        if d.len(p) < frame.planes[i].len() {
+            return Err(KernelError::BufferLength {
+                what: format!("pack plane {i} on the device (bytes)"),
+                len: d.len(p),
+                need: frame.planes[i].len(),
+            });
+        }
+    }
+    let [p0, p1, p2] = planes;
     let dst = zeros::<D, f32>(d, len)?;
     let [s0, s1, s2] = strides(frame.strides)?;
     let (scale, offset) = spec.range.byte_to_range();
     let mut call = Call::new("pack", grid2(rect.width, rect.height));
-    call.buffer(&p0).buffer(&p1).buffer(&p2).value(s0).value(s1).value(s2);
+    call.buffer(p0).buffer(p1).buffer(p2).value(s0).value(s1).value(s2);
     call.value(int(frame.width, "frame width")?).value(int(frame.height, "frame height")?);
     call.value(format_code(frame.format)).value(YuvToRgb::new(frame.colorimetry));
     call.value(rect.x as i64).value(rect.y as i64).value(tensor_arg(rect.width, rect.height, spec)?);
@@ -127,8 +154,9 @@ pub fn pack_on<D: Device>(d: &D, frame: &Frame<'_>, rect: Rect, spec: TensorSpec
     // for the rect's origin; the `repr(C)` structs above). (2) The kernel writes only `dst`; the
     // planes are only read. (3) Every access is in bounds: threads outside the tensor return;
     // `dst` holds 3 x rect.width x rect.height values (`check_pack`); reads are at coordinates
-    // reflected into the frame, in planes `frame.validate()` checked against size and strides,
-    // with offsets formed in 64 bits; the one-byte stand-ins are never read (chroma planes are
+    // reflected into the frame, in planes `frame.validate()` checked against size and strides
+    // (their device copies hold at least as many bytes, checked above), with offsets formed in
+    // 64 bits; the one-byte stand-ins are never read (chroma planes are
     // read for I420 and NV12 only, the third for I420 only).
     unsafe { d.launch(&call) }?;
     Ok(dst)

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use gst_ai_kernels::cuda::Gpu;
 use gst_ai_kernels::cuda::device::{Device, download, upload};
-use gst_ai_kernels::cuda::ops::{pack_on, unpack_from};
+use gst_ai_kernels::cuda::ops::{pack_planes_on, unpack_from, upload_frame};
 use gst_ai_kernels::cuda::tile_ops::DeviceTileMerger;
 use gst_ai_kernels::{Frame, FrameMut, Layout, TensorSpec, Tile, copy_alpha};
 use half::f16;
@@ -99,19 +99,19 @@ struct TileOut<B> {
 }
 
 /// Runs the model on one tile (its input packed on the device as `TiledRunner::run_tile` packs
-/// it on the CPU).
+/// it on the CPU), from the frame's `planes` uploaded once for all its tiles.
 fn run_tile<D: Device, M: DeviceModel<D>>(
     runner: &TiledRunner,
     model: &mut M,
     d: &D,
-    src: &Frame,
+    (src, planes): (&Frame, &[D::Buffer; 3]),
     tile: Tile,
     context: usize,
 ) -> Result<TileOut<D::Buffer>> {
     let c = runner.contract();
     let TileInput { rect, left, top } = tile_input(c, src, tile, context);
     let (shape, _) = c.input_shape(rect.width, rect.height);
-    let input = pack_on(d, src, rect, c.spec)?;
+    let input = pack_planes_on(d, src, planes, rect, c.spec)?;
     let (w, h) = (rect.width * c.scale, rect.height * c.scale);
     let out_shape = match c.spec.layout {
         Layout::Nchw => [1, 3, h, w],
@@ -135,8 +135,9 @@ fn merge<D: Device, M: DeviceModel<D>>(
     let mut merger = DeviceTileMerger::new(d, src.width * s, src.height * s, s, overlap);
     // A model with a fixed input size cannot be given extra context around a tile.
     let context = if runner.contract().static_size.is_some() { 0 } else { overlap };
+    let planes = upload_frame(d, src)?;
     for &tile in tiles {
-        let out = run_tile(runner, model, d, src, tile, context)?;
+        let out = run_tile(runner, model, d, (src, &planes), tile, context)?;
         let len = 3 * out.w * out.h;
         merger.add_on(tile, &out.buffer, len, (out.w, out.h), out.spec, (out.left * s, out.top * s))?;
     }
@@ -169,7 +170,7 @@ pub fn process_on<D: Device, M: DeviceModel<D>>(
     let (tiles, overlap) = runner.tiles(src.width, src.height, params)?;
     runner.last_tiles = tiles.len();
     if let [tile] = tiles[..] {
-        let out = run_tile(runner, model, d, src, tile, 0)?;
+        let out = run_tile(runner, model, d, (src, &upload_frame(d, src)?), tile, 0)?;
         unpack_from(d, &out.buffer, 3 * out.w * out.h, out.w, out.h, out.spec, 0, 0, dst)?;
     } else {
         let image = merge(runner, model, d, src, &tiles, overlap)?;
