@@ -194,7 +194,7 @@ run() {
     # A filter that matches nothing runs 0 tests and exits 0: that is no pass.
     grep -qE '^test result: ok\. [1-9]' "$OUT/interpolate.log" || [ $rc != 0 ] || rc=99
     if [ $rc = 0 ]; then
-      step interpolate "passed: $(grep -E 'frames equal|SKIPPED' "$OUT/interpolate.log" | tr '\n' ';')"
+      step interpolate "passed: $(grep -E 'frames equal|skipped' "$OUT/interpolate.log" | tr '\n' ';')"
     else
       step interpolate "FAILED (exit $rc): see interpolate.log"; status=1
     fi

@@ -118,16 +118,7 @@ fn probing_a_device_never_panics() {
 }
 
 fn gpu_or_skip(test: &str) -> Option<Gpu> {
-    match Gpu::new(0) {
-        Ok(gpu) => Some(gpu),
-        Err(why) if std::env::var_os("GST_AI_REQUIRE_CUDA").is_some() => {
-            panic!("GST_AI_REQUIRE_CUDA is set but {why}")
-        }
-        Err(why) => {
-            eprintln!("{test}: skipped, {why}");
-            None
-        }
-    }
+    gst_ai_kernels::cuda::gpu_or_skip(test, Gpu::new(0).map_err(|e| e.to_string()))
 }
 
 #[test]

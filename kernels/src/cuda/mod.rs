@@ -35,6 +35,23 @@ use cudarc::nvrtc::{CompileError, CompileOptions, Ptx};
 
 use crate::KernelError;
 
+/// For tests that need a GPU: the device `ready` gives, or `None` after saying why the test
+/// named `test` is skipped; with `GST_AI_REQUIRE_CUDA` set (the GPU check) a missing device
+/// fails the test instead.
+#[doc(hidden)]
+pub fn gpu_or_skip(test: &str, ready: Result<Gpu, String>) -> Option<Gpu> {
+    match ready {
+        Ok(gpu) => Some(gpu),
+        Err(why) if std::env::var_os("GST_AI_REQUIRE_CUDA").is_some() => {
+            panic!("GST_AI_REQUIRE_CUDA is set but {why}")
+        }
+        Err(why) => {
+            eprintln!("{test}: skipped, {why}");
+            None
+        }
+    }
+}
+
 /// Every kernel source, by file name without `.cu`.
 pub const SOURCES: &[(&str, &str)] = &[
     ("convert", include_str!("../../cu/convert.cu")),

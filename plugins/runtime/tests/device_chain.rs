@@ -28,16 +28,7 @@ fn shim() -> &'static Shim {
 
 fn gpu_or_skip(test: &str) -> Option<Gpu> {
     let ready = Gpu::new(0).map_err(|e| e.to_string()).and_then(|gpu| cuda_provider().map(|()| gpu));
-    match ready {
-        Ok(gpu) => Some(gpu),
-        Err(why) if std::env::var_os("GST_AI_REQUIRE_CUDA").is_some() => {
-            panic!("GST_AI_REQUIRE_CUDA is set but {why}")
-        }
-        Err(why) => {
-            eprintln!("{test}: skipped, {why}");
-            None
-        }
-    }
+    gst_ai_kernels::cuda::gpu_or_skip(test, ready)
 }
 
 /// A style fixture: in the checkout this binary was built in, else (the binary carried to the

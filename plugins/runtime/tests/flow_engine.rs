@@ -125,13 +125,11 @@ fn the_flow_on_the_cuda_shim_makes_the_cpus_frames() {
 
 #[test]
 fn the_flow_on_a_gpu_makes_the_cpus_frames() {
-    if let Err(why) = gst_ai_kernels::cuda::probe(0) {
-        // The GPU check sets GST_AI_REQUIRE_CUDA: there a missing device is a failure.
-        assert!(std::env::var_os("GST_AI_REQUIRE_CUDA").is_none(), "GST_AI_REQUIRE_CUDA is set but {why}");
-        println!("SKIPPED the_flow_on_a_gpu_makes_the_cpus_frames: {why}");
+    // The GPU check sets GST_AI_REQUIRE_CUDA: there a missing device is a failure.
+    let ready = gst_ai_kernels::cuda::Gpu::new(0).map_err(|e| e.to_string());
+    let Some(gpu) = gst_ai_kernels::cuda::gpu_or_skip("the_flow_on_a_gpu_makes_the_cpus_frames", ready) else {
         return;
-    }
-    let gpu = Arc::new(gst_ai_kernels::cuda::Gpu::new(0).unwrap_or_else(|e| panic!("{e}")));
-    let n = cpu_against(gpu, "cuda:0");
+    };
+    let n = cpu_against(Arc::new(gpu), "cuda:0");
     println!("{n} output frames equal on the GPU, RGB and I420");
 }
