@@ -116,6 +116,28 @@ fn real_speech_moves_the_mouth_and_its_pauses_do_not() {
     assert!(with >= 0.9 * without, "the gate closed the mouth on real speech: {with:.2} of frames vs {without:.2}");
 }
 
+/// A stream that starts mid-sentence: Silero can need some 200 ms of speech before its
+/// probability rises, so a gate that heard only each frame's own sound kept the first frames
+/// closed (here the first 5, at -28 to -58 dBFS). The gate also hears the rest of the frame's
+/// mel window, which the frame waits for anyway. (Where Silero needs longer than the window's
+/// 212 ms, the first frames stay closed: from 10.7 s, 7 frames both ways.)
+#[test]
+fn speech_from_the_first_sample_moves_the_first_frames() {
+    // sample.wav from 12.5 s: mid-sentence.
+    let audio = speech(12.5, 1.5);
+    let (gated, stats) = animated(audio.clone(), "");
+    let (open, _) = animated(audio, "voice-activity=false");
+    let first = FPS as usize / 4; // the first 240 ms
+    println!(
+        "sample.wav from 12.5 s, first {first} frames: gated {:?} ungated {:?}; {stats}",
+        &gated[..first],
+        &open[..first]
+    );
+    assert!(open[..first].iter().all(|&b| b), "the speech should move every early frame without the gate");
+    let moved = gated[..first].iter().filter(|&&b| b).count();
+    assert!(moved + 1 >= first, "the gate kept {} of the first {first} frames closed", first - moved);
+}
+
 #[test]
 fn music_noise_and_breathing_do_not_move_the_mouth() {
     let mut rng = Rng::new(16);

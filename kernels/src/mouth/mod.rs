@@ -206,10 +206,16 @@ mod tests {
     fn rounded_and_spread_mouths_differ_and_teeth_show_only_when_asked() {
         let sc = scene();
         let (w, n) = (sc.w, sc.w * sc.h);
-        let dark_width = |img: &[f32]| (0..w).filter(|&x| luma(img, n, 76 * w + x) < 0.15).count();
-        let round = run(&sc, &MouthWarp { width: 0.8, ..warp(&sc, 10.0) });
-        let spread = run(&sc, &MouthWarp { width: 1.2, ..warp(&sc, 10.0) });
-        assert!(dark_width(&spread) > dark_width(&round) + 4, "{} vs {}", dark_width(&spread), dark_width(&round));
+        // The opening's extent: its widest dark row, and its dark height half-way to a corner.
+        let extent = |img: &[f32]| {
+            let wide = (60..100).map(|y| (0..w).filter(|&x| luma(img, n, y * w + x) < 0.15).count()).max().unwrap();
+            (wide, (60..100).filter(|&y| luma(img, n, y * w + 56) < 0.15).count())
+        };
+        let round = extent(&run(&sc, &MouthWarp { width: 0.8, ..warp(&sc, 10.0) }));
+        let spread = extent(&run(&sc, &MouthWarp { width: 1.2, ..warp(&sc, 10.0) }));
+        // At the same opening a spread mouth is a wider slot, pointed towards the corners; a
+        // rounded one a narrower, fuller hole (the corners follow the width by a third).
+        assert!(spread.0 > round.0 && spread.1 < round.1, "(width, height): spread {spread:?}, round {round:?}");
         let plain = run(&sc, &warp(&sc, 14.0));
         let teeth = run(&sc, &MouthWarp { teeth: 1.0, ..warp(&sc, 14.0) });
         // Teeth: rows at the middle much lighter than without them, just under the upper lip.

@@ -1,6 +1,6 @@
 //! `make bench`: tables, each measured in one run on this machine. `ai-bench [upscale]
-//! [interpolate] [interpolate-real] [style] [lipsync] [lipsync-real] [lipsync-track] [t2v] [zoo] [remote]` runs the
-//! named sections (default: all but lipsync-real, which is a part of lipsync).
+//! [interpolate] [interpolate-real] [style] [lipsync] [lipsync-real] [lipsync-chain] [lipsync-track] [t2v] [zoo] [remote]` runs the
+//! named sections (default: all but lipsync-real, which is a part of lipsync, and lipsync-chain, a diagnosis).
 //!
 //! upscale: aiupscale with the built-in x2 model at 640x360 -> 1280x720 against the bare ONNX
 //! Runtime session on the same model and input size (the element's overhead: pack, unpack,
@@ -11,7 +11,7 @@
 //! interpolate-real: see `interpolate_real.rs` (real clips, minterpolate / flow / RIFE).
 //!
 //! style: see `style.rs`. lipsync: see `lipsync.rs` (lipsync-real: its 1280x720 real-face part
-//! alone); lipsync-track: `lipsync_track.rs`. zoo: see `zoo.rs`. remote: `remote.rs`.
+//! alone; lipsync-chain: `lipsync_chain.rs`); lipsync-track: `lipsync_track.rs`. zoo: see `zoo.rs`. remote: `remote.rs`.
 //!
 //! interpolate: 1280x720 30 -> 60 fps with aiinterpolate (flow and blend) and with FFmpeg's
 //! minterpolate (mci, aobmc, bidir, vsbmc) on the same I420 input in the same run: a 60 fps
@@ -33,16 +33,18 @@ type Section = fn() -> Result<(), String>;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    // lipsync-real is a part of lipsync, run alone only when named.
-    let want = |s: &str| (args.is_empty() && s != "lipsync-real") || args.iter().any(|a| a == s);
+    // lipsync-real is a part of lipsync and lipsync-chain a diagnosis: run only when named.
+    let named_only = ["lipsync-real", "lipsync-chain"];
+    let want = |s: &str| (args.is_empty() && !named_only.contains(&s)) || args.iter().any(|a| a == s);
     let mut failed = false;
-    let sections: [(&str, Section); 10] = [
+    let sections: [(&str, Section); 11] = [
         ("upscale", bench_upscale),
         ("interpolate", interpolate::bench),
         ("interpolate-real", interpolate_real::bench),
         ("style", style::bench),
         ("lipsync", lipsync::bench),
         ("lipsync-real", lipsync::bench_real),
+        ("lipsync-chain", lipsync_chain::bench),
         ("lipsync-track", lipsync_track::bench),
         ("t2v", t2v::bench),
         ("zoo", zoo::bench),
@@ -64,6 +66,7 @@ fn main() {
 mod interpolate;
 mod interpolate_real;
 mod lipsync;
+mod lipsync_chain;
 mod lipsync_track;
 mod remote;
 mod style;

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use gst_ai_kernels::{self as kernels, FaceBox, FrameMut, Rect, TensorSpec};
 
 use crate::backend::model::{Cancel, Model};
-use crate::dsp::audio::HOP;
+use crate::dsp::audio::{HOP, MEL_STEP, N_FFT};
 use crate::error::{Error, Result};
 use face::region;
 
@@ -144,6 +144,8 @@ pub struct LipSyncer {
     face: FaceReport,
     /// Why the last frame's model output was not used (NaN or Inf in it), until taken.
     bad_output: Option<String>,
+    /// The built-in animation's (opening, width) for the last frame processed with a face.
+    opening: Option<(f32, f32)>,
 }
 
 impl LipSyncer {
@@ -166,6 +168,7 @@ impl LipSyncer {
             speaking: false,
             face: FaceReport::default(),
             bad_output: None,
+            opening: None,
         })
     }
 
@@ -246,6 +249,12 @@ impl LipSyncer {
         self.face
     }
 
+    /// The built-in animation's mouth (opening 0..1, relative width) in the last frame
+    /// [`process`](Self::process)ed; None with a model or when that frame had no face.
+    pub fn opening(&self) -> Option<(f32, f32)> {
+        self.opening
+    }
+
     /// What to do with the frame at running time `frame`; see [`Timeline::step`].
     pub fn step(&self, frame: Option<u64>, audio_eos: Option<bool>, timed_out: bool) -> Step {
         self.timeline.step(frame, audio_eos, timed_out)
@@ -262,6 +271,7 @@ impl LipSyncer {
         cancel: Option<&Cancel>,
     ) -> Result<bool> {
         self.unvoiced = false;
+        self.opening = None;
         let animated = self.animate(frame, window, params, cancel)?;
         self.timeline.done(window);
         if let (Some(v), Window::Ready { first }) = (&mut self.vad, window) {
@@ -296,6 +306,7 @@ impl LipSyncer {
                     Some(first) => driver.step(&self.timeline.mel_window(first)),
                     None => (driver.rest(), 1.0),
                 };
+                self.opening = Some((open, width));
                 mouth::warp(frame, &found, open, width, params.mouth_open)
             }
             Animator::Wav2Lip(model, w2l) => {
@@ -325,8 +336,8 @@ impl LipSyncer {
 
 impl LipSyncer {
     /// `first` (a frame's sound) when the voice-activity model, if any, takes it for speech:
-    /// the highest probability of the 32 ms chunks around the frame's own 50 ms reaches
-    /// `threshold`, or, while the previous frame with sound was speech, `threshold` − 0.15 (the
+    /// the highest probability of the 32 ms chunks from just before the frame's own 50 ms to
+    /// the end of its mel window (as far as heard) reaches `threshold`, or, while the previous frame with sound was speech, `threshold` − 0.15 (the
     /// hysteresis Silero's own segmentation uses, so quieter syllables inside speech still
     /// move the mouth). Else None, noted in [`unvoiced`](Self::unvoiced).
     fn voiced(&mut self, first: Option<usize>, threshold: f32) -> Option<usize> {
@@ -335,7 +346,12 @@ impl LipSyncer {
             return first;
         };
         let from = (c * HOP).saturating_sub(Vad::CHUNK);
-        let to = (c + MouthDriver::NOW) * HOP + Vad::CHUNK;
+        // The frame's own sound, and as much of what its mel window holds after it as has been
+        // heard: Silero's probability rises some 200 ms after speech starts (at a word's onset,
+        // or when a stream starts mid-sentence), and the window has already waited for that
+        // audio, so looking at it costs no latency.
+        let own = (c + MouthDriver::NOW) * HOP + Vad::CHUNK;
+        let to = ((c + MEL_STEP) * HOP + N_FFT / 2).min(vad.heard()).max(own);
         // Not heard yet cannot happen for a ready frame (its audio runs 200 ms further); if it
         // did, the sound is let through rather than silenced.
         let p = vad.speech(from, to).unwrap_or(1.0);

@@ -164,6 +164,11 @@ impl Vad {
         Some((c0.max(self.first_chunk)..c1).map(|c| self.probs[c - self.first_chunk]).fold(0.0, f32::max))
     }
 
+    /// Samples heard so far: every chunk before this track index has its probability.
+    pub fn heard(&self) -> usize {
+        self.next
+    }
+
     /// Drops the probabilities of chunks that end before sample `before`.
     pub fn discard_before(&mut self, before: usize) {
         while self.first_chunk < before / Self::CHUNK && !self.probs.is_empty() {
