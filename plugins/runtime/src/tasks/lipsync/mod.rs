@@ -337,9 +337,10 @@ impl LipSyncer {
 impl LipSyncer {
     /// `first` (a frame's sound) when the voice-activity model, if any, takes it for speech:
     /// the highest probability of the 32 ms chunks from just before the frame's own 50 ms to
-    /// the end of its mel window (as far as heard) reaches `threshold`, or, while the previous frame with sound was speech, `threshold` − 0.15 (the
-    /// hysteresis Silero's own segmentation uses, so quieter syllables inside speech still
-    /// move the mouth). Else None, noted in [`unvoiced`](Self::unvoiced).
+    /// the end of its mel window (as far as heard) reaches `threshold`, or, while the previous
+    /// frame with sound was speech, `threshold` − 0.15 (the hysteresis Silero's own
+    /// segmentation uses, so quieter syllables inside speech still move the mouth). Else None,
+    /// noted in [`unvoiced`](Self::unvoiced).
     fn voiced(&mut self, first: Option<usize>, threshold: f32) -> Option<usize> {
         let (Some(vad), Some(c)) = (&self.vad, first) else {
             self.speaking &= first.is_some();

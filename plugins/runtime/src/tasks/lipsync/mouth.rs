@@ -224,8 +224,9 @@ pub fn shape(face: FaceBox, marks: Option<&MouthMarks>) -> Shape {
 ///
 /// No teeth are drawn (the kernel can): with a band of upper teeth at wide openings, the face
 /// mesh read the loudest openings as narrower than the medium ones on real faces, and its
-/// reading followed the loudness less (r with the dB per frame on LFW tuning faces 0/5/45:
-/// 0.87/0.86/0.78 without teeth, 0.84/0.55/0.57 with; `ai-bench lipsync-chain`).
+/// reading followed the loudness less (r with the dB per frame on LFW tuning faces 0/5/45, the
+/// width held at 1: 0.87/0.86/0.78 without teeth, 0.84/0.55/0.57 with; `ai-bench
+/// lipsync-chain`).
 pub fn amounts(open: f32, width: f32, scale: f32, face_h: f32) -> (f32, f32) {
     let spread = (width - 1.0).max(0.0);
     let gap = open * scale * face_h * (1.0 - 0.6 * spread);
