@@ -411,6 +411,22 @@ impl MeshReader {
     }
 }
 
+impl MeshReader {
+    /// The face as `ailipsync` finds it on a still with its defaults: RetinaFace's box, padded
+    /// at the bottom by the default `face-padding`, and the mesh's mouth on it; None when no face
+    /// is found.
+    pub fn find(&self, img: &Image) -> Option<gst_ai_runtime::tasks::lipsync::Found> {
+        use gst_ai_runtime::tasks::lipsync::{FaceDetector, FaceMesh, Found, LipOptions};
+        let planar = crate::clip::to_planar(img);
+        let d =
+            FaceDetector::new(&self.det).ok()?.detect(&self.det, &planar, img.width, img.height, 0.5, None).ok()??;
+        let marks =
+            FaceMesh::new(&self.mesh).ok()?.mouth(&self.mesh, &planar, img.width, img.height, d.face, None).ok()?;
+        let pad = LipOptions::default().padding[1] as f32;
+        Some(Found { face: gst_ai_kernels::FaceBox { h: d.face.h + pad, ..d.face }, marks })
+    }
+}
+
 impl Default for MeshReader {
     fn default() -> Self {
         Self::new()

@@ -38,10 +38,6 @@ pub fn bench_real() -> Result<(), String> {
 /// Pearson r of the face mesh's inner-lip opening on the output with the loudness per frame (dB,
 /// floored at -60), as tests/tests/lipsync_speech.rs measures it on its 2.4 s clip.
 fn long_speech() -> Result<(), String> {
-    let photo = |name: &str| -> Result<Image, String> {
-        let (width, height, rgb) = load_rgb(&media(name))?;
-        Ok(Image { width, height, rgb })
-    };
     let faces = [
         ("astronaut (tuning)", photo("photos/astronaut.png")?.crop(120, 30, 208, 208)),
         ("lfw 20 (tuning)", photo("lfw/face_020.png")?),
@@ -74,6 +70,12 @@ fn long_speech() -> Result<(), String> {
         println!("| {name:<20} | {:>20} | {:>22} |", cells[0], cells[1]);
     }
     Ok(())
+}
+
+/// A picture of the set-up's media (`.deps/media/NAME`).
+pub(super) fn photo(name: &str) -> Result<Image, String> {
+    let (width, height, rgb) = load_rgb(&media(name))?;
+    Ok(Image { width, height, rgb })
 }
 
 /// The 1-, 5- and 15-minute load averages (Linux), as printed.

@@ -18,20 +18,17 @@
 
 use std::sync::Arc;
 
-use gst_ai_kernels::{Colorimetry, FaceBox, Filter, FrameMut, PixelFormat};
+use gst_ai_kernels::{Colorimetry, Filter, FrameMut, PixelFormat};
 use gst_ai_runtime::dsp::resample::SampleFormat;
-use gst_ai_runtime::tasks::lipsync::{AudioInput, FaceDetector, FaceMesh, Found, LipOptions, LipSyncer, Step, mouth};
+use gst_ai_runtime::tasks::lipsync::{AudioInput, LipOptions, LipSyncer, Step, mouth};
 use gst_ai_runtime::{Device, Model, ModelSource, Precision, load};
-use gst_ai_tests::clip::{Image, to_planar};
 use gst_ai_tests::lipsync::{self, Audio, MeshReader};
-use gst_ai_tests::{load_rgb, media, zoo_model};
+use gst_ai_tests::{media, zoo_model};
 
-fn model(name: &str) -> Result<Arc<Model>, String> {
-    load(&ModelSource::File(zoo_model(name)), Device::Cpu, Precision::Auto).map_err(|e| format!("zoo:{name}: {e}"))
-}
+use super::lipsync::photo;
 
-/// The element's driver opening per frame at `fps` for 16 kHz mono `samples` (the voice gate on).
-pub fn driver(samples: &[f32], fps: u32, n: usize, vad: Option<&Arc<Model>>) -> Result<Vec<f64>, String> {
+/// The element's driver opening per frame at `fps` for 16 kHz mono `samples` (gated by `vad`).
+fn driver(samples: &[f32], fps: u32, n: usize, vad: Option<&Arc<Model>>) -> Result<Vec<f64>, String> {
     let options = LipOptions { face_box: Some([0, 0, 32, 32]), ..LipOptions::default() };
     let faces = options.faces(None, None).ok_or("no face source")?;
     let mut syncer = LipSyncer::new(None, faces).map_err(|e| e.to_string())?;
@@ -63,10 +60,6 @@ pub fn driver(samples: &[f32], fps: u32, n: usize, vad: Option<&Arc<Model>>) -> 
 }
 
 pub fn bench() -> Result<(), String> {
-    let photo = |name: &str| -> Result<Image, String> {
-        let (width, height, rgb) = load_rgb(&media(name))?;
-        Ok(Image { width, height, rgb })
-    };
     let mut faces = vec![("astronaut".to_string(), photo("photos/astronaut.png")?.crop(120, 30, 208, 208))];
     let wanted: Vec<usize> = std::env::var("GST_AI_CHAIN_LFW")
         .ok()
@@ -86,7 +79,8 @@ pub fn bench() -> Result<(), String> {
         return Err(format!("sample.wav is {rate} Hz, the chain expects 16 kHz"));
     }
     let db = lipsync::frame_db(&samples, rate, 25, n, -60.0);
-    let vad = model("silero-vad")?;
+    let vad = load(&ModelSource::File(zoo_model("silero-vad")), Device::Cpu, Precision::Auto)
+        .map_err(|e| format!("zoo:silero-vad: {e}"))?;
     let drive = driver(&samples, 25, n, Some(&vad))?;
     if let Ok(path) = std::env::var("GST_AI_CHAIN_CSV") {
         let ungated = driver(&samples, 25, n, None)?;
@@ -100,7 +94,6 @@ pub fn bench() -> Result<(), String> {
         lipsync::correlation(&drive, &db)
     );
     let reader = MeshReader::new();
-    let (det, mesh) = (model("retinaface")?, model("face-mesh")?);
     println!(
         "| {:<12} | {:>14} | {:>14} | {:>7} | sweep 0..1 (% face height)",
         "face", "r(mesh, drive)", "r(mesh, dB)", "read"
@@ -113,25 +106,15 @@ pub fn bench() -> Result<(), String> {
         if !r.errors.is_empty() || r.frames.len() != n {
             return Err(format!("{name}: {} frames, errors {:?}", r.frames.len(), r.errors));
         }
-        let read: Vec<(f64, f64, f64)> = r
+        let (m, (d, l)): (Vec<f64>, (Vec<f64>, Vec<f64>)) = r
             .frames
             .iter()
             .zip(drive.iter().zip(&db))
-            .filter_map(|(f, (&d, &l))| reader.read(f).map(|m| (m.opening() - base, d, l)))
-            .collect();
-        let col = |k: usize| read.iter().map(|p| [p.0, p.1, p.2][k]).collect::<Vec<_>>();
-        let (m, d, l) = (col(0), col(1), col(2));
-        // The still sweep, drawn as the element draws it (RetinaFace box padded 10 px at the
-        // bottom, the mesh's mouth), read by the independent reader.
-        let planar = to_planar(&face);
-        let found = FaceDetector::new(&det)
-            .and_then(|mut d| d.detect(&det, &planar, 256, 256, 0.5, None))
-            .map_err(|e| e.to_string())?
-            .ok_or("no face")?;
-        let marks = FaceMesh::new(&mesh)
-            .and_then(|mut m| m.mouth(&mesh, &planar, 256, 256, found.face, None))
-            .map_err(|e| e.to_string())?;
-        let f = Found { face: FaceBox { h: found.face.h + 10.0, ..found.face }, marks };
+            .filter_map(|(f, (&d, &l))| reader.read(f).map(|m| (m.opening() - base, (d, l))))
+            .unzip();
+        // The still sweep, drawn as the element draws it on the face it finds, read by the
+        // independent reader.
+        let f = reader.find(&face).ok_or_else(|| format!("{name}: no face found"))?;
         let sweep: Vec<String> = (0..=10)
             .map(|k| {
                 let mut out = face.clone();

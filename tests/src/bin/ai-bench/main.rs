@@ -1,6 +1,7 @@
 //! `make bench`: tables, each measured in one run on this machine. `ai-bench [upscale]
-//! [interpolate] [interpolate-real] [style] [lipsync] [lipsync-real] [lipsync-chain] [lipsync-track] [t2v] [zoo] [remote]` runs the
-//! named sections (default: all but lipsync-real, which is a part of lipsync, and lipsync-chain, a diagnosis).
+//! [interpolate] [interpolate-real] [style] [lipsync] [lipsync-real] [lipsync-chain]
+//! [lipsync-track] [t2v] [zoo] [remote]` runs the named sections (default: all but lipsync-real,
+//! which is a part of lipsync, and lipsync-chain, a diagnosis).
 //!
 //! upscale: aiupscale with the built-in x2 model at 640x360 -> 1280x720 against the bare ONNX
 //! Runtime session on the same model and input size (the element's overhead: pack, unpack,
@@ -11,7 +12,8 @@
 //! interpolate-real: see `interpolate_real.rs` (real clips, minterpolate / flow / RIFE).
 //!
 //! style: see `style.rs`. lipsync: see `lipsync.rs` (lipsync-real: its 1280x720 real-face part
-//! alone; lipsync-chain: `lipsync_chain.rs`); lipsync-track: `lipsync_track.rs`. zoo: see `zoo.rs`. remote: `remote.rs`.
+//! alone; lipsync-chain: `lipsync_chain.rs`); lipsync-track: `lipsync_track.rs`. zoo: see
+//! `zoo.rs`. remote: `remote.rs`.
 //!
 //! interpolate: 1280x720 30 -> 60 fps with aiinterpolate (flow and blend) and with FFmpeg's
 //! minterpolate (mci, aobmc, bidir, vsbmc) on the same I420 input in the same run: a 60 fps
