@@ -259,8 +259,17 @@ mod worker {
         std::fs::read_link("/proc/thread-self").unwrap().file_name().unwrap().to_str().unwrap().parse().unwrap()
     }
 
+    /// Whether thread `tid` is still listed after its join. A joined thread's entry can outlive
+    /// the join by a moment (the kernel wakes the joiner as the thread exits, before the task is
+    /// reaped): a fresh-clone CI saw it under load. So it gets 50 ms to go, far less than the
+    /// second a UNet run in flight would keep it alive.
     fn thread_alive(tid: u64) -> bool {
-        std::path::Path::new(&format!("/proc/self/task/{tid}")).exists()
+        let listed = || std::path::Path::new(&format!("/proc/self/task/{tid}")).exists();
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(50);
+        while listed() && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        listed()
     }
 
     /// A worker whose requests and events are written to the log; each `step 1` is also sent on
